@@ -1,0 +1,287 @@
+"""Chat Completions: request, response and stream chunks as GenAI span attributes."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Mapping
+
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
+from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
+from opentelemetry.semconv.attributes import server_attributes
+
+from .._genai import LLMCall, to_json, usage_attributes
+from .._stream import StreamRecorder
+
+OPERATION = GenAI.GenAiOperationNameValues.CHAT.value
+PROVIDER = GenAI.GenAiProviderNameValues.OPENAI.value
+API_TYPE = OpenAIAttr.OpenaiApiTypeValues.CHAT_COMPLETIONS.value
+
+# OpenAI finish reasons -> the conventions' names where they differ.
+_FINISH_REASONS = {"tool_calls": "tool_call", "function_call": "tool_call"}
+
+_REQUEST_PARAMS = {
+    "temperature": GenAI.GEN_AI_REQUEST_TEMPERATURE,
+    "top_p": GenAI.GEN_AI_REQUEST_TOP_P,
+    "frequency_penalty": GenAI.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    "presence_penalty": GenAI.GEN_AI_REQUEST_PRESENCE_PENALTY,
+    "seed": GenAI.GEN_AI_REQUEST_SEED,
+}
+
+
+def _given(value: Any) -> bool:
+    """False for None and for the SDK's ``omit`` / ``NOT_GIVEN`` sentinels."""
+    return value is not None and type(value).__name__ not in ("Omit", "NotGiven")
+
+
+def request_attributes(kwargs: Mapping[str, Any], server: tuple[str | None, int | None]) -> dict[str, Any]:
+    """Attributes known before the call; the sampling-relevant ones included."""
+    attrs: dict[str, Any] = {
+        GenAI.GEN_AI_OPERATION_NAME: OPERATION,
+        GenAI.GEN_AI_PROVIDER_NAME: PROVIDER,
+        OpenAIAttr.OPENAI_API_TYPE: API_TYPE,
+    }
+    model = kwargs.get("model")
+    if _given(model):
+        attrs[GenAI.GEN_AI_REQUEST_MODEL] = str(model)
+    host, port = server
+    if host:
+        attrs[server_attributes.SERVER_ADDRESS] = host
+        if port:
+            attrs[server_attributes.SERVER_PORT] = port
+    for param, key in _REQUEST_PARAMS.items():
+        value = kwargs.get(param)
+        if _given(value):
+            attrs[key] = value
+    max_tokens = kwargs.get("max_completion_tokens", kwargs.get("max_tokens"))
+    if _given(max_tokens):
+        attrs[GenAI.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
+    n = kwargs.get("n")
+    if _given(n) and n != 1:
+        attrs[GenAI.GEN_AI_REQUEST_CHOICE_COUNT] = n
+    stop = kwargs.get("stop")
+    if _given(stop):
+        attrs[GenAI.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop] if isinstance(stop, str) else list(stop)
+    if kwargs.get("stream") is True:
+        attrs[GenAI.GEN_AI_REQUEST_STREAM] = True
+    tier = kwargs.get("service_tier")
+    if _given(tier) and tier != "auto":
+        attrs[OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER] = tier
+    output_type = _output_type(kwargs.get("response_format"))
+    if output_type:
+        attrs[GenAI.GEN_AI_OUTPUT_TYPE] = output_type
+    return attrs
+
+
+def _output_type(response_format: Any) -> str | None:
+    if isinstance(response_format, Mapping):
+        kind = response_format.get("type")
+        return "json" if kind in ("json_object", "json_schema") else ("text" if kind == "text" else None)
+    return "json" if isinstance(response_format, type) else None
+
+
+def input_messages(messages: Any) -> str:
+    """The request's messages in the conventions' JSON form (system messages stay in order)."""
+    return to_json([_input_message(m) for m in messages or ()])
+
+
+def _input_message(message: Any) -> dict[str, Any]:
+    msg = _as_dict(message)
+    role = msg.get("role") or "user"
+    parts: list[dict[str, Any]] = []
+    if role == "tool":
+        parts.append({"type": "tool_call_response", "id": msg.get("tool_call_id"), "response": msg.get("content")})
+    else:
+        parts.extend(_content_parts(msg.get("content")))
+        parts.extend(_tool_call_parts(msg.get("tool_calls")))
+    out: dict[str, Any] = {"role": role, "parts": parts}
+    if msg.get("name"):
+        out["name"] = msg["name"]
+    return out
+
+
+def _content_parts(content: Any) -> list[dict[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "content": content}]
+    parts = []
+    for item in content:
+        part = _as_dict(item)
+        kind = part.get("type")
+        if kind == "text":
+            parts.append({"type": "text", "content": part.get("text", "")})
+        elif kind == "image_url":
+            url = _as_dict(part.get("image_url")).get("url", "")
+            parts.append({"type": "uri", "modality": "image", "uri": url})
+        else:
+            parts.append({"type": kind or "unknown"})
+    return parts
+
+
+def _tool_call_parts(tool_calls: Any) -> list[dict[str, Any]]:
+    parts = []
+    for call in tool_calls or ():
+        call = _as_dict(call)
+        function = _as_dict(call.get("function"))
+        parts.append(
+            {"type": "tool_call", "id": call.get("id"), "name": function.get("name"), "arguments": _parse_json(function.get("arguments"))}
+        )
+    return parts
+
+
+def _parse_json(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(exclude_none=True)
+    return {}
+
+
+def _finish_reason(reason: Any, default: str = "error") -> str:
+    return _FINISH_REASONS.get(reason, reason) if reason else default
+
+
+def response_attributes(response: Any, capture_content: bool) -> dict[str, Any]:
+    """Attributes from a complete ``ChatCompletion``."""
+    choices = getattr(response, "choices", None) or []
+    attrs: dict[str, Any] = {
+        GenAI.GEN_AI_RESPONSE_ID: getattr(response, "id", None),
+        GenAI.GEN_AI_RESPONSE_MODEL: getattr(response, "model", None),
+        GenAI.GEN_AI_RESPONSE_FINISH_REASONS: [_finish_reason(c.finish_reason) for c in choices],
+        OpenAIAttr.OPENAI_RESPONSE_SERVICE_TIER: getattr(response, "service_tier", None),
+        OpenAIAttr.OPENAI_RESPONSE_SYSTEM_FINGERPRINT: getattr(response, "system_fingerprint", None),
+    }
+    attrs.update(_usage(getattr(response, "usage", None)))
+    if capture_content:
+        outputs = []
+        for choice in choices:
+            message = choice.message
+            parts = _content_parts(message.content) + _tool_call_parts(message.tool_calls)
+            outputs.append({"role": message.role or "assistant", "parts": parts, "finish_reason": _finish_reason(choice.finish_reason)})
+        attrs[GenAI.GEN_AI_OUTPUT_MESSAGES] = to_json(outputs)
+    return attrs
+
+
+def _usage(usage: Any) -> dict[str, Any]:
+    if usage is None:
+        return {}
+    prompt_details = getattr(usage, "prompt_tokens_details", None)
+    completion_details = getattr(usage, "completion_tokens_details", None)
+    return usage_attributes(
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        cache_read=getattr(prompt_details, "cached_tokens", None),
+        reasoning=getattr(completion_details, "reasoning_tokens", None),
+    )
+
+
+class _ChoiceState:
+    __slots__ = ("text", "tool_calls", "finish_reason", "role")
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.tool_calls: dict[int, dict[str, Any]] = {}
+        self.finish_reason: str | None = None
+        self.role = "assistant"
+
+    def add_tool_call_delta(self, delta: Any) -> None:
+        call = self.tool_calls.setdefault(delta.index, {"id": None, "name": None, "arguments": []})
+        if delta.id:
+            call["id"] = delta.id
+        function = delta.function
+        if function is not None:
+            if function.name:
+                call["name"] = function.name
+            if function.arguments:
+                call["arguments"].append(function.arguments)
+
+    def message(self, unfinished: str) -> dict[str, Any]:
+        parts: list[dict[str, Any]] = [{"type": "text", "content": "".join(self.text)}] if self.text else []
+        for call in self.tool_calls.values():
+            parts.append({"type": "tool_call", "id": call["id"], "name": call["name"], "arguments": _parse_json("".join(call["arguments"]))})
+        return {"role": self.role, "parts": parts, "finish_reason": _finish_reason(self.finish_reason, unfinished)}
+
+
+class ChatStreamRecorder(StreamRecorder):
+    """Folds ``ChatCompletionChunk``s into the same attributes a full response gives."""
+
+    __slots__ = ("_call", "_capture", "_started", "_first_chunk_at", "_id", "_model", "_usage", "_tier", "_fingerprint", "_choices")
+
+    def __init__(self, call: LLMCall, capture_content: bool) -> None:
+        super().__init__()
+        self._call = call
+        self._capture = capture_content
+        self._started = time.monotonic()
+        self._first_chunk_at: float | None = None
+        self._id: str | None = None
+        self._model: str | None = None
+        self._usage: Any = None
+        self._tier: str | None = None
+        self._fingerprint: str | None = None
+        self._choices: dict[int, _ChoiceState] = {}
+
+    def on_chunk(self, chunk: Any) -> None:
+        if self._first_chunk_at is None:
+            self._first_chunk_at = time.monotonic()
+            self._id = chunk.id
+            self._model = chunk.model
+            self._tier = getattr(chunk, "service_tier", None)
+            self._fingerprint = getattr(chunk, "system_fingerprint", None)
+        if chunk.usage is not None:
+            self._usage = chunk.usage
+        for choice in chunk.choices:
+            state = self._choices.get(choice.index)
+            if state is None:
+                state = self._choices[choice.index] = _ChoiceState()
+            delta = choice.delta
+            if delta is not None:
+                if delta.content:
+                    state.text.append(delta.content)
+                if delta.tool_calls:
+                    for tool_delta in delta.tool_calls:
+                        state.add_tool_call_delta(tool_delta)
+            if choice.finish_reason:
+                state.finish_reason = choice.finish_reason
+
+    def on_end(self, error: BaseException | None) -> None:
+        choices = [self._choices[i] for i in sorted(self._choices)]
+        # A stream that stopped before its finish_reason chunk: broken, or closed early.
+        unfinished = "error" if error is not None else "incomplete"
+        attrs: dict[str, Any] = {
+            GenAI.GEN_AI_RESPONSE_ID: self._id,
+            GenAI.GEN_AI_RESPONSE_MODEL: self._model,
+            OpenAIAttr.OPENAI_RESPONSE_SERVICE_TIER: self._tier,
+            OpenAIAttr.OPENAI_RESPONSE_SYSTEM_FINGERPRINT: self._fingerprint,
+        }
+        if choices:
+            attrs[GenAI.GEN_AI_RESPONSE_FINISH_REASONS] = [_finish_reason(c.finish_reason, unfinished) for c in choices]
+        if self._first_chunk_at is not None:
+            attrs[GenAI.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self._first_chunk_at - self._started
+        attrs.update(_usage(self._usage))
+        if self._capture and choices:
+            attrs[GenAI.GEN_AI_OUTPUT_MESSAGES] = to_json([c.message(unfinished) for c in choices])
+        self._call.set_attributes(attrs)
+        if error is None:
+            self._call.end()
+        else:
+            self._call.fail(error)
+
+
+def server_of(client: Any) -> tuple[str | None, int | None]:
+    """``server.address`` / ``server.port`` from the SDK client's base URL."""
+    url = getattr(client, "base_url", None)
+    if url is None:
+        return None, None
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return url.host or None, port
+

@@ -1,0 +1,29 @@
+"""otel-aitracer: LLM observability on OpenTelemetry, in the AITracer record format.
+
+Three ways in::
+
+    otel_aitracer.register(project="my-app")                       # one call at startup
+    provider.add_span_processor(AITracerSpanProcessor(project="x"))  # an existing OTel setup
+    OTEL_TRACES_EXPORTER=aitracer                                   # the exporter entry point
+"""
+
+from __future__ import annotations
+
+from . import exceptions
+from ._context import project, session, set_metadata, trace
+from ._mapping import span_to_record
+from ._processor import AITracerSpanExporter, AITracerSpanProcessor
+from ._register import Pipeline, register
+
+__all__ = [
+    "AITracerSpanExporter",
+    "AITracerSpanProcessor",
+    "Pipeline",
+    "exceptions",
+    "project",
+    "register",
+    "session",
+    "set_metadata",
+    "span_to_record",
+    "trace",
+]

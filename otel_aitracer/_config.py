@@ -1,0 +1,98 @@
+"""Where records go and how they are shaped: argument > environment variable > default.
+
+Bad arguments raise :class:`ConfigurationError` at construction; bad environment
+values log a warning and fall back to the default, as the OTel SDK does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import environment_variables as env
+from .exceptions import ConfigurationError
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_PROJECT = "default"
+DEFAULT_BASE_URL = "https://api.aitracer.co"
+DEFAULT_STORE = "aitracer.db"
+PII_ACTIONS = ("mask", "redact", "hash", "none")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved options shared by the processor, the exporter and ``register()``."""
+
+    project: str
+    api_key: str | None
+    base_url: str
+    store: Path
+    capture_content: bool
+    sync: bool
+    environment: str | None
+    pii_detection: bool
+    pii_action: str
+    pii_types: tuple[str, ...] | None
+
+    @property
+    def destination(self) -> str:
+        return f"AITracer API at {self.base_url}" if self.api_key else f"local store {self.store}"
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    _logger.warning("%s=%r is not a boolean; using %s", name, raw, default)
+    return default
+
+
+def _text(name: str, value: Any, env_name: str, default: str | None) -> str | None:
+    if value is not None:
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigurationError(f"{name} must be a non-empty string, got {value!r}")
+        return value
+    return os.environ.get(env_name) or default
+
+
+def resolve_settings(
+    project: str | None = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    store: str | os.PathLike[str] | None = None,
+    capture_content: bool | None = None,
+    sync: bool = False,
+    environment: str | None = None,
+    pii_detection: bool = True,
+    pii_action: str = "mask",
+    pii_types: list[str] | tuple[str, ...] | None = None,
+) -> Settings:
+    """Resolve every option once; raises :class:`ConfigurationError` for bad arguments."""
+    url = _text("base_url", base_url, env.AITRACER_BASE_URL, DEFAULT_BASE_URL) or DEFAULT_BASE_URL
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"base_url must start with http:// or https://, got {url!r}")
+    if store is not None and not isinstance(store, (str, os.PathLike)):
+        raise ConfigurationError(f"store must be a path, got {store!r}")
+    if pii_action not in PII_ACTIONS:
+        raise ConfigurationError(f"pii_action must be one of {', '.join(PII_ACTIONS)}, got {pii_action!r}")
+    return Settings(
+        project=_text("project", project, env.AITRACER_PROJECT, DEFAULT_PROJECT) or DEFAULT_PROJECT,
+        api_key=_text("api_key", api_key, env.AITRACER_API_KEY, None),
+        base_url=url.rstrip("/"),
+        store=Path(store if store is not None else os.environ.get(env.AITRACER_STORE) or DEFAULT_STORE),
+        capture_content=env_bool(env.AITRACER_CAPTURE_CONTENT, True) if capture_content is None else bool(capture_content),
+        sync=bool(sync),
+        environment=_text("environment", environment, env.AITRACER_ENVIRONMENT, None),
+        pii_detection=bool(pii_detection),
+        pii_action=pii_action,
+        pii_types=tuple(pii_types) if pii_types is not None else None,
+    )

@@ -1,0 +1,164 @@
+"""Session, user, project, metadata and tags that apply to the spans started inside a block.
+
+They live in a :class:`contextvars.ContextVar`, so they follow asyncio tasks and
+``contextvars.copy_context()`` into threads, and never leak between concurrent
+requests. :class:`AITracerSpanProcessor` stamps them onto every span at
+``on_start``; the mapping reads them back from the span, so spans that arrive
+through a collector carry the same information.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterator, Mapping
+
+import orjson
+from opentelemetry import context as otel_context
+from opentelemetry import trace as otel_trace
+from opentelemetry.semconv._incubating.attributes.session_attributes import SESSION_ID
+from opentelemetry.semconv._incubating.attributes.user_attributes import USER_ID
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+PROJECT_ATTRIBUTE = "aitracer.project"
+METADATA_ATTRIBUTE = "aitracer.metadata"
+TAGS_ATTRIBUTE = "aitracer.tags"
+MAX_METADATA_KEYS = 10
+
+_global_metadata: dict[str, Any] = {}
+_global_lock = threading.Lock()
+# Bumped by every process-wide set_metadata() so scopes rebuild their cached attributes.
+_global_version = [0]
+
+
+@dataclass
+class _Scope:
+    session_id: str | None = None
+    user_id: str | None = None
+    project: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    _attributes: dict[str, Any] | None = None
+    _version: int = -1
+
+    def child(self, **changes: Any) -> _Scope:
+        return replace(self, metadata=dict(self.metadata), tags=list(self.tags), _attributes=None, **changes)
+
+    def attributes(self) -> dict[str, Any]:
+        """The span attributes this scope stands for, built once per change."""
+        if self._attributes is None or self._version != _global_version[0]:
+            self._version = _global_version[0]
+            attrs: dict[str, Any] = {}
+            if self.session_id:
+                attrs[SESSION_ID] = self.session_id
+            if self.user_id:
+                attrs[USER_ID] = self.user_id
+            if self.project:
+                attrs[PROJECT_ATTRIBUTE] = self.project
+            metadata = {**_global_metadata, **self.metadata}
+            if metadata:
+                attrs[METADATA_ATTRIBUTE] = orjson.dumps(metadata, default=str).decode()
+            if self.tags:
+                attrs[TAGS_ATTRIBUTE] = tuple(self.tags)
+            self._attributes = attrs
+        return self._attributes
+
+
+_ROOT = _Scope()
+_scope: ContextVar[_Scope] = ContextVar("otel_aitracer_scope", default=_ROOT)
+
+
+def current_attributes() -> dict[str, Any]:
+    """What the processor stamps on a span started now (cheap: cached per scope)."""
+    return _scope.get().attributes()
+
+
+@contextmanager
+def _enter(scope: _Scope) -> Iterator[_Scope]:
+    token = _scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _scope.reset(token)
+
+
+class Session:
+    """The handle ``session()`` yields."""
+
+    def __init__(self, session_id: str, user_id: str | None) -> None:
+        self.session_id = session_id
+        self.user_id = user_id
+
+
+@contextmanager
+def session(session_id: str, user_id: str | None = None, metadata: Mapping[str, Any] | None = None) -> Iterator[Session]:
+    """Group the calls made inside the block under one session (and end user)."""
+    parent = _scope.get()
+    scope = parent.child(session_id=str(session_id), user_id=str(user_id) if user_id is not None else parent.user_id)
+    scope.metadata.update(metadata or {})
+    with _enter(scope):
+        yield Session(scope.session_id or "", scope.user_id)
+
+
+@contextmanager
+def project(name: str) -> Iterator[str]:
+    """Record the calls made inside the block to project ``name``."""
+    with _enter(_scope.get().child(project=str(name))):
+        yield name
+
+
+def set_metadata(metadata: Mapping[str, Any]) -> None:
+    """Add metadata to every later call: in the innermost block, or process-wide outside any."""
+    scope = _scope.get()
+    if scope is _ROOT:
+        with _global_lock:
+            _global_metadata.update(metadata)
+            _global_version[0] += 1
+    else:
+        scope.metadata.update(metadata)
+        scope._attributes = None
+
+
+class Trace:
+    """The handle ``trace()`` yields: adds metadata and tags to the calls made after."""
+
+    def __init__(self, span: otel_trace.Span, scope: _Scope) -> None:
+        self._span = span
+        self._scope = scope
+        self.trace_id = format(span.get_span_context().trace_id, "032x")
+
+    def set_metadata(self, metadata: Mapping[str, Any]) -> None:
+        self._scope.metadata.update(metadata)
+        self._scope._attributes = None
+
+    def add_tag(self, tag: str) -> None:
+        if tag not in self._scope.tags:
+            self._scope.tags.append(str(tag))
+            self._scope._attributes = None
+
+
+def _trace_id_from(value: str) -> int:
+    """A 32-hex id is used as is; any other string maps to a stable id of its own."""
+    try:
+        if len(value) == 32 and int(value, 16):
+            return int(value, 16)
+    except ValueError:
+        pass
+    return int.from_bytes(hashlib.sha256(value.encode()).digest()[:16], "big") or 1
+
+
+@contextmanager
+def trace(trace_id: str | None = None, name: str | None = None) -> Iterator[Trace]:
+    """Run the block in one trace: a span named ``name``, with the given trace id if any."""
+    ctx = otel_context.get_current()
+    if trace_id is not None:
+        parent = SpanContext(_trace_id_from(str(trace_id)), secrets.randbits(64) or 1, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+        ctx = otel_trace.set_span_in_context(NonRecordingSpan(parent), ctx)
+    tracer = otel_trace.get_tracer("otel_aitracer")
+    scope = _scope.get().child()
+    with _enter(scope), tracer.start_as_current_span(name or "trace", context=ctx) as span:
+        yield Trace(span, scope)

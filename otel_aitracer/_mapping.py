@@ -1,0 +1,108 @@
+"""``span_to_record``: one finished span in, one AITracer record (SPEC §4) out."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
+from opentelemetry.trace import StatusCode
+
+from . import _conventions as conv
+from ._config import DEFAULT_PROJECT
+from ._context import MAX_METADATA_KEYS, PROJECT_ATTRIBUTE
+from ._pricing import cost_usd
+
+REDACTED = {"redacted": True}
+
+
+def span_to_record(span: ReadableSpan, *, default_project: str = DEFAULT_PROJECT, capture_content: bool = True) -> dict[str, Any] | None:
+    """Map a finished span to an AITracer record; ``None`` when it is not a GenAI operation.
+
+    Pure: reads only the span (and the price table), so the ingest server and
+    the in-process processor produce the same record for the same span.
+    """
+    attrs = span.attributes or {}
+    operation = conv.operation(attrs)
+    if operation is None:
+        return None
+    started = _utc(span.start_time or 0)
+    model = conv.first(attrs, conv.MODEL_KEYS)
+    provider = conv.provider(attrs)
+    input_tokens = conv.first_int(attrs, conv.INPUT_TOKEN_KEYS)
+    output_tokens = conv.first_int(attrs, conv.OUTPUT_TOKEN_KEYS)
+    cache_read = conv.first_int(attrs, conv.CACHE_READ_KEYS)
+    cache_creation = conv.first_int(attrs, conv.CACHE_CREATION_KEYS)
+    parent = span.parent
+    record: dict[str, Any] = {
+        "project": str(attrs.get(PROJECT_ATTRIBUTE) or default_project),
+        "model": str(model) if model is not None else None,
+        "provider": provider,
+        "operation": operation,
+        "name": span.name,
+        "input": _content(conv.input_messages(attrs), capture_content),
+        "output": _output(conv.output_messages(attrs), capture_content),
+        "input_tokens": input_tokens or 0,
+        "output_tokens": output_tokens or 0,
+        "latency_ms": max(0, ((span.end_time or span.start_time or 0) - (span.start_time or 0)) // 1_000_000),
+        "status": "error" if _failed(span, attrs) else "success",
+        "error_message": _error_message(span) if _failed(span, attrs) else None,
+        "metadata": dict(list(conv.metadata(attrs).items())[:MAX_METADATA_KEYS]),
+        "trace_id": format(span.context.trace_id, "032x"),
+        "span_id": format(span.context.span_id, "016x"),
+        "parent_span_id": format(parent.span_id, "016x") if parent is not None else None,
+        "session_id": _str_or_none(conv.first(attrs, conv.SESSION_KEYS)),
+        "app_user_id": _str_or_none(conv.first(attrs, conv.USER_KEYS)),
+        "started_at": started.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+    }
+    if cache_read:
+        record["cache_read_input_tokens"] = cache_read
+    if cache_creation:
+        record["cache_creation_input_tokens"] = cache_creation
+    for key, attr in (("agent_name", GenAI.GEN_AI_AGENT_NAME), ("tool_name", GenAI.GEN_AI_TOOL_NAME)):
+        if attrs.get(attr):
+            record[key] = str(attrs[attr])
+    tags = conv.tags(attrs)
+    if tags:
+        record["tags"] = tags
+    cost = cost_usd(record["model"], provider, input_tokens, output_tokens, cache_read, cache_creation, at=started)
+    if cost is not None:
+        record["cost"] = cost
+    return record
+
+
+def _utc(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _content(messages: list[dict[str, Any]] | None, capture: bool) -> Any:
+    if not capture:
+        return REDACTED
+    return {"messages": messages} if messages is not None else None
+
+
+def _output(messages: list[dict[str, Any]] | None, capture: bool) -> Any:
+    """One choice as the message itself (the seed's ``{"content": ...}``); several as ``choices``."""
+    if not capture:
+        return REDACTED
+    if not messages:
+        return None
+    return messages[0] if len(messages) == 1 else {"choices": messages}
+
+
+def _failed(span: ReadableSpan, attrs: conv.Attributes) -> bool:
+    return span.status.status_code is StatusCode.ERROR or bool(attrs.get("error.type"))
+
+
+def _error_message(span: ReadableSpan) -> str | None:
+    if span.status.description:
+        return span.status.description
+    for event in span.events:
+        if event.name == "exception":
+            return str((event.attributes or {}).get("exception.message") or (event.attributes or {}).get("exception.type"))
+    return (span.attributes or {}).get("error.type")

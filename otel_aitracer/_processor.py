@@ -1,0 +1,140 @@
+"""``AITracerSpanProcessor`` and ``AITracerSpanExporter``: the two ways spans enter the pipeline."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import weakref
+from typing import Any, Sequence
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from . import _conventions as conv
+from ._batching import BatchWorker
+from ._config import Settings, resolve_settings
+from ._context import current_attributes
+from ._pipeline import RecordPipeline, Sink
+
+_logger = logging.getLogger(__name__)
+_EXIT_FLUSH_SECONDS = 2.0
+
+
+class AITracerSpanProcessor(SpanProcessor):
+    """Stamps session/user/project onto spans and turns finished GenAI spans into records.
+
+    ``on_end`` only queues the span; a background thread maps, prices and writes
+    records in batches (``sync=True`` writes before ``on_end`` returns, for
+    serverless). Nothing here raises into the application.
+
+    Args mirror :func:`otel_aitracer.register`; each falls back to its
+    ``AITRACER_*`` environment variable.
+    """
+
+    def __init__(
+        self,
+        project: str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        store: str | os.PathLike[str] | None = None,
+        pii_detection: bool = True,
+        pii_action: str = "mask",
+        pii_types: list[str] | None = None,
+        capture_content: bool | None = None,
+        sync: bool = False,
+        environment: str | None = None,
+        *,
+        max_queue_size: int = 4096,
+        max_batch_size: int = 256,
+        schedule_delay: float = 1.0,
+        sink: Sink | None = None,
+    ) -> None:
+        self.settings: Settings = resolve_settings(
+            project, api_key, base_url, store, capture_content, sync, environment, pii_detection, pii_action, pii_types
+        )
+        self._pipeline = RecordPipeline(self.settings, sink)
+        self._worker: BatchWorker[ReadableSpan] | None = None
+        if not self.settings.sync:
+            self._worker = BatchWorker(self._pipeline.process, self._pipeline.stats.add, max_queue_size, max_batch_size, schedule_delay)
+        self._shut_down = False
+        weak_shutdown = weakref.WeakMethod(self._exit)
+        atexit.register(lambda: (m := weak_shutdown()) is not None and m())
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        try:
+            stamped = current_attributes()
+            if stamped:
+                existing = span.attributes
+                span.set_attributes({k: v for k, v in stamped.items() if k not in existing})
+        except Exception:  # noqa: BLE001
+            _logger.debug("could not stamp context onto span", exc_info=True)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        try:
+            if conv.operation(span.attributes or {}) is None:
+                return
+            if self._worker is not None:
+                self._worker.put(span)
+            elif self._shut_down:
+                self._pipeline.stats.add("shutdown")
+            else:
+                self._pipeline.process((span,))
+        except Exception:  # noqa: BLE001
+            _logger.debug("on_end failed", exc_info=True)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        if self._worker is None:
+            return True
+        return self._worker.flush(timeout_millis / 1000)
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        if self._shut_down:
+            return
+        self._shut_down = True
+        if self._worker is not None:
+            self._worker.shutdown(timeout)
+        self._pipeline.close()
+
+    def _exit(self) -> None:
+        self.shutdown(_EXIT_FLUSH_SECONDS)
+
+    def stats(self) -> dict[str, Any]:
+        """Records written and spans dropped, by reason (``queue_full``, ``mapping_error``, ...)."""
+        return self._pipeline.stats.snapshot()
+
+
+class AITracerSpanExporter(SpanExporter):
+    """A ``SpanExporter`` writing AITracer records: use it behind ``BatchSpanProcessor``,
+    or with ``OTEL_TRACES_EXPORTER=aitracer``. Options as :class:`AITracerSpanProcessor`."""
+
+    def __init__(
+        self,
+        project: str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        store: str | os.PathLike[str] | None = None,
+        pii_detection: bool = True,
+        pii_action: str = "mask",
+        pii_types: list[str] | None = None,
+        capture_content: bool | None = None,
+        environment: str | None = None,
+        *,
+        sink: Sink | None = None,
+    ) -> None:
+        self.settings = resolve_settings(project, api_key, base_url, store, capture_content, False, environment, pii_detection, pii_action, pii_types)
+        self._pipeline = RecordPipeline(self.settings, sink)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        ok = self._pipeline.process(spans)
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        self._pipeline.close()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+    def stats(self) -> dict[str, Any]:
+        return self._pipeline.stats.snapshot()

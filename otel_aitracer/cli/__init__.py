@@ -1,0 +1,91 @@
+"""The ``otel-aitracer`` command: demo, logs, trace, stats, doctor."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+import orjson
+
+from .._config import resolve_settings
+from .._store import SQLiteStore
+from ..exceptions import ConfigurationError
+from . import _doctor, _records, _stats
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="otel-aitracer", description="LLM observability on OpenTelemetry.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def reader(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--store", help="SQLite store to read (default: $AITRACER_STORE or ./aitracer.db)")
+        sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        return sub
+
+    demo = commands.add_parser("demo", help="run offline LLM calls against a local fake API and show the records")
+    demo.add_argument("--store", help="store to fill (default: $AITRACER_STORE or ./aitracer.db)")
+
+    logs = reader("logs", "list records, newest first")
+    for name in ("project", "session", "user", "trace", "model", "status"):
+        logs.add_argument(f"--{name}")
+    logs.add_argument("--limit", type=int, default=50)
+
+    trace = reader("trace", "show one trace as a tree")
+    trace.add_argument("trace_id")
+
+    stats = reader("stats", "requests, tokens, cost, errors and latency per group")
+    stats.add_argument("--by", choices=sorted(_stats.GROUPS), default="project")
+    stats.add_argument("--project")
+
+    doctor = commands.add_parser("doctor", help="what is installed, instrumented, and where records go")
+    doctor.add_argument("--json", action="store_true")
+    return parser
+
+
+def _open_store(path: str | None) -> SQLiteStore:
+    settings = resolve_settings(store=path)
+    if not settings.store.exists():
+        raise ConfigurationError(f"no store at {settings.store}; run `otel-aitracer demo` or pass --store")
+    return SQLiteStore(settings.store)
+
+
+def _print_json(value: object) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except ConfigurationError as exc:
+        print(f"otel-aitracer: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from ..demo import run_demo
+
+        return run_demo(args.store)
+    if args.command == "doctor":
+        report = _doctor.diagnose(resolve_settings())
+        _print_json(report) if args.json else print(_doctor.render(report))
+        return 0
+    store = _open_store(args.store)
+    if args.command == "logs":
+        filters = {k: getattr(args, k) for k in ("project", "session", "user", "trace", "model", "status")}
+        records = store.query(limit=args.limit, **filters)
+        _print_json(records) if args.json else print(_records.logs_table(records))
+        return 0
+    if args.command == "trace":
+        records = store.query(trace=args.trace_id.lower(), newest_first=False)
+        if not records:
+            print(f"otel-aitracer: no records for trace {args.trace_id}", file=sys.stderr)
+            return 1
+        _print_json(records) if args.json else print(_records.trace_tree(records))
+        return 0
+    rows = _stats.summarize(store.query(project=args.project), args.by)
+    _print_json(rows) if args.json else print(_stats.stats_table(rows, args.by))
+    return 0

@@ -1,0 +1,62 @@
+"""``doctor``: what is installed, what gets instrumented, and where records go."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import platform
+from importlib import metadata
+from typing import Any
+
+from .. import environment_variables as env
+from .._config import Settings
+from .._register import INSTRUMENTORS, current_pipeline
+from .._store import SQLiteStore
+
+_PACKAGES = ("opentelemetry-sdk", "opentelemetry-semantic-conventions", "genai-prices")
+_SDK_PACKAGES = {"openai": "openai", "anthropic": "anthropic", "google_genai": "google-genai"}
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def diagnose(settings: Settings) -> dict[str, Any]:
+    sdks = {}
+    for name, (module, instrumentor_module, _) in INSTRUMENTORS.items():
+        version = _version(_SDK_PACKAGES[name])
+        has_instrumentor = importlib.util.find_spec(instrumentor_module) is not None
+        status = "not installed" if version is None else ("instrumented by register()" if has_instrumentor else "installed; no instrumentor yet")
+        sdks[name] = {"version": version, "status": status}
+    report: dict[str, Any] = {
+        "python": platform.python_version(),
+        "packages": {p: _version(p) for p in ("otel-aitracer",) + _PACKAGES},
+        "sdks": sdks,
+        "destination": settings.destination,
+        "why": f"{env.AITRACER_API_KEY} is set" if settings.api_key else f"no API key ({env.AITRACER_API_KEY} unset), so the local store",
+        "project": settings.project,
+        "environment": {name: ("<set>" if "KEY" in name else os.environ[name]) for name in sorted(os.environ) if name.startswith("AITRACER_")},
+    }
+    if not settings.api_key and settings.store.exists():
+        report["store_records"] = SQLiteStore(settings.store).count()
+    pipeline = current_pipeline()
+    if pipeline is not None:
+        report["pipeline"] = pipeline.stats()
+    return report
+
+
+def render(report: dict[str, Any]) -> str:
+    lines = [f"python {report['python']}"]
+    lines += [f"  {name} {version or '(not installed)'}" for name, version in report["packages"].items()]
+    lines.append("LLM SDKs:")
+    lines += [f"  {name}: {info['version'] or '-'}  {info['status']}" for name, info in report["sdks"].items()]
+    lines.append(f"records go to: {report['destination']}  ({report['why']})")
+    lines.append(f"default project: {report['project']}")
+    if "store_records" in report:
+        lines.append(f"records in store: {report['store_records']}")
+    for name, value in report["environment"].items():
+        lines.append(f"  {name}={value}")
+    return "\n".join(lines)

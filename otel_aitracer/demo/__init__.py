@@ -1,0 +1,74 @@
+"""``otel-aitracer demo``: real OpenAI client calls against a local fake API, recorded offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from .. import _context, _register
+from .._config import resolve_settings
+from .._store import SQLiteStore
+from ..cli import _records, _stats
+from .fake_openai import FakeOpenAIServer
+
+_WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]},
+    },
+}
+
+
+def run_demo(store: str | os.PathLike[str] | None = None) -> int:
+    try:
+        import openai
+    except ImportError:
+        print("otel-aitracer demo needs the openai SDK: pip install 'otel-aitracer[openai]'", file=sys.stderr)
+        return 2
+    settings = resolve_settings(store=store)
+    with FakeOpenAIServer() as fake:
+        pipeline = _register.register(project="demo", store=settings.store, api_key=None, instrument=["openai"])
+        client = openai.OpenAI(api_key="sk-demo-not-a-real-key", base_url=fake.base_url, max_retries=0)
+        trace_ids = _conversations(client, openai)
+        pipeline.flush(timeout=10)
+        pipeline.shutdown()
+    records = SQLiteStore(settings.store).query(trace=None, limit=None)
+    mine = [r for r in records if r["trace_id"] in trace_ids]
+    print(f"\nRecorded {len(mine)} LLM calls to {settings.store}:\n")
+    print(_records.logs_table(mine))
+    print("\nBy user:\n")
+    print(_stats.stats_table(_stats.summarize(mine, "user"), "user"))
+    print(f"\nOne trace as a tree (otel-aitracer trace {trace_ids[-1]} --store {settings.store}):\n")
+    print(_records.trace_tree([r for r in mine if r["trace_id"] == trace_ids[-1]]))
+    print(f"\nNext: otel-aitracer logs --store {settings.store} | otel-aitracer stats --by model --store {settings.store}")
+    return 0
+
+
+def _conversations(client: object, openai: object) -> list[str]:
+    """Two users, two sessions, a stream, a tool call and an error; returns the trace ids."""
+    trace_ids = []
+    with _context.session("sess-alice-1", user_id="alice", metadata={"channel": "web"}):
+        with _context.trace(name="alice asks about Python") as t:
+            trace_ids.append(t.trace_id)
+            history = [{"role": "system", "content": "You are a concise assistant."}, {"role": "user", "content": "Which Python version should I use?"}]
+            first = client.chat.completions.create(model="gpt-4o-mini", messages=history, temperature=0.3)
+            history += [{"role": "assistant", "content": first.choices[0].message.content}, {"role": "user", "content": "And for type hints?"}]
+            stream = client.chat.completions.create(model="gpt-4o-mini", messages=history, stream=True, stream_options={"include_usage": True})
+            print("streamed:", "".join(c.choices[0].delta.content or "" for c in stream if c.choices))
+    with _context.session("sess-bob-1", user_id="bob", metadata={"channel": "slack"}):
+        with _context.trace(name="bob checks the weather") as t:
+            trace_ids.append(t.trace_id)
+            t.add_tag("tools")
+            messages = [{"role": "user", "content": "What's the weather in Paris?"}]
+            call = client.chat.completions.create(model="gpt-4o", messages=messages, tools=[_WEATHER_TOOL])
+            tool_call = call.choices[0].message.tool_calls[0]
+            messages += [call.choices[0].message.model_dump(exclude_none=True), {"role": "tool", "tool_call_id": tool_call.id, "content": json.dumps({"temp_c": 14, "sky": "rain"})}]
+            client.chat.completions.create(model="gpt-4o", messages=messages, tools=[_WEATHER_TOOL])
+            try:
+                client.chat.completions.create(model="error-429", messages=[{"role": "user", "content": "Once more, please"}])
+            except openai.RateLimitError as exc:
+                print("expected error recorded:", exc.message if hasattr(exc, "message") else exc)
+    return trace_ids

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import os
 import threading
@@ -132,7 +133,9 @@ def _load_instrumentor(name: str) -> Any | None:
     """The instrumentor for one SDK if both are importable; None otherwise."""
     sdk_module, module_name, class_name = INSTRUMENTORS[name]
     try:
-        importlib.import_module(sdk_module)
+        # find_spec, not import: importing an SDK the app never uses costs startup time.
+        if importlib.util.find_spec(sdk_module) is None:
+            raise ImportError(sdk_module)
         instrumentor_class = getattr(importlib.import_module(module_name), class_name)
     except ImportError:
         _logger.debug("not instrumenting %s: %s or its instrumentor is not installed", name, sdk_module)

@@ -36,7 +36,11 @@ CREATE INDEX IF NOT EXISTS records_user ON records (app_user_id);
 CREATE INDEX IF NOT EXISTS records_time ON records (started_at);
 PRAGMA user_version = {_SCHEMA_VERSION};
 """
-_INSERT = f"INSERT OR IGNORE INTO records ({', '.join(_COLUMNS)}, record) VALUES ({', '.join('?' * (len(_COLUMNS) + 1))})"
+# Only a repeated span id is skipped; any other constraint failure fails the batch loudly.
+_INSERT = (
+    f"INSERT INTO records ({', '.join(_COLUMNS)}, record) VALUES ({', '.join('?' * (len(_COLUMNS) + 1))})"
+    " ON CONFLICT(span_id) DO NOTHING"
+)
 # Filters the CLI offers -> the column each one compares.
 FILTERS = {"project": "project", "session": "session_id", "user": "app_user_id", "trace": "trace_id", "model": "model", "status": "status"}
 

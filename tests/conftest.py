@@ -1,0 +1,57 @@
+"""Real OpenTelemetry SDK, real openai client, real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+
+import openai
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from instrumentors.openai import OpenAIInstrumentor
+from otel_aitracer.demo.fake_openai import FakeOpenAIServer
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(("AITRACER_", "OTEL_")):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def fake_openai() -> FakeOpenAIServer:
+    with FakeOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def span_exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def tracer_provider(span_exporter: InMemorySpanExporter) -> TracerProvider:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(span_exporter))
+    return provider
+
+
+@pytest.fixture
+def instrument(tracer_provider: TracerProvider):
+    """OpenAI instrumented with content capture on; undone after the test."""
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=tracer_provider, capture_content=True)
+    yield instrumentor
+    instrumentor.uninstrument()
+
+
+@pytest.fixture
+def client(fake_openai: FakeOpenAIServer) -> openai.OpenAI:
+    return openai.OpenAI(api_key="sk-test", base_url=fake_openai.base_url, max_retries=0)
+
+
+@pytest.fixture
+def async_client(fake_openai: FakeOpenAIServer) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(api_key="sk-test", base_url=fake_openai.base_url, max_retries=0)

@@ -1,0 +1,59 @@
+"""The embedded SQLite store: round trips, filters, duplicates."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from otel_aitracer._store import SQLiteStore
+
+
+def record(i, **overrides):
+    base = {
+        "project": "p", "model": "gpt-4o-mini", "provider": "openai", "operation": "chat", "status": "success",
+        "input": {"messages": [{"role": "user", "content": f"q{i}"}]}, "output": {"role": "assistant", "content": "ünïcode ✓"},
+        "input_tokens": 10 + i, "output_tokens": 5, "latency_ms": 100 * i, "metadata": {"i": i},
+        "trace_id": f"{i:032x}", "span_id": f"{i:016x}", "parent_span_id": None, "session_id": "s", "app_user_id": "u",
+        "started_at": f"2026-01-01T00:00:{i:02d}.000000Z", "cost": 0.001 * i,
+    }  # fmt: skip
+    return {**base, **overrides}
+
+
+def test_round_trip_keeps_every_field(tmp_path):
+    store = SQLiteStore(tmp_path / "s.db")
+    records = [record(i) for i in range(3)]
+    store.write(records)
+    assert SQLiteStore(tmp_path / "s.db").query(newest_first=False) == records
+
+
+def test_filters_and_limit(tmp_path):
+    store = SQLiteStore(tmp_path / "s.db")
+    store.write([record(1, app_user_id="alice"), record(2, app_user_id="bob", status="error"), record(3, app_user_id="alice", model="gpt-4o")])
+    assert [r["span_id"] for r in store.query(user="alice")] == [f"{3:016x}", f"{1:016x}"]
+    assert [r["status"] for r in store.query(status="error")] == ["error"]
+    assert len(store.query(user="alice", model="gpt-4o")) == 1
+    assert len(store.query(limit=2)) == 2
+
+
+def test_same_span_twice_is_stored_once(tmp_path):
+    store = SQLiteStore(tmp_path / "s.db")
+    store.write([record(1)])
+    store.write([record(1, model="changed"), record(2)])
+    assert store.count() == 2
+    assert store.query(trace=f"{1:032x}")[0]["model"] == "gpt-4o-mini"
+
+
+def test_store_uses_wal_and_indexes(tmp_path):
+    SQLiteStore(tmp_path / "s.db")
+    conn = sqlite3.connect(tmp_path / "s.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"records_project_time", "records_trace", "records_session", "records_user", "records_time"} <= indexes
+
+
+def test_a_failed_batch_writes_nothing(tmp_path):
+    store = SQLiteStore(tmp_path / "s.db")
+    with pytest.raises(sqlite3.Error):
+        store.write([record(1), record(2, started_at=None)])  # NOT NULL violated mid-batch
+    assert store.count() == 0

@@ -154,11 +154,16 @@ def _trace_id_from(value: str) -> int:
 @contextmanager
 def trace(trace_id: str | None = None, name: str | None = None) -> Iterator[Trace]:
     """Run the block in one trace: a span named ``name``, with the given trace id if any."""
+    from ._register import current_pipeline  # late: _register imports this module's users
+
     ctx = otel_context.get_current()
-    if trace_id is not None:
-        parent = SpanContext(_trace_id_from(str(trace_id)), secrets.randbits(64) or 1, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    if trace_id is not None or not otel_trace.get_current_span(ctx).get_span_context().is_valid:
+        # An explicit id, or a fresh trace when nothing is current, even without an SDK.
+        wanted = _trace_id_from(str(trace_id)) if trace_id is not None else secrets.randbits(128) or 1
+        parent = SpanContext(wanted, secrets.randbits(64) or 1, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
         ctx = otel_trace.set_span_in_context(NonRecordingSpan(parent), ctx)
-    tracer = otel_trace.get_tracer("otel_aitracer")
+    pipeline = current_pipeline()
+    tracer = otel_trace.get_tracer("otel_aitracer", tracer_provider=pipeline.tracer_provider if pipeline else None)
     scope = _scope.get().child()
     with _enter(scope), tracer.start_as_current_span(name or "trace", context=ctx) as span:
         yield Trace(span, scope)

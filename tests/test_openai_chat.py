@@ -76,14 +76,19 @@ def test_tool_calls_are_captured_as_parts(instrument, client, span_exporter):
     assert part == {"type": "tool_call", "id": call.id, "name": "lookup", "arguments": json.loads(call.function.arguments)}
 
 
-def test_no_content_without_opt_in(tracer_provider, client, span_exporter):
+def call_with_default_capture(tracer_provider, client, span_exporter):
+    """One call through an instrumentor given no ``capture_content``: env var or default decides."""
     instrumentor = OpenAIInstrumentor()
     instrumentor.instrument(tracer_provider=tracer_provider)
     try:
         client.chat.completions.create(model="gpt-4o-mini", messages=USER)
     finally:
         instrumentor.uninstrument()
-    attrs = only_span(span_exporter).attributes
+    return only_span(span_exporter).attributes
+
+
+def test_no_content_without_opt_in(tracer_provider, client, span_exporter):
+    attrs = call_with_default_capture(tracer_provider, client, span_exporter)
     assert "gen_ai.input.messages" not in attrs and "gen_ai.output.messages" not in attrs
     assert attrs["gen_ai.usage.output_tokens"] > 0
 
@@ -91,13 +96,8 @@ def test_no_content_without_opt_in(tracer_provider, client, span_exporter):
 @pytest.mark.parametrize(("value", "captured"), [("SPAN_ONLY", True), ("span_and_event", True), ("true", True), ("NO_CONTENT", False), ("bogus", False)])
 def test_env_var_switches_content_capture(monkeypatch, tracer_provider, client, span_exporter, value, captured):
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", value)
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=tracer_provider)
-    try:
-        client.chat.completions.create(model="gpt-4o-mini", messages=USER)
-    finally:
-        instrumentor.uninstrument()
-    assert ("gen_ai.input.messages" in only_span(span_exporter).attributes) is captured
+    attrs = call_with_default_capture(tracer_provider, client, span_exporter)
+    assert ("gen_ai.input.messages" in attrs) is captured
 
 
 def test_async_chat(instrument, async_client, span_exporter):

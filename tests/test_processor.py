@@ -275,3 +275,16 @@ class _Collect:
 
     def force_flush(self, timeout_millis=0):
         return True
+
+
+def test_trace_without_id_groups_calls_in_one_fresh_trace(pipeline, store_path):
+    provider, processor = pipeline
+    tracer = provider.get_tracer("app")
+    with otel_aitracer.trace(name="batch job") as first:
+        tracer.start_span("chat a", attributes=GENAI).end()
+        tracer.start_span("chat b", attributes=GENAI).end()
+    with otel_aitracer.trace(name="batch job") as second:
+        tracer.start_span("chat c", attributes=GENAI).end()
+    processor.force_flush()
+    by_name = {r["name"]: r["trace_id"] for r in SQLiteStore(store_path).query()}
+    assert by_name["chat a"] == by_name["chat b"] == first.trace_id != second.trace_id == by_name["chat c"]

@@ -27,7 +27,7 @@ class StreamRecorder:
     the application.
     """
 
-    __slots__ = ("_ended", "__weakref__")
+    __slots__ = ("_ended",)
 
     def __init__(self) -> None:
         self._ended = False

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import otel_aitracer
 from instrumentors.openai import OpenAIInstrumentor
@@ -56,14 +57,14 @@ def test_openai_call_becomes_a_record(pipeline, client, store_path):
 
 def test_context_is_stamped_on_every_span(pipeline, client, store_path):
     provider, processor = pipeline
-    app_spans = []
-    provider.add_span_processor(SimpleSpanProcessor(_Collect(app_spans)))
+    app_exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(app_exporter))
     with otel_aitracer.session("s-9", user_id="alice", metadata={"plan": "pro"}), otel_aitracer.project("billing"):
         with provider.get_tracer("app").start_as_current_span("db query"):
             pass
         client.chat.completions.create(model="gpt-4o-mini", messages=USER)
     processor.force_flush()
-    db_span = next(s for s in app_spans if s.name == "db query")
+    db_span = next(s for s in app_exporter.get_finished_spans() if s.name == "db query")
     assert db_span.attributes["session.id"] == "s-9" and db_span.attributes["aitracer.project"] == "billing"
     [record] = SQLiteStore(store_path).query()
     assert (record["session_id"], record["app_user_id"], record["project"]) == ("s-9", "alice", "billing")
@@ -257,24 +258,6 @@ def test_records_are_flushed_at_exit_without_flush_call(store_path):
     assert result.returncode == 0, result.stderr
     assert SQLiteStore(store_path).count() == 1
 
-
-class _Collect:
-    """A minimal SpanExporter that keeps what it is given."""
-
-    def __init__(self, into):
-        self.into = into
-
-    def export(self, spans):
-        self.into.extend(spans)
-        from opentelemetry.sdk.trace.export import SpanExportResult
-
-        return SpanExportResult.SUCCESS
-
-    def shutdown(self):
-        pass
-
-    def force_flush(self, timeout_millis=0):
-        return True
 
 
 def test_trace_without_id_groups_calls_in_one_fresh_trace(pipeline, store_path):

@@ -12,13 +12,18 @@ from __future__ import annotations
 from . import exceptions
 from ._context import project, session, set_metadata, trace
 from ._mapping import span_to_record
+from ._pii import Finding, PIIRedactor
 from ._processor import AITracerSpanExporter, AITracerSpanProcessor
+from ._redacting_exporter import RedactingSpanExporter
 from ._register import Pipeline, register
 
 __all__ = [
     "AITracerSpanExporter",
     "AITracerSpanProcessor",
+    "Finding",
+    "PIIRedactor",
     "Pipeline",
+    "RedactingSpanExporter",
     "exceptions",
     "project",
     "register",

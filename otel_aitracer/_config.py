@@ -21,6 +21,7 @@ DEFAULT_PROJECT = "default"
 DEFAULT_BASE_URL = "https://api.aitracer.co"
 DEFAULT_STORE = "aitracer.db"
 PII_ACTIONS = ("mask", "redact", "hash", "none")
+PII_TYPES = ("email", "phone", "credit_card", "ssn", "ip_address", "iban", "secret")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -72,8 +73,8 @@ def resolve_settings(
     capture_content: bool | None = None,
     sync: bool = False,
     environment: str | None = None,
-    pii_detection: bool = True,
-    pii_action: str = "mask",
+    pii_detection: bool | None = None,
+    pii_action: str | None = None,
     pii_types: list[str] | tuple[str, ...] | None = None,
 ) -> Settings:
     """Resolve every option once; raises :class:`ConfigurationError` for bad arguments."""
@@ -82,8 +83,11 @@ def resolve_settings(
         raise ConfigurationError(f"base_url must start with http:// or https://, got {url!r}")
     if store is not None and not isinstance(store, (str, os.PathLike)):
         raise ConfigurationError(f"store must be a path, got {store!r}")
-    if pii_action not in PII_ACTIONS:
+    if pii_action is not None and pii_action not in PII_ACTIONS:
         raise ConfigurationError(f"pii_action must be one of {', '.join(PII_ACTIONS)}, got {pii_action!r}")
+    if pii_types is not None:
+        if isinstance(pii_types, str) or any(t not in PII_TYPES for t in pii_types):
+            raise ConfigurationError(f"pii_types must be a list of {', '.join(PII_TYPES)}, got {pii_types!r}")
     return Settings(
         project=_text("project", project, env.AITRACER_PROJECT, DEFAULT_PROJECT) or DEFAULT_PROJECT,
         api_key=_text("api_key", api_key, env.AITRACER_API_KEY, None),
@@ -92,7 +96,28 @@ def resolve_settings(
         capture_content=env_bool(env.AITRACER_CAPTURE_CONTENT, True) if capture_content is None else bool(capture_content),
         sync=bool(sync),
         environment=_text("environment", environment, env.AITRACER_ENVIRONMENT, None),
-        pii_detection=bool(pii_detection),
-        pii_action=pii_action,
-        pii_types=tuple(pii_types) if pii_types is not None else None,
+        pii_detection=env_bool(env.AITRACER_PII_DETECTION, True) if pii_detection is None else bool(pii_detection),
+        pii_action=pii_action if pii_action is not None else _env_choice(env.AITRACER_PII_ACTION, PII_ACTIONS, "mask"),
+        pii_types=tuple(pii_types) if pii_types is not None else _env_types(),
     )
+
+
+def _env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = (os.environ.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in choices:
+        return raw
+    _logger.warning("%s=%r is not one of %s; using %s", name, raw, ", ".join(choices), default)
+    return default
+
+
+def _env_types() -> tuple[str, ...] | None:
+    raw = os.environ.get(env.AITRACER_PII_TYPES)
+    if raw is None or not raw.strip():
+        return None
+    names = [t.strip().lower() for t in raw.split(",") if t.strip()]
+    unknown = [t for t in names if t not in PII_TYPES]
+    if unknown:
+        _logger.warning("%s: ignoring unknown PII types %s (known: %s)", env.AITRACER_PII_TYPES, unknown, ", ".join(PII_TYPES))
+    return tuple(t for t in names if t in PII_TYPES)

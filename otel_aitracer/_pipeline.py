@@ -12,12 +12,14 @@ from opentelemetry.sdk.trace import ReadableSpan
 from ._config import Settings
 from ._http_sink import HTTPSink
 from ._mapping import span_to_record
+from ._pii import PIIRedactor
+from ._pii._records import redact_record
 from ._store import SQLiteStore
 
 _logger = logging.getLogger(__name__)
 
 # Why a span that should have become a record did not.
-DROP_REASONS = ("queue_full", "mapping_error", "sink_error", "shutdown")
+DROP_REASONS = ("queue_full", "mapping_error", "redaction_error", "sink_error", "shutdown")
 
 
 class Sink(Protocol):
@@ -30,6 +32,13 @@ def make_sink(settings: Settings) -> Sink:
     if settings.api_key:
         return HTTPSink(settings.base_url, settings.api_key)
     return SQLiteStore(settings.store)
+
+
+def make_redactor(settings: Settings) -> PIIRedactor | None:
+    """The redactor ``settings`` ask for; ``None`` when PII detection is off."""
+    if not settings.pii_detection:
+        return None
+    return PIIRedactor(types=settings.pii_types, action=settings.pii_action)
 
 
 class Stats:
@@ -56,8 +65,9 @@ class Stats:
 class RecordPipeline:
     """Maps spans to records and hands them to the sink in one batch."""
 
-    def __init__(self, settings: Settings, sink: Sink | None = None) -> None:
+    def __init__(self, settings: Settings, sink: Sink | None = None, redactor: PIIRedactor | None = None) -> None:
         self.settings = settings
+        self.redactor = redactor if redactor is not None else make_redactor(settings)
         self.sink: Sink = sink if sink is not None else make_sink(settings)
         self.stats = Stats()
 
@@ -71,8 +81,16 @@ class RecordPipeline:
                 _logger.warning("could not map span %r; dropped", getattr(span, "name", "?"), exc_info=True)
                 self.stats.add("mapping_error")
                 continue
-            if record is not None:
-                records.append(record)
+            if record is None:
+                continue
+            if self.redactor is not None:
+                try:
+                    redact_record(record, self.redactor)
+                except Exception:  # noqa: BLE001 - a record that could not be redacted never leaves
+                    _logger.warning("could not redact the record of span %r; dropped", getattr(span, "name", "?"), exc_info=True)
+                    self.stats.add("redaction_error")
+                    continue
+            records.append(record)
         if not records:
             return True
         try:

@@ -16,6 +16,7 @@ from . import _conventions as conv
 from ._batching import BatchWorker
 from ._config import Settings, resolve_settings
 from ._context import current_attributes
+from ._pii import PIIRedactor
 from ._pipeline import RecordPipeline, Sink
 
 _logger = logging.getLogger(__name__)
@@ -39,8 +40,8 @@ class AITracerSpanProcessor(SpanProcessor):
         api_key: str | None = None,
         base_url: str | None = None,
         store: str | os.PathLike[str] | None = None,
-        pii_detection: bool = True,
-        pii_action: str = "mask",
+        pii_detection: bool | None = None,
+        pii_action: str | None = None,
         pii_types: list[str] | None = None,
         capture_content: bool | None = None,
         sync: bool = False,
@@ -50,11 +51,12 @@ class AITracerSpanProcessor(SpanProcessor):
         max_batch_size: int = 256,
         schedule_delay: float = 1.0,
         sink: Sink | None = None,
+        redactor: PIIRedactor | None = None,
     ) -> None:
         self.settings: Settings = resolve_settings(
             project, api_key, base_url, store, capture_content, sync, environment, pii_detection, pii_action, pii_types
         )
-        self._pipeline = RecordPipeline(self.settings, sink)
+        self._pipeline = RecordPipeline(self.settings, sink, redactor)
         self._worker: BatchWorker[ReadableSpan] | None = None
         if not self.settings.sync:
             self._worker = BatchWorker(self._pipeline.process, self._pipeline.stats.add, max_queue_size, max_batch_size, schedule_delay)
@@ -115,16 +117,17 @@ class AITracerSpanExporter(SpanExporter):
         api_key: str | None = None,
         base_url: str | None = None,
         store: str | os.PathLike[str] | None = None,
-        pii_detection: bool = True,
-        pii_action: str = "mask",
+        pii_detection: bool | None = None,
+        pii_action: str | None = None,
         pii_types: list[str] | None = None,
         capture_content: bool | None = None,
         environment: str | None = None,
         *,
         sink: Sink | None = None,
+        redactor: PIIRedactor | None = None,
     ) -> None:
         self.settings = resolve_settings(project, api_key, base_url, store, capture_content, False, environment, pii_detection, pii_action, pii_types)
-        self._pipeline = RecordPipeline(self.settings, sink)
+        self._pipeline = RecordPipeline(self.settings, sink, redactor)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         ok = self._pipeline.process(spans)

@@ -14,6 +14,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
+from ._pii import PIIRedactor
 from ._processor import AITracerSpanProcessor
 from .exceptions import ConfigurationError
 
@@ -61,8 +62,8 @@ def register(
     api_key: str | None = None,
     base_url: str | None = None,
     store: str | os.PathLike[str] | None = None,
-    pii_detection: bool = True,
-    pii_action: str = "mask",
+    pii_detection: bool | None = None,
+    pii_action: str | None = None,
     pii_types: list[str] | None = None,
     capture_content: bool = True,
     instrument: bool | Sequence[str] = True,
@@ -70,6 +71,8 @@ def register(
     tracer_provider: TracerProvider | None = None,
     sync: bool = False,
     environment: str | None = None,
+    *,
+    redactor: PIIRedactor | None = None,
 ) -> Pipeline:
     """Record every LLM call of this process; idempotent (a second call returns the first pipeline).
 
@@ -83,7 +86,7 @@ def register(
             return _current
         names = _instrument_names(instrument)
         processor = AITracerSpanProcessor(
-            project, api_key, base_url, store, pii_detection, pii_action, pii_types, capture_content, sync, environment
+            project, api_key, base_url, store, pii_detection, pii_action, pii_types, capture_content, sync, environment, redactor=redactor
         )
         provider = tracer_provider or _global_sdk_provider() or _install_provider(processor.settings.environment)
         provider.add_span_processor(processor)

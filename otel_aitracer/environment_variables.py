@@ -41,3 +41,31 @@ AITRACER_CAPTURE_CONTENT = "AITRACER_CAPTURE_CONTENT"
 
 ``false`` keeps prompts and completions out of records (``{"redacted": true}``). Default: ``true``.
 """
+
+AITRACER_PII_DETECTION = "AITRACER_PII_DETECTION"
+"""
+.. envvar:: AITRACER_PII_DETECTION
+
+``false`` turns PII detection off. Default: ``true``.
+"""
+
+AITRACER_PII_ACTION = "AITRACER_PII_ACTION"
+"""
+.. envvar:: AITRACER_PII_ACTION
+
+``mask`` (default, ``[EMAIL]``), ``redact`` (``***``), ``hash`` (``[EMAIL:<12 hex>]``) or ``none`` (count only).
+"""
+
+AITRACER_PII_TYPES = "AITRACER_PII_TYPES"
+"""
+.. envvar:: AITRACER_PII_TYPES
+
+Comma list of the PII types to detect. Default: all of them.
+"""
+
+AITRACER_PII_SALT = "AITRACER_PII_SALT"
+"""
+.. envvar:: AITRACER_PII_SALT
+
+Key of the HMAC the ``hash`` action uses. Default: random per process (hashes then only correlate within it).
+"""

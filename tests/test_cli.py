@@ -140,3 +140,13 @@ def test_doctor_reports_destination(tmp_path):
     keyed = json.loads(cli("doctor", "--json", env={"PATH": "/usr/bin:/bin", "AITRACER_API_KEY": "at-secret"}).stdout)
     assert keyed["destination"].startswith("AITracer API at https://api.aitracer.co")
     assert "at-secret" not in json.dumps(keyed)
+
+
+def test_doctor_reports_pii_redaction_and_hides_the_salt(tmp_path):
+    report = json.loads(cli("doctor", "--json", env={"PATH": "/usr/bin:/bin", "AITRACER_PII_SALT": "pepper-123"}).stdout)
+    assert report["pii"] == "mask all types"
+    assert "pepper-123" not in json.dumps(report)
+    env = {"PATH": "/usr/bin:/bin", "AITRACER_PII_ACTION": "hash", "AITRACER_PII_TYPES": "email,secret"}
+    assert json.loads(cli("doctor", "--json", env=env).stdout)["pii"] == "hash email, secret"
+    off = json.loads(cli("doctor", "--json", env={"PATH": "/usr/bin:/bin", "AITRACER_PII_DETECTION": "false"}).stdout)
+    assert off["pii"].startswith("off")

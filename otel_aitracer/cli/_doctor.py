@@ -38,7 +38,8 @@ def diagnose(settings: Settings) -> dict[str, Any]:
         "destination": settings.destination,
         "why": f"{env.AITRACER_API_KEY} is set" if settings.api_key else f"no API key ({env.AITRACER_API_KEY} unset), so the local store",
         "project": settings.project,
-        "environment": {name: ("<set>" if "KEY" in name else os.environ[name]) for name in sorted(os.environ) if name.startswith("AITRACER_")},
+        "pii": _pii(settings),
+        "environment": {name: ("<set>" if _secret_env(name) else os.environ[name]) for name in sorted(os.environ) if name.startswith("AITRACER_")},
     }
     if not settings.api_key and settings.store.exists():
         report["store_records"] = SQLiteStore(settings.store).count()
@@ -48,6 +49,17 @@ def diagnose(settings: Settings) -> dict[str, Any]:
     return report
 
 
+def _secret_env(name: str) -> bool:
+    return "KEY" in name or "SALT" in name
+
+
+def _pii(settings: Settings) -> str:
+    if not settings.pii_detection:
+        return f"off ({env.AITRACER_PII_DETECTION}=false or pii_detection=False): records keep prompts and answers as sent"
+    types = ", ".join(settings.pii_types) if settings.pii_types is not None else "all types"
+    return f"{settings.pii_action} {types}"
+
+
 def render(report: dict[str, Any]) -> str:
     lines = [f"python {report['python']}"]
     lines += [f"  {name} {version or '(not installed)'}" for name, version in report["packages"].items()]
@@ -55,6 +67,7 @@ def render(report: dict[str, Any]) -> str:
     lines += [f"  {name}: {info['version'] or '-'}  {info['status']}" for name, info in report["sdks"].items()]
     lines.append(f"records go to: {report['destination']}  ({report['why']})")
     lines.append(f"default project: {report['project']}")
+    lines.append(f"PII redaction: {report['pii']}")
     if "store_records" in report:
         lines.append(f"records in store: {report['store_records']}")
     for name, value in report["environment"].items():

@@ -1,0 +1,172 @@
+"""PII detection: throughput, per-message latency and accuracy, ours against peers, in one run.
+
+Detectors compared on the same text and the same labeled set (``tests/pii_corpus.py``):
+
+- ours: ``otel_aitracer.PIIRedactor`` (default types);
+- the AITracer SDK's ``aitracer.pii.PIIDetector`` (1.8.0);
+- Presidio's pattern recognizers (email, phone, card, US SSN, IP, IBAN; no NLP model);
+- one stdlib ``re`` alternation of textbook patterns.
+
+The peers live in their own virtualenv (``bench/.venv-peers``, created and filled by
+pip on first use, or pass ``--no-peers``); they run in a subprocess of that venv
+and report back as JSON. Prints tables; asserts nothing.
+
+    .venv/bin/python bench/bench_pii.py [--megabytes 3] [--no-peers]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.pii_corpus import Detection, clean_chat_text, evaluate, generate, with_pii  # noqa: E402
+
+PEER_VENV = ROOT / "bench" / ".venv-peers"
+PEER_PACKAGES = ["aitracer==1.8.0", "presidio-analyzer", "faker", "phonenumbers", "orjson"]
+TYPES = ("email", "phone", "credit_card", "ssn", "ip_address", "iban", "secret")
+Detector = Callable[[str], list[Detection]]
+
+_NAIVE = re.compile(
+    r"(?P<email>[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})"
+    r"|(?P<credit_card>\b(?:\d[ -]?){13,19}\b)"
+    r"|(?P<ssn>\b\d{3}-\d{2}-\d{4}\b)"
+    r"|(?P<ip_address>\b(?:\d{1,3}\.){3}\d{1,3}\b)"
+    r"|(?P<iban>\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){3,8}\b)"
+    r"|(?P<secret>\b(?:sk-|ghp_|AKIA|AIza|xox[bp]-)[A-Za-z0-9_\-]{16,})"
+    r"|(?P<phone>\+?\d[\d ().-]{7,}\d)"
+)
+
+
+def naive_detector() -> Detector:
+    return lambda text: [(m.lastgroup or "", m.start(), m.end()) for m in _NAIVE.finditer(text)]
+
+
+def ours_detector() -> Detector:
+    from otel_aitracer import PIIRedactor
+
+    redactor = PIIRedactor()
+    return lambda text: [(f.type, f.start, f.end) for f in redactor.scan(text)]
+
+
+def aitracer_detector() -> Detector:
+    from aitracer.pii import PIIDetector
+
+    detector = PIIDetector(enabled_types=["email", "phone", "credit_card", "ssn", "ip_address"])
+    return lambda text: [(m.pii_type, m.start, m.end) for m in detector.detect(text)]
+
+
+def presidio_detector() -> Detector:
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        EmailRecognizer,
+        IbanRecognizer,
+        IpRecognizer,
+        PhoneRecognizer,
+        UsSsnRecognizer,
+    )
+
+    recognizers = [
+        (EmailRecognizer(), "EMAIL_ADDRESS", "email"),
+        (PhoneRecognizer(), "PHONE_NUMBER", "phone"),
+        (CreditCardRecognizer(), "CREDIT_CARD", "credit_card"),
+        (UsSsnRecognizer(), "US_SSN", "ssn"),
+        (IpRecognizer(), "IP_ADDRESS", "ip_address"),
+        (IbanRecognizer(), "IBAN_CODE", "iban"),
+    ]
+
+    def detect(text: str) -> list[Detection]:
+        found = []
+        for recognizer, entity, ours in recognizers:
+            for result in recognizer.analyze(text, [entity], None):
+                if result.score >= 0.4:
+                    found.append((ours, result.start, result.end))
+        return found
+
+    return detect
+
+
+def measure(name: str, detect: Detector, clean: str, dirty: str, messages: list[str], samples, supports=TYPES) -> dict:
+    """MB/s on clean and 3 %-PII text, p99 µs per chat message, precision / recall per type."""
+    result: dict = {"name": name, "supports": list(supports)}
+    for key, text in (("clean_mb_s", clean), ("pii3_mb_s", dirty)):
+        best = min(_timed(detect, text) for _ in range(3))
+        result[key] = len(text.encode()) / best / 1e6
+    latencies = sorted(_timed(detect, m) * 1e6 for m in messages)
+    result["p99_us"] = latencies[int(len(latencies) * 0.99) - 1]
+    result["median_us"] = statistics.median(latencies)
+    scores = evaluate(detect, samples, TYPES)
+    result["precision"], result["recall"] = scores.precision, scores.recall
+    result["worst_negative"] = max(scores.negative_rate.items(), key=lambda kv: kv[1])
+    return result
+
+
+def _timed(detect: Detector, text: str) -> float:
+    start = time.perf_counter()
+    detect(text)
+    return time.perf_counter() - start
+
+
+def _inputs(megabytes: float):
+    clean = clean_chat_text(megabytes)
+    dirty = with_pii(clean, 0.03)
+    messages = [m for m in clean.split("\n") if m][:3000]
+    return clean, dirty, messages, generate(1500)
+
+
+def _peer_results(megabytes: float) -> list[dict]:
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"creating {PEER_VENV} with {', '.join(PEER_PACKAGES)} (first run only)…", flush=True)
+        venv.create(PEER_VENV, with_pip=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_PACKAGES], check=True)
+    out = subprocess.run([str(python), __file__, "--peer-worker", "--megabytes", str(megabytes)], capture_output=True, text=True)
+    if out.returncode != 0:
+        print("peers failed:\n" + out.stderr[-2000:])
+        return []
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _print(results: list[dict]) -> None:
+    print(f"\n{'detector':<26}{'clean MB/s':>11}{'3% PII MB/s':>13}{'p99 µs/msg':>12}{'median µs':>11}  worst hard negative")
+    for r in results:
+        kind, rate = r["worst_negative"]
+        print(f"{r['name']:<26}{r['clean_mb_s']:>11.1f}{r['pii3_mb_s']:>13.1f}{r['p99_us']:>12.1f}{r['median_us']:>11.1f}  {kind} {rate:.1%}")
+    print(f"\n{'precision / recall':<26}" + "".join(f"{t:>17}" for t in TYPES))
+    for r in results:
+        cells = "".join(f"{r['precision'][t]:>8.3f} / {r['recall'][t]:.3f}" if t in r["supports"] else f"{'n/a':>17}" for t in TYPES)
+        print(f"{r['name']:<26}{cells}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--megabytes", type=float, default=3.0)
+    parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--peer-worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    clean, dirty, messages, samples = _inputs(args.megabytes)
+    if args.peer_worker:
+        results = [measure("aitracer 1.8.0 PIIDetector", aitracer_detector(), clean, dirty, messages, samples, TYPES[:5])]
+        results.append(measure("presidio patterns", presidio_detector(), clean, dirty, messages, samples, TYPES[:6]))
+        print(json.dumps(results))
+        return
+    print(f"text: {len(clean.encode()) / 1e6:.1f} MB clean, {len(dirty.encode()) / 1e6:.1f} MB with 3% PII; {len(messages)} messages; {len(samples)} labeled samples")
+    results = [measure("otel-aitracer PIIRedactor", ours_detector(), clean, dirty, messages, samples)]
+    results.append(measure("stdlib re alternation", naive_detector(), clean, dirty, messages, samples))
+    if not args.no_peers:
+        results += _peer_results(args.megabytes)
+    _print(results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Phone numbers: three written shapes, each validated against the numbering plans.
+
+- North American ``(702) 375-0477``, ``702-375-0477``, ``+1 (646) 555-0100``;
+- international ``+49 151 23456789``, ``+33 (0)1 73 99 06 95``, ``+442079460958``;
+- national with a trunk 0 (``020 7946 0958``, ``090-1234-5678``), tried against
+  :data:`NATIONAL_REGIONS`.
+
+A bare run of digits is never a phone number here: without ``+``, separators or
+parentheses it is as likely an order number, an epoch or an id. Candidates go
+straight to :mod:`phonenumbers`' validator as (country code, national number),
+skipping its general-purpose ``parse()``, which costs four times the validation.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+import phonenumbers
+from phonenumbers import PhoneNumber
+
+from ._findings import after, before, is_word_char
+
+_A = re.ASCII
+_NANP = re.compile(
+    r"(?<![0-9+\-.#/])(?<![0-9]:)(?:\+?1[ .\-]?)?(?:\([2-9][0-9]{2}\)[ .\-]?|[2-9][0-9]{2}[ .\-])[2-9][0-9]{2}[ .\-][0-9]{4}(?![0-9]|[.\-/][0-9])", _A
+)
+_INTERNATIONAL = re.compile(r"(?<![0-9+])\+[1-9][0-9 .\-()]{5,24}[0-9]", _A)
+_NATIONAL = re.compile(r"(?<![0-9+\-.#/])(?<![0-9]:)\(?0[1-9][0-9 .\-()/]{5,16}[0-9]", _A)
+_DATE_LIKE = re.compile(r"[0-9]{4}[\-/.][0-9]{1,2}[\-/.][0-9]{1,2}|[0-9]{1,2}[\-/.][0-9]{1,2}[\-/.][0-9]{2,4}", _A)
+_NOT_DIGITS = re.compile(r"[^0-9]+")
+
+# Regions tried for national numbers written with a trunk 0 (``020 7946 0958``, ``0151 2345678``).
+NATIONAL_REGIONS: tuple[str, ...] = ("GB", "DE", "FR", "JP", "IN", "AU", "NL", "IT", "ES", "BR", "CH", "AT", "SE", "KR", "CN")
+
+
+def phones(text: str, start: int, end: int, taken: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """Spans of valid phone numbers in ``text[start:end]`` that do not overlap ``taken``."""
+    region = text[start:end]
+    if _digit_count(region) >= 10:
+        for m in _NANP.finditer(text, start, end):
+            if not _overlaps(m.span(), taken) and not is_word_char(before(text, m.start())) and _valid_nanp(m.group()):
+                yield m.span()
+    if "+" in region:
+        for m in _INTERNATIONAL.finditer(text, start, end):
+            span = None if _overlaps(m.span(), taken) else _longest_valid(text, m.start(), m.end(), _valid_international)
+            if span:
+                yield span
+    if "0" not in region:
+        return
+    for m in _NATIONAL.finditer(text, start, end):
+        raw = m.group()
+        if _overlaps(m.span(), taken) or is_word_char(before(text, m.start())) or date_shaped(raw) or _digit_count(raw) < 9:
+            continue
+        if any(c in raw for c in " .-()/"):
+            span = _longest_valid(text, m.start(), m.end(), _valid_national)
+            if span:
+                yield span
+
+
+def date_shaped(raw: str) -> bool:
+    return _DATE_LIKE.fullmatch(raw) is not None
+
+
+def _overlaps(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
+    return any(span[0] < e and s < span[1] for s, e in taken)
+
+
+def _digit_count(raw: str) -> int:
+    return len(raw) - sum(raw.count(c) for c in " .-()/+")
+
+
+def _longest_valid(text: str, start: int, end: int, valid) -> tuple[int, int] | None:  # noqa: ANN001
+    """The candidate, or it with trailing groups dropped (``+49 151 2345678 2024``), if it is a valid number."""
+    for _ in range(3):
+        if is_word_char(after(text, end)) or _digit_count(text[start:end]) < 7:
+            return None
+        if valid(text[start:end]):
+            return start, end
+        cut = max(text.rfind(sep, start, end) for sep in " .-")
+        if cut <= start:
+            return None
+        end = cut
+        while end > start and not text[end - 1].isdigit():
+            end -= 1
+    return None
+
+
+def _valid_nanp(raw: str) -> bool:
+    digits = _NOT_DIGITS.sub("", raw)
+    if len(digits) == 11:
+        digits = digits[1:]
+    return phonenumbers.is_valid_number(PhoneNumber(country_code=1, national_number=int(digits)))
+
+
+def _valid_international(raw: str) -> bool:
+    digits = _NOT_DIGITS.sub("", raw.replace("(0)", ""))
+    for size in (1, 2, 3):
+        code = int(digits[:size])
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return _valid(code, digits[size:], None)
+    return False
+
+
+def _valid_national(raw: str) -> bool:
+    digits = _NOT_DIGITS.sub("", raw)
+    for region in NATIONAL_REGIONS:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        if metadata is None:
+            continue
+        national = digits[1:] if metadata.national_prefix == "0" else digits
+        if _valid(metadata.country_code, national, region):
+            return True
+    return False
+
+
+def _valid(country_code: int, national: str, region: str | None) -> bool:
+    if not national:
+        return False
+    number = PhoneNumber(country_code=country_code, national_number=int(national))
+    if national.startswith("0"):
+        number.italian_leading_zero = True
+        number.number_of_leading_zeros = len(national) - len(national.lstrip("0"))
+    if region is None:
+        return phonenumbers.is_valid_number(number)
+    return phonenumbers.is_valid_number_for_region(number, region)

@@ -1,0 +1,208 @@
+"""``PIIRedactor``: detect PII in text and JSON-like values, and mask, redact or hash it."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import threading
+from collections import Counter, OrderedDict
+from typing import Any, Mapping, Sequence, Union
+
+import orjson
+
+from ..environment_variables import AITRACER_PII_SALT
+from ..exceptions import ConfigurationError
+from ._findings import BUILTIN_TYPES, Finding
+from ._scanner import scan
+from ._secrets import is_secret_key
+
+ACTIONS = ("mask", "redact", "hash", "none")
+CustomPatterns = Union[Mapping[str, Union[str, "re.Pattern[str]"]], Sequence[Union[str, "re.Pattern[str]"]]]
+_CUSTOM_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_SHORTEST_PII = 3  # "::1"
+_CACHE_CHARS = 8_000_000
+_CACHE_MAX_ITEM = 1_000_000
+
+
+class PIIRedactor:
+    """Finds ``email``, ``phone``, ``credit_card``, ``ssn``, ``ip_address``, ``iban``, ``secret``
+    and custom patterns, and replaces them per ``action``:
+
+    - ``mask`` → ``[EMAIL]``; ``redact`` → ``***``; ``none`` → detect and count only;
+    - ``hash`` → ``[EMAIL:<12 hex>]``, an HMAC-SHA256 of the value keyed by ``salt``
+      (``AITRACER_PII_SALT``, else random per process), so equal values stay
+      correlatable without being guessable.
+
+    Results for a string are cached (bounded), so a conversation's earlier messages,
+    sent again on every call, are scanned once. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        types: Sequence[str] | None = None,
+        action: str = "mask",
+        custom_patterns: CustomPatterns | None = None,
+        salt: str | bytes | None = None,
+    ) -> None:
+        if action not in ACTIONS:
+            raise ConfigurationError(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
+        self.action = action
+        self._custom = _compile_custom(custom_patterns)
+        self.types: frozenset[str] = _check_types(types)
+        self._salt = _salt_bytes(salt if salt is not None else os.environ.get(AITRACER_PII_SALT))
+        self._cache: OrderedDict[str, tuple[str, tuple[tuple[str, int], ...]]] = OrderedDict()
+        self._cache_chars = 0
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"PIIRedactor(types={sorted(self.types | set(self._custom))}, action={self.action!r})"
+
+    def scan(self, text: str) -> list[Finding]:
+        """Typed findings with offsets into ``text``, sorted and non-overlapping."""
+        return scan(text, self.types, self._custom)
+
+    def redact(self, text: str) -> str:
+        return self._text(text)[0]
+
+    def redact_value(self, value: Any) -> Any:
+        """A copy of a JSON-like value (dict / list / str) with PII replaced; structure kept.
+
+        Values under keys named like a secret (``password``, ``api_key``, ``Authorization``…)
+        are secrets whole. Strings holding JSON (tool-call ``arguments``) are redacted
+        as JSON, so the result still parses.
+        """
+        return self.redact_counted(value)[0]
+
+    def redact_counted(self, value: Any) -> tuple[Any, Counter[str]]:
+        """``redact_value`` plus how many findings of each type it replaced (never the values)."""
+        counts: Counter[str] = Counter()
+        return self._value(value, counts), counts
+
+    def _value(self, value: Any, counts: Counter[str]) -> Any:
+        if isinstance(value, str):
+            return self._string(value, counts)
+        if isinstance(value, dict):
+            return {k: self._keyed(k, v, counts) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self._value(v, counts) for v in value]
+        return value
+
+    def _keyed(self, key: Any, value: Any, counts: Counter[str]) -> Any:
+        if isinstance(key, str) and is_secret_key(key):
+            if _scalar(value):
+                return self._whole_secret(value, counts)
+            if isinstance(value, (list, tuple)) and all(_scalar(v) for v in value):
+                return [self._whole_secret(v, counts) for v in value]
+        return self._value(value, counts)
+
+    def _whole_secret(self, value: str | int | float, counts: Counter[str]) -> Any:
+        text = str(value)
+        if not text.strip() or text.startswith("[SECRET"):
+            return value
+        counts["secret"] += 1
+        return self._replacement("secret", text)
+
+    def _string(self, text: str, counts: Counter[str]) -> str:
+        stripped = text.lstrip()
+        if stripped[:1] in ("{", "[") and len(stripped) > 2:
+            try:
+                parsed = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                parsed = None
+            if isinstance(parsed, (dict, list)):
+                inner: Counter[str] = Counter()
+                redacted = self._value(parsed, inner)
+                if not inner:
+                    return text
+                counts.update(inner)
+                return text if self.action == "none" else orjson.dumps(redacted).decode()
+        redacted_text, found = self._text(text)
+        counts.update(dict(found))
+        return redacted_text
+
+    def _text(self, text: str) -> tuple[str, tuple[tuple[str, int], ...]]:
+        if len(text) < _SHORTEST_PII and not self._custom:
+            return text, ()
+        with self._lock:
+            hit = self._cache.get(text)
+            if hit is not None:
+                self._cache.move_to_end(text)
+                return hit
+        findings = self.scan(text)
+        result = (self._apply(text, findings), tuple(Counter(f.type for f in findings).items()))
+        if len(text) <= _CACHE_MAX_ITEM:
+            self._remember(text, result)
+        return result
+
+    def _remember(self, text: str, result: tuple[str, tuple[tuple[str, int], ...]]) -> None:
+        with self._lock:
+            if text in self._cache:
+                return
+            self._cache[text] = result
+            self._cache_chars += len(text)
+            while self._cache_chars > _CACHE_CHARS:
+                old, _ = self._cache.popitem(last=False)
+                self._cache_chars -= len(old)
+
+    def _apply(self, text: str, findings: list[Finding]) -> str:
+        if not findings or self.action == "none":
+            return text
+        parts: list[str] = []
+        pos = 0
+        for f in findings:
+            parts.append(text[pos : f.start])
+            parts.append(self._replacement(f.type, text[f.start : f.end]))
+            pos = f.end
+        parts.append(text[pos:])
+        return "".join(parts)
+
+    def _replacement(self, kind: str, value: str) -> str:
+        if self.action == "redact":
+            return "***"
+        if self.action == "hash":
+            digest = hmac.new(self._salt, value.encode(), hashlib.sha256).hexdigest()[:12]
+            return f"[{kind.upper()}:{digest}]"
+        if self.action == "none":
+            return value
+        return f"[{kind.upper()}]"
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
+
+
+def _check_types(types: Sequence[str] | None) -> frozenset[str]:
+    if types is None:
+        return frozenset(BUILTIN_TYPES)
+    if isinstance(types, str):
+        raise ConfigurationError(f"types must be a list of names, got the string {types!r}")
+    unknown = [t for t in types if t not in BUILTIN_TYPES]
+    if unknown:
+        raise ConfigurationError(f"unknown PII types {unknown}; known: {', '.join(BUILTIN_TYPES)} (custom ones go in custom_patterns)")
+    return frozenset(types)
+
+
+def _compile_custom(patterns: CustomPatterns | None) -> dict[str, re.Pattern[str]]:
+    if patterns is None:
+        return {}
+    items = patterns.items() if isinstance(patterns, Mapping) else [("custom", p) for p in patterns]
+    compiled: dict[str, re.Pattern[str]] = {}
+    for name, pattern in items:
+        if not isinstance(name, str) or not _CUSTOM_NAME.fullmatch(name):
+            raise ConfigurationError(f"custom pattern names must be lower_snake_case, got {name!r}")
+        try:
+            regex = pattern if isinstance(pattern, re.Pattern) else re.compile(pattern)
+        except (re.error, TypeError) as exc:
+            raise ConfigurationError(f"custom pattern {name!r} does not compile: {exc}") from None
+        if regex.match(""):
+            raise ConfigurationError(f"custom pattern {name!r} matches the empty string")
+        compiled[name] = regex if name not in compiled else re.compile(f"{compiled[name].pattern}|{regex.pattern}")
+    return compiled
+
+
+def _salt_bytes(salt: str | bytes | None) -> bytes:
+    if salt is None or salt == "":
+        return os.urandom(32)
+    return salt.encode() if isinstance(salt, str) else bytes(salt)

@@ -1,0 +1,40 @@
+"""Run the detectors a redactor was asked for and merge their findings."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Mapping
+
+from ._email import scan_emails
+from ._findings import CREDIT_CARD, EMAIL, IBAN, IP_ADDRESS, PHONE, SECRET, SSN, Finding
+from ._ipv6 import scan_ipv6
+from ._numbers import scan_numbers
+from ._secrets import scan_secrets
+
+_NUMERIC = frozenset({PHONE, CREDIT_CARD, SSN, IP_ADDRESS, IBAN})
+_DIGITS = re.compile(r"[0-9]")
+
+
+def scan(text: str, types: frozenset[str], custom: Mapping[str, re.Pattern[str]]) -> list[Finding]:
+    """Every finding of ``types`` in ``text``, sorted, without overlaps (the earliest, then longest, wins)."""
+    found: list[Finding] = []
+    if SECRET in types:
+        found.extend(scan_secrets(text))
+    if EMAIL in types and "@" in text:
+        found.extend(scan_emails(text))
+    if types & _NUMERIC and _DIGITS.search(text):
+        found.extend(scan_numbers(text, types))
+    if IP_ADDRESS in types and ":" in text:
+        found.extend(scan_ipv6(text))
+    for name, pattern in custom.items():
+        found.extend(Finding(name, m.start(), m.end()) for m in pattern.finditer(text) if m.end() > m.start())
+    return _without_overlaps(found)
+
+
+def _without_overlaps(found: Iterable[Finding]) -> list[Finding]:
+    kept: list[Finding] = []
+    for finding in sorted(found, key=lambda f: (f.start, -f.end)):
+        if kept and finding.start < kept[-1].end:
+            continue
+        kept.append(finding)
+    return kept

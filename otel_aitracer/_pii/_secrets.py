@@ -1,0 +1,151 @@
+"""Secrets: provider API keys and tokens by their documented prefixes, JWTs, bearer
+tokens, PEM private keys, and values assigned to keys named like a secret.
+
+Each prefixed pattern starts with a literal, so the regex engine searches for it
+as fast as ``str.find``; nothing is matched on clean text. Key-value secrets are
+seeded by ``:`` and ``=`` (rare in prose) and decided by the key name.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from ._findings import SECRET, Finding, before, is_word_char
+
+_A = re.ASCII
+# (pattern, group holding the secret): each starts with a literal the engine can search for.
+_PREFIXED: tuple[tuple[re.Pattern[str], int], ...] = tuple(
+    (re.compile(p, _A), g)
+    for p, g in (
+        (r"sk-(?:ant-(?:api|admin)[0-9]{2}-|proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\-]{20,}", 0),  # OpenAI, Anthropic
+        (r"A(?:KIA|SIA|BIA|CCA)[A-Z0-9]{16}|AIza[0-9A-Za-z_\-]{35}", 0),  # AWS key id, Google API key
+        (r"gh[pousr]_[A-Za-z0-9]{36,}", 0),  # GitHub tokens
+        (r"github_pat_[A-Za-z0-9_]{40,}", 0),  # GitHub fine-grained tokens
+        (r"x(?:ox[abposre]|app)-[A-Za-z0-9\-]{10,}", 0),  # Slack tokens
+        (r"hooks\.slack\.com/services/[A-Za-z0-9_/\-]{20,}", 0),  # Slack webhook
+        (r"k_(?:live|test)_[A-Za-z0-9]{16,}", 0),  # Stripe sk_/rk_ (checked below)
+        (r"whsec_[A-Za-z0-9+/=]{20,}", 0),  # Stripe webhook secret
+        (r"\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*", 0),  # JWT, found by its payload (``.`` is rarer than ``e``)
+        (r"Bearer[ \t]+([A-Za-z0-9\-._~+/]{12,}=*)", 1),
+        (r"bearer[ \t]+([A-Za-z0-9\-._~+/]{12,}=*)", 1),
+        (r"://[A-Za-z0-9._~%!$&*+;=\-]{1,64}:([^\s/?#@:]{1,128})@", 1),  # password in a URL's userinfo
+    )
+)
+_STRIPE = 6
+_JWT = 8
+_JWT_HEADER = re.compile(r"eyJ[A-Za-z0-9_\-]{8,}")
+_TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+_PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY-----")
+_PEM_END = re.compile(r"-----END [A-Z0-9 ]{0,30}PRIVATE KEY-----")
+_PEM_UNTERMINATED = 4096
+
+# ``:`` or ``=`` after (a quote or space after) a key whose last three letters end a secret-like name;
+# checking the tail in a lookbehind keeps the ``:`` of prose, times and JSON keys out of Python.
+_TAILS = r"(?i:ord|swd|pwd|ase|ret|key|ken|ion|ial|als|kie|dsn|ing)"
+_GAP = r"""["'\\ \t]"""  # quotes, escapes and spaces allowed between a key and its ``:`` / ``=``
+_MAX_GAP = 6  # ``\\\":`` after a key in JSON inside JSON inside JSON
+_AFTER_SECRET_KEY = "(?:" + "|".join(f"(?<={_TAILS}{_GAP * n}[:=])" for n in range(_MAX_GAP + 1)) + ")"
+# One pass per character: a pattern starting with a literal is searched for as fast as ``str.find``.
+_ASSIGNS = (re.compile(":" + _AFTER_SECRET_KEY), re.compile("=" + _AFTER_SECRET_KEY))
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_SECRET_KEY = re.compile(
+    r"(?:^|_)(?:password|passwd|pwd|passphrase|secret|client_secret|secret_key|api_key|apikey|access_key|private_key|"
+    r"signing_key|encryption_key|master_key|access_token|auth_token|refresh_token|id_token|session_token|bearer_token|"
+    r"token|authorization|proxy_authorization|credentials?|cookie|set_cookie|connection_string|dsn)$"
+)
+# The value after ``:``/``=``: double-quoted (escapes allowed), quoted inside escaped JSON (``\\"…\\"``,
+# closed by the same escape), single-quoted, or bare up to a delimiter. Groups: 1, 3, 4, 5 hold it.
+_VALUE = re.compile(
+    r"""[ \t]{0,4}(?:"((?:[^"\\\n]|\\.){1,512})"|(\\+)"(.{1,512}?)\2"|'([^'\n]{1,512})'|([^\s"',;&}\]\[<>()]{1,512}))""",
+)
+_VALUE_GROUPS = (1, 3, 4, 5)
+_BARE = 5
+_AUTH_SCHEMES = frozenset({"basic", "bearer", "token", "digest", "apikey", "key"})
+_PLACEHOLDER = re.compile(
+    r"(?i)^(?:|\*+|x+|\.+|-+|null|none|nil|true|false|undefined|redacted|changeme|\[[A-Z_]+(?::[0-9a-f]+)?\]|<[^>]*>|\$\{?[A-Za-z_]+\}?|\{\{.*\}\}|%|%s|%\([a-z_]+\)?s?|(?:os\.)?environ.*|process\.env.*|getenv.*)$"
+)
+
+
+def is_secret_key(name: str) -> bool:
+    """Whether a mapping key, header or attribute name holds a secret (``api_key``, ``X-Api-Key``, ``password``)."""
+    key = name.lower().replace("-", "_").replace(".", "_").replace(" ", "_")
+    return _SECRET_KEY.search(key) is not None
+
+
+def scan_secrets(text: str) -> Iterator[Finding]:
+    for index, (pattern, group) in enumerate(_PREFIXED):
+        for m in pattern.finditer(text):
+            start, end = m.span(group)
+            if index == _STRIPE:
+                start -= 1
+                if start < 0 or text[start] not in "sr":
+                    continue
+            elif index == _JWT:
+                start = _jwt_start(text, start)
+                if start < 0:
+                    continue
+            if group == 0 and (is_word_char(before(text, start)) or _glued_after(text, end)):
+                continue
+            yield Finding(SECRET, start, end)
+    yield from _pem_keys(text)
+    yield from _assigned(text)
+
+
+def _jwt_start(text: str, dot: int) -> int:
+    """Where the ``eyJ…`` header before a JWT's payload starts, or -1."""
+    start = dot
+    while start > 0 and dot - start < 2048 and text[start - 1] in _TOKEN_CHARS:
+        start -= 1
+    return start if _JWT_HEADER.fullmatch(text, start, dot) else -1
+
+
+def _glued_after(text: str, end: int) -> bool:
+    return end < len(text) and (text[end].isascii() and (text[end].isalnum() or text[end] in "_-"))
+
+
+def _pem_keys(text: str) -> Iterator[Finding]:
+    for begin in _PEM_BEGIN.finditer(text):
+        end = _PEM_END.search(text, begin.end())
+        yield Finding(SECRET, begin.start(), end.end() if end else min(len(text), begin.end() + _PEM_UNTERMINATED))
+
+
+def _assigned(text: str) -> Iterator[Finding]:
+    """``password=…``, ``"api_key": "…"``, ``Authorization: Basic …``: the value is the secret."""
+    for m in (m for pattern in _ASSIGNS for m in pattern.finditer(text)):
+        key = _key_before(text, m.start())
+        if not key or not is_secret_key(key):
+            continue
+        value = _VALUE.match(text, m.end())
+        if value is None:
+            continue
+        group = next(i for i in _VALUE_GROUPS if value.group(i) is not None)
+        start, end = value.span(group)
+        if group == _BARE:
+            while end > start and text[end - 1] in ".:!?":
+                end -= 1  # sentence punctuation after a bare value
+            if value.group(_BARE).lower() in _AUTH_SCHEMES:
+                scheme_value = _VALUE.match(text, end)
+                if scheme_value is None or scheme_value.group(_BARE) is None:
+                    continue
+                start, end = scheme_value.span(_BARE)
+            elif m.group() == ":" and not _looks_secret(text[start:end]):
+                continue
+        if not _PLACEHOLDER.match(text[start:end]):
+            yield Finding(SECRET, start, end)
+
+
+def _key_before(text: str, pos: int) -> str:
+    end = pos
+    while end > 0 and pos - end < _MAX_GAP and text[end - 1] in "\"' \t\\":
+        end -= 1
+    start = end
+    while start > 0 and end - start < 64 and text[start - 1] in _KEY_CHARS:
+        start -= 1
+    return text[start:end]
+
+
+def _looks_secret(value: str) -> bool:
+    """An unquoted value after ``key:`` in prose (``Password: at least 8 chars``) is rarely the secret itself."""
+    return len(value) >= 6 and (any(c.isdigit() for c in value) or not value.isalpha() or not value.islower())

@@ -1,0 +1,85 @@
+"""``RedactingSpanExporter``: any exporter (OTLP, console, …) receives redacted copies of spans.
+
+Finished spans are immutable (the SDK freezes their attributes before
+``on_end``), and other processors may still read the originals, so redaction
+builds copies: attributes, event and link attributes, the status description and
+the span name. If a copy cannot be made, the batch fails instead of leaving raw.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping, Sequence
+
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import Link, Status
+
+from ._pii import PIIRedactor, is_secret_key
+
+_logger = logging.getLogger(__name__)
+
+# Identifiers and enums set by instrumentations, never user content: not scanned.
+_NOT_CONTENT = frozenset(
+    {
+        "gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.system", "gen_ai.request.model", "gen_ai.response.model",
+        "gen_ai.response.id", "gen_ai.response.finish_reasons", "gen_ai.output.type", "gen_ai.tool.call.id", "gen_ai.tool.type",
+        "openai.api.type", "aitracer.project", "error.type", "server.port", "http.request.method", "http.response.status_code",
+    }
+)  # fmt: skip
+
+
+class RedactingSpanExporter(SpanExporter):
+    """Wraps ``inner`` so that what it exports has PII redacted by ``redactor`` (default: all types, mask)."""
+
+    def __init__(self, inner: SpanExporter, redactor: PIIRedactor | None = None) -> None:
+        self._inner = inner
+        self._redactor = redactor if redactor is not None else PIIRedactor()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            copies = [redact_span(span, self._redactor) for span in spans]
+        except Exception:  # noqa: BLE001 - never hand the raw spans on instead
+            _logger.warning("could not redact %d spans; not exported", len(spans), exc_info=True)
+            return SpanExportResult.FAILURE
+        return self._inner.export(copies)
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+
+def redact_span(span: ReadableSpan, redactor: PIIRedactor) -> ReadableSpan:
+    """A copy of ``span`` with PII redacted from its name, attributes, events, links and status."""
+    status = span.status
+    if status.description:
+        status = Status(status.status_code, redactor.redact(status.description))
+    return ReadableSpan(
+        name=redactor.redact(span.name),
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=redact_attributes(span.attributes, redactor),
+        events=[Event(e.name, redact_attributes(e.attributes, redactor), e.timestamp) for e in span.events],
+        links=[Link(link.context, redact_attributes(link.attributes, redactor)) for link in span.links],
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+def redact_attributes(attributes: Mapping[str, Any] | None, redactor: PIIRedactor) -> dict[str, Any]:
+    return {key: _attribute(key, value, redactor) for key, value in (attributes or {}).items()}
+
+
+def _attribute(key: str, value: Any, redactor: PIIRedactor) -> Any:
+    if key in _NOT_CONTENT:
+        return value
+    if is_secret_key(key) or isinstance(value, (str, list, tuple)):
+        redacted = redactor.redact_value({key: value})[key]
+        return tuple(redacted) if isinstance(value, (list, tuple)) else redacted
+    return value

@@ -1,0 +1,164 @@
+"""Each detector on the formats SPEC §4a and issue #3 name, and on what must not be flagged."""
+
+from __future__ import annotations
+
+import pytest
+
+from otel_aitracer import PIIRedactor
+
+from .helpers import run_python
+
+REDACTOR = PIIRedactor()
+
+
+def found(text: str) -> list[tuple[str, str]]:
+    return [(f.type, text[f.start : f.end]) for f in REDACTOR.scan(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("mail bob.smith+ai@mail.example.co.uk today", "email", "bob.smith+ai@mail.example.co.uk"),
+        ("連絡先はtaro@example.comです", "email", "taro@example.com"),
+        ("<JANE.DOE@EXAMPLE.ORG>", "email", "JANE.DOE@EXAMPLE.ORG"),
+        ("call (702) 375-0477 now", "phone", "(702) 375-0477"),
+        ("call 702-375-0477.", "phone", "702-375-0477"),
+        ("mobil +49 151 23456789 bitte", "phone", "+49 151 23456789"),
+        ("US +1 (646) 555-0100 office", "phone", "+1 (646) 555-0100"),
+        ("Paris +33 (0)1 73 99 06 95", "phone", "+33 (0)1 73 99 06 95"),
+        ("London 020 7946 0958", "phone", "020 7946 0958"),
+        ("電話は090-1234-5678です", "phone", "090-1234-5678"),
+        ("E.164 +442079460958", "phone", "+442079460958"),
+        ("visa 4111 1111 1111 1111 ok", "credit_card", "4111 1111 1111 1111"),
+        ("visa 4111111111111111", "credit_card", "4111111111111111"),
+        ("mc 5555-5555-5555-4444", "credit_card", "5555-5555-5555-4444"),
+        ("mc 2-series 2223003122003222", "credit_card", "2223003122003222"),
+        ("amex 3782 822463 10005", "credit_card", "3782 822463 10005"),
+        ("amex 378282246310005", "credit_card", "378282246310005"),
+        ("カード番号4111111111111111です", "credit_card", "4111111111111111"),
+        ("ssn 123-45-6789.", "ssn", "123-45-6789"),
+        ("SSN: 123456789", "ssn", "123456789"),
+        ("client 203.0.113.7 connected", "ip_address", "203.0.113.7"),
+        ("client_ip=203.0.113.7", "ip_address", "203.0.113.7"),
+        ("http://10.0.0.5/admin", "ip_address", "10.0.0.5"),
+        ("v6 2001:db8::8a2e:370:7334 up", "ip_address", "2001:db8::8a2e:370:7334"),
+        ("[2001:db8::1]:8080", "ip_address", "2001:db8::1"),
+        ("link fe80::1%eth0.", "ip_address", "fe80::1%eth0"),
+        ("mapped ::ffff:192.0.2.1", "ip_address", "::ffff:192.0.2.1"),
+        ("loopback ::1", "ip_address", "::1"),
+        ("IBAN DE89 3704 0044 0532 0130 00.", "iban", "DE89 3704 0044 0532 0130 00"),
+        ("IBAN GB82WEST12345698765432", "iban", "GB82WEST12345698765432"),
+        ("IBAN GB82 WEST 1234 5698 7654 32", "iban", "GB82 WEST 1234 5698 7654 32"),
+        ("key sk-proj-abcdefghijklmnopqrstuvwxyz0123456789_-AB", "secret", "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789_-AB"),
+        ("key sk-svcacct-abcdefghijklmnopqrstuvwxyz0123", "secret", "sk-svcacct-abcdefghijklmnopqrstuvwxyz0123"),
+        ("old sk-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKL", "secret", "sk-abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKL"),
+        ("sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789-AA", "secret", "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123456789-AA"),
+        ("AKIAIOSFODNN7EXAMPLE", "secret", "AKIAIOSFODNN7EXAMPLE"),
+        ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "secret", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+        ("ghp_0123456789abcdefghijklmnopqrstuvwxyz", "secret", "ghp_0123456789abcdefghijklmnopqrstuvwxyz"),
+        ("gho_0123456789abcdefghijklmnopqrstuvwxyz", "secret", "gho_0123456789abcdefghijklmnopqrstuvwxyz"),
+        ("github_pat_11ABCDEFG0123456789abc_defghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVW", "secret",
+         "github_pat_11ABCDEFG0123456789abc_defghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVW"),
+        ("AIzaSyA-1234567890abcdefghijklmnopqrstu", "secret", "AIzaSyA-1234567890abcdefghijklmnopqrstu"),
+        ("xoxb-123456789012-1234567890123-abcdefghijklmnopqrstuvwx", "secret", "xoxb-123456789012-1234567890123-abcdefghijklmnopqrstuvwx"),
+        ("sk_live_abcdefghijklmnop12345678", "secret", "sk_live_abcdefghijklmnop12345678"),
+        ("rk_live_abcdefghijklmnop12345678", "secret", "rk_live_abcdefghijklmnop12345678"),
+        ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "secret",
+         "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
+        ("Authorization: Bearer abcdefghijklmnop1234", "secret", "abcdefghijklmnop1234"),
+        ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "secret", "dXNlcjpwYXNzd29yZA=="),
+        ("password=hunter2", "secret", "hunter2"),
+        ('{"api_key": "abc123xyz"}', "secret", "abc123xyz"),
+        ('{\\"password\\": \\"hun2ter\\"}', "secret", "hun2ter"),
+        ("DB_PASSWORD='s3cr3t!'", "secret", "s3cr3t!"),
+        ("x-api-key: 0123456789abcdef", "secret", "0123456789abcdef"),
+        ("[db]\npassword = correct horse", "secret", "correct"),
+    ],
+)
+def test_finds(text: str, kind: str, value: str) -> None:
+    assert (kind, value) in found(text)
+
+
+def test_pem_private_key_block_is_one_secret() -> None:
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgwMbRvI0MBZhpF\n-----END RSA PRIVATE KEY-----"
+    text = f"key:\n{pem}\nthanks"
+    assert found(text) == [("secret", pem)]
+    assert PIIRedactor().redact(text) == "key:\n[SECRET]\nthanks"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "id 123e4567-e89b-12d3-a456-426614174000",
+        "trace 4bf92f3577b34da6a3ce929d0e0e4736 span 00f067aa0ba902b7",
+        "commit 9fceb02d0ae598e95dc970b74767f19372d61af8 (9fceb02)",
+        "sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "at 2026-11-22T10:30:00.585546+09:00 and 2026-11-22 10:30:00",
+        "epoch 1732300000 ms 1732300000123",
+        "dates 11/22/2026, 22.11.2026, 2026/11/22",
+        "price $1,299.99 or 1.299,00 € or USD 12,345.67",
+        "order #123456789 ORD-2024-001234 INV-2026-4411223344",
+        "ticket JIRA-1234 INC0012345",
+        "id 987654321",
+        "luhn-failing 4111 1111 1111 1112 and 1234567890123456",
+        "IMEI 356938035643809",
+        "ISBN 978-3-16-148410-0 and 9783161484100",
+        "versions 1.2.3, v2.10.4, 10.0.19041.1, ==1.2.3.4, Chrome/120.0.6099.109, version 4.1.2.0",
+        "oid 1.3.6.1.2.1.1.5.0",
+        "git@github.com:org/repo.git",
+        "icon@2x.png lodash@4.17.21 @types/node",
+        "## 3.2 設定方法 第1章 概要",
+        "mac 00:1A:2B:3C:4D:5E time 12:30:45",
+        "std::vector<int> Foo::bar() Array2D::get",
+        "max_tokens: 100, prompt_tokens: 20, token_count=5",
+        "Password: at least 8 characters. Token: required.",
+        "sk-learn is scikit-learn",
+        "password: ${DB_PASSWORD} api_key=os.environ['KEY'] token=<your-token>",
+    ],
+)
+def test_does_not_flag(text: str) -> None:
+    assert found(text) == []
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "'a' * 1_000_000",
+        "'1' * 1_000_000",
+        "'1 ' * 500_000",
+        "'1.' * 500_000",
+        "'a@' * 500_000",
+        "'a.' * 500_000 + '@'",
+        "'x@' + 'a.' * 500_000",
+        "':' * 1_000_000",
+        "'a:' * 500_000",
+        "'1:' * 500_000",
+        "'password=' * 100_000",
+        "'\"password\": \"' * 70_000",
+        "'password: \\\\\"' * 70_000",
+        "'+1' * 500_000",
+        "'(0' * 500_000",
+        "'-----BEGIN PRIVATE KEY-----' * 30_000",
+        "'.eyJ' + 'a' * 1_000_000",
+        "'a' * 1_000_000 + '.eyJabcdefghij.'",
+        "'sk-' + 'a' * 1_000_000",
+        "'AB12' * 250_000",
+        "'4111 ' * 200_000",
+        "'DE89 ' * 200_000",
+    ],
+)
+def test_linear_time_on_adversarial_input(expression: str) -> None:
+    """1 MB of each pattern's worst case finishes in seconds: quadratic work would take minutes."""
+    result = run_python(
+        f"""
+        from otel_aitracer import PIIRedactor
+        PIIRedactor().redact({expression})
+        print("ok")
+        """,
+        timeout=30,
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_password_in_a_url_is_a_secret_and_its_host_no_email() -> None:
+    assert found("DATABASE_URL=postgres://app:s3cr3t@db.internal:5432/app") == [("secret", "s3cr3t")]

@@ -21,7 +21,7 @@ DEFAULT_PROJECT = "default"
 DEFAULT_BASE_URL = "https://api.aitracer.co"
 DEFAULT_STORE = "aitracer.db"
 PII_ACTIONS = ("mask", "redact", "hash", "none")
-PII_TYPES = ("email", "phone", "credit_card", "ssn", "ip_address", "iban", "secret")
+PII_TYPES = ("email", "phone", "credit_card", "ssn", "ip_address", "iban", "secret", "person", "street_address")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 

@@ -69,3 +69,10 @@ AITRACER_PII_SALT = "AITRACER_PII_SALT"
 
 Key of the HMAC the ``hash`` action uses. Default: random per process (hashes then only correlate within it).
 """
+
+AITRACER_PII_NLP_MODEL = "AITRACER_PII_NLP_MODEL"
+"""
+.. envvar:: AITRACER_PII_NLP_MODEL
+
+spaCy pipeline (name or path) for the optional ``person`` / ``street_address`` types. Default: ``en_core_web_lg``.
+"""

@@ -56,7 +56,9 @@ _CARD_RANGES: tuple[tuple[int, int, frozenset[int]], ...] = (
     (38, 39, frozenset({14, 16, 17, 18, 19})),
     (62, 62, frozenset({16, 17, 18, 19})),  # UnionPay
     (50, 50, frozenset({16, 17, 18, 19})),  # Maestro
-    (56, 58, frozenset({16, 17, 18, 19})),
+    (56, 69, frozenset({16, 17, 18, 19})),
+    (2131, 2131, frozenset({15})),  # JCB, 15 digits
+    (1800, 1800, frozenset({15})),
     (2200, 2204, frozenset({16, 17, 18, 19})),  # Mir
 )
 
@@ -139,9 +141,15 @@ def _card_network(digits: str) -> bool:
     return False
 
 
-_CARD_PREFIXES: dict[str, frozenset[int]] = {
-    str(prefix): lengths for low, high, lengths in _CARD_RANGES for prefix in range(low, high + 1)
-}
+def _prefix_table() -> dict[str, frozenset[int]]:
+    table: dict[str, frozenset[int]] = {}
+    for low, high, lengths in _CARD_RANGES:
+        for prefix in range(low, high + 1):
+            table[str(prefix)] = table.get(str(prefix), frozenset()) | lengths
+    return table
+
+
+_CARD_PREFIXES = _prefix_table()
 
 
 def luhn_valid(digits: str) -> bool:
@@ -167,8 +175,14 @@ def _ssns(text: str, start: int, end: int, taken: list[tuple[int, int]]) -> Iter
 
 
 def ssn_valid(area: str, group: str, serial: str) -> bool:
-    """Issued SSNs never have area 000, 666 or 900-999, group 00 or serial 0000."""
-    return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"
+    """Issued SSNs never have area 000, 666 or 900-999, group 00 or serial 0000; an ITIN (the IRS
+    number for those without one, same shape) has area 9xx and group 50-65, 70-88, 90-92 or 94-99."""
+    if group == "00" or serial == "0000" or area in ("000", "666"):
+        return False
+    return area[0] != "9" or int(group) in _ITIN_GROUPS
+
+
+_ITIN_GROUPS = frozenset([*range(50, 66), *range(70, 89), *range(90, 93), *range(94, 100)])
 
 
 def _ipv4s(text: str, start: int, end: int, taken: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:

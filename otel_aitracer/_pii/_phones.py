@@ -6,13 +6,17 @@
   :data:`NATIONAL_REGIONS`.
 
 A bare run of digits is never a phone number here: without ``+``, separators or
-parentheses it is as likely an order number, an epoch or an id. Candidates go
-straight to :mod:`phonenumbers`' validator as (country code, national number),
-skipping its general-purpose ``parse()``, which costs four times the validation.
+parentheses it is as likely an order number, an epoch or an id. The stronger the
+shape, the less is asked: ``+`` with a country code, or an area code in
+parentheses, needs a length that country uses; bare ``702-375-0477`` and
+national forms must be in the numbering plan. Candidates go straight to
+:mod:`phonenumbers` as (country code, national number), skipping its
+general-purpose ``parse()``, which costs four times the check itself.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Iterator
 
@@ -37,15 +41,15 @@ NATIONAL_REGIONS: tuple[str, ...] = ("GB", "DE", "FR", "JP", "IN", "AU", "NL", "
 def phones(text: str, start: int, end: int, taken: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
     """Spans of valid phone numbers in ``text[start:end]`` that do not overlap ``taken``."""
     region = text[start:end]
-    if _digit_count(region) >= 10:
-        for m in _NANP.finditer(text, start, end):
-            if not _overlaps(m.span(), taken) and not is_word_char(before(text, m.start())) and _valid_nanp(m.group()):
-                yield m.span()
-    if "+" in region:
+    if "+" in region:  # first: "+44(0)909 879 0277" holds a NANP-shaped tail
         for m in _INTERNATIONAL.finditer(text, start, end):
             span = None if _overlaps(m.span(), taken) else _longest_valid(text, m.start(), m.end(), _valid_international)
             if span:
                 yield span
+    if _digit_count(region) >= 10:
+        for m in _NANP.finditer(text, start, end):
+            if not _overlaps(m.span(), taken) and not is_word_char(before(text, m.start())) and _valid_nanp(m.group()):
+                yield m.span()
     if "0" not in region:
         return
     for m in _NATIONAL.finditer(text, start, end):
@@ -87,19 +91,33 @@ def _longest_valid(text: str, start: int, end: int, valid) -> tuple[int, int] | 
 
 
 def _valid_nanp(raw: str) -> bool:
+    """``(702) 375-0477`` and ``+1 …`` are phone numbers by their shape alone (the NXX-NXX-XXXX
+    structure is in the pattern); bare ``702-375-0477`` must also be in the numbering plan."""
+    if raw.startswith(("(", "+")):
+        return True
     digits = _NOT_DIGITS.sub("", raw)
     if len(digits) == 11:
         digits = digits[1:]
-    return phonenumbers.is_valid_number(PhoneNumber(country_code=1, national_number=int(digits)))
+    # The US first: asking for any NANP region walks all 25 of them.
+    return _valid(1, digits, "US") or _valid(1, digits, None)
 
 
 def _valid_international(raw: str) -> bool:
+    """``+`` and a country code: a number of a length that country uses (test and drama ranges too)."""
     digits = _NOT_DIGITS.sub("", raw.replace("(0)", ""))
     for size in (1, 2, 3):
         code = int(digits[:size])
         if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            return _valid(code, digits[size:], None)
+            return _possible(code, digits[size:])
     return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _possible(country_code: int, national: str) -> bool:
+    if not national:
+        return False
+    number = PhoneNumber(country_code=country_code, national_number=int(national))
+    return phonenumbers.is_possible_number(number)
 
 
 def _valid_national(raw: str) -> bool:
@@ -114,7 +132,10 @@ def _valid_national(raw: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=4096)
 def _valid(country_code: int, national: str, region: str | None) -> bool:
+    """Whether the number is valid (for ``region``, or for any region of its country code); cached,
+    since a conversation repeats its numbers."""
     if not national:
         return False
     number = PhoneNumber(country_code=country_code, national_number=int(national))

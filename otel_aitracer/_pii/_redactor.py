@@ -15,6 +15,7 @@ import orjson
 from ..environment_variables import AITRACER_PII_SALT
 from ..exceptions import ConfigurationError
 from ._findings import BUILTIN_TYPES, Finding
+from ._nlp import NLP_TYPES, NLPDetector
 from ._scanner import scan
 from ._secrets import is_secret_key
 
@@ -28,7 +29,8 @@ _CACHE_MAX_ITEM = 1_000_000
 
 class PIIRedactor:
     """Finds ``email``, ``phone``, ``credit_card``, ``ssn``, ``ip_address``, ``iban``, ``secret``
-    and custom patterns, and replaces them per ``action``:
+    (the default), custom patterns, and with the ``nlp`` extra ``person`` and ``street_address``
+    (spaCy pipeline ``nlp_model``), and replaces them per ``action``:
 
     - ``mask`` → ``[EMAIL]``; ``redact`` → ``***``; ``none`` → detect and count only;
     - ``hash`` → ``[EMAIL:<12 hex>]``, an HMAC-SHA256 of the value keyed by ``salt``
@@ -45,12 +47,16 @@ class PIIRedactor:
         action: str = "mask",
         custom_patterns: CustomPatterns | None = None,
         salt: str | bytes | None = None,
+        *,
+        nlp_model: str | None = None,
     ) -> None:
         if action not in ACTIONS:
             raise ConfigurationError(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
         self.action = action
         self._custom = _compile_custom(custom_patterns)
         self.types: frozenset[str] = _check_types(types)
+        nlp_types = self.types.intersection(NLP_TYPES)
+        self._nlp = NLPDetector(nlp_types, nlp_model) if nlp_types else None
         self._salt = _salt_bytes(salt if salt is not None else os.environ.get(AITRACER_PII_SALT))
         self._cache: OrderedDict[str, tuple[str, tuple[tuple[str, int], ...]]] = OrderedDict()
         self._cache_chars = 0
@@ -61,7 +67,7 @@ class PIIRedactor:
 
     def scan(self, text: str) -> list[Finding]:
         """Typed findings with offsets into ``text``, sorted and non-overlapping."""
-        return scan(text, self.types, self._custom)
+        return scan(text, self.types, self._custom, self._nlp)
 
     def redact(self, text: str) -> str:
         return self._text(text)[0]
@@ -178,9 +184,10 @@ def _check_types(types: Sequence[str] | None) -> frozenset[str]:
         return frozenset(BUILTIN_TYPES)
     if isinstance(types, str):
         raise ConfigurationError(f"types must be a list of names, got the string {types!r}")
-    unknown = [t for t in types if t not in BUILTIN_TYPES]
+    unknown = [t for t in types if t not in BUILTIN_TYPES + NLP_TYPES]
     if unknown:
-        raise ConfigurationError(f"unknown PII types {unknown}; known: {', '.join(BUILTIN_TYPES)} (custom ones go in custom_patterns)")
+        known = ", ".join(BUILTIN_TYPES + NLP_TYPES)
+        raise ConfigurationError(f"unknown PII types {unknown}; known: {known} (custom ones go in custom_patterns)")
     return frozenset(types)
 
 

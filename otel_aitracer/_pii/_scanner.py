@@ -8,6 +8,7 @@ from typing import Iterable, Mapping
 from ._email import scan_emails
 from ._findings import CREDIT_CARD, EMAIL, IBAN, IP_ADDRESS, PHONE, SECRET, SSN, Finding
 from ._ipv6 import scan_ipv6
+from ._nlp import NLPDetector
 from ._numbers import scan_numbers
 from ._secrets import scan_secrets
 
@@ -15,7 +16,7 @@ _NUMERIC = frozenset({PHONE, CREDIT_CARD, SSN, IP_ADDRESS, IBAN})
 _DIGITS = re.compile(r"[0-9]")
 
 
-def scan(text: str, types: frozenset[str], custom: Mapping[str, re.Pattern[str]]) -> list[Finding]:
+def scan(text: str, types: frozenset[str], custom: Mapping[str, re.Pattern[str]], nlp: NLPDetector | None = None) -> list[Finding]:
     """Every finding of ``types`` in ``text``, sorted, without overlaps (the earliest, then longest, wins)."""
     found: list[Finding] = []
     if SECRET in types:
@@ -26,6 +27,8 @@ def scan(text: str, types: frozenset[str], custom: Mapping[str, re.Pattern[str]]
         found.extend(scan_numbers(text, types))
     if IP_ADDRESS in types and ":" in text:
         found.extend(scan_ipv6(text))
+    if nlp is not None:
+        found.extend(nlp.scan(text))
     for name, pattern in custom.items():
         found.extend(Finding(name, m.start(), m.end()) for m in pattern.finditer(text) if m.end() > m.start())
     return _without_overlaps(found)

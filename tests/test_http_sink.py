@@ -65,3 +65,19 @@ def test_rejected_batch_is_counted(ingest):
     assert len(received) == 1
     assert processor.stats()["dropped"]["sink_error"] == 1 and processor.stats()["written"] == 0
     processor.shutdown()
+
+
+def test_what_is_posted_is_already_redacted(ingest):
+    url, received, _ = ingest
+    processor = AITracerSpanProcessor(api_key="at-test", base_url=url)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    messages = json.dumps([{"role": "user", "parts": [{"type": "text", "content": "I am jane@example.com, card 4111 1111 1111 1111"}]}])
+    provider.get_tracer("a").start_span("chat gpt-4o-mini", attributes={**GENAI, "gen_ai.input.messages": messages}).end()
+    processor.force_flush()
+    [(_, _, body)] = received
+    [record] = body["logs"]
+    assert record["input"]["messages"][0]["content"] == "I am [EMAIL], card [CREDIT_CARD]"
+    assert record["pii"] == {"credit_card": 1, "email": 1}
+    assert "jane@example.com" not in json.dumps(body)
+    processor.shutdown()

@@ -13,8 +13,14 @@ from typing import Any, Mapping, Sequence
 
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
+from opentelemetry.semconv._incubating.attributes.openai_attributes import OPENAI_API_TYPE
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.semconv.attributes.http_attributes import HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE
+from opentelemetry.semconv.attributes.server_attributes import SERVER_PORT
 from opentelemetry.trace import Link, Status
 
+from ._context import PROJECT_ATTRIBUTE
 from ._pii import PIIRedactor, is_secret_key
 
 _logger = logging.getLogger(__name__)
@@ -22,9 +28,10 @@ _logger = logging.getLogger(__name__)
 # Identifiers and enums set by instrumentations, never user content: not scanned.
 _NOT_CONTENT = frozenset(
     {
-        "gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.system", "gen_ai.request.model", "gen_ai.response.model",
-        "gen_ai.response.id", "gen_ai.response.finish_reasons", "gen_ai.output.type", "gen_ai.tool.call.id", "gen_ai.tool.type",
-        "openai.api.type", "aitracer.project", "error.type", "server.port", "http.request.method", "http.response.status_code",
+        GenAI.GEN_AI_OPERATION_NAME, GenAI.GEN_AI_PROVIDER_NAME, GenAI.GEN_AI_SYSTEM, GenAI.GEN_AI_REQUEST_MODEL,
+        GenAI.GEN_AI_RESPONSE_MODEL, GenAI.GEN_AI_RESPONSE_ID, GenAI.GEN_AI_RESPONSE_FINISH_REASONS, GenAI.GEN_AI_OUTPUT_TYPE,
+        GenAI.GEN_AI_TOOL_CALL_ID, GenAI.GEN_AI_TOOL_TYPE, OPENAI_API_TYPE, PROJECT_ATTRIBUTE, ERROR_TYPE, SERVER_PORT,
+        HTTP_REQUEST_METHOD, HTTP_RESPONSE_STATUS_CODE,
     }
 )  # fmt: skip
 

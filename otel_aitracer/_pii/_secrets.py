@@ -106,9 +106,19 @@ def _glued_after(text: str, end: int) -> bool:
 
 
 def _pem_keys(text: str) -> Iterator[Finding]:
+    """``-----BEGIN … PRIVATE KEY-----`` to its END line (or 4 KB when it has none). The END is
+    searched for once per block, and not again once the text has none: linear in the text."""
+    covered = 0
+    end: re.Match[str] | None = None
+    exhausted = False
     for begin in _PEM_BEGIN.finditer(text):
-        end = _PEM_END.search(text, begin.end())
-        yield Finding(SECRET, begin.start(), end.end() if end else min(len(text), begin.end() + _PEM_UNTERMINATED))
+        if begin.start() < covered:
+            continue
+        if not exhausted and (end is None or end.start() < begin.end()):
+            end = _PEM_END.search(text, begin.end())
+            exhausted = end is None
+        covered = end.end() if end is not None and end.start() >= begin.end() else min(len(text), begin.end() + _PEM_UNTERMINATED)
+        yield Finding(SECRET, begin.start(), covered)
 
 
 def _assigned(text: str) -> Iterator[Finding]:

@@ -7,16 +7,20 @@ recording, content capture switch) lives here so the providers agree.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import time
 from typing import Any, Mapping
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
-from opentelemetry.semconv.attributes import error_attributes
+from opentelemetry.semconv.attributes import error_attributes, server_attributes
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+
+from ._metrics import GenAIMetrics
 
 _logger = logging.getLogger(__name__)
 
@@ -44,23 +48,65 @@ def to_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def given(value: Any) -> bool:
+    """False for None and for the SDKs' ``omit`` / ``NOT_GIVEN`` sentinels."""
+    return value is not None and type(value).__name__ not in ("Omit", "NotGiven")
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A mapping or pydantic model as a plain dict (``{}`` for anything else)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    if hasattr(value, "model_dump"):
+        return value.model_dump(exclude_none=True)
+    return {}
+
+
+def parse_json(text: Any) -> Any:
+    """Tool-call arguments as structure when they are JSON text, else as given."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def blob_placeholder(data: str | bytes, mime_type: str | None, modality: str) -> dict[str, Any]:
+    """What stands for inline base64 media in content attributes: its size and a hash, never the bytes."""
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    part: dict[str, Any] = {"type": "blob", "modality": modality, "content": f"<{len(raw)} bytes, sha256:{hashlib.sha256(raw).hexdigest()[:16]}>"}
+    if mime_type:
+        part["mime_type"] = mime_type
+    return part
+
+
 def error_type(exc: BaseException) -> str:
     return type(exc).__qualname__
 
 
 class LLMCall:
-    """One instrumented call: its span, made current while the SDK runs."""
+    """One instrumented call: its span, made current while the SDK runs, and its metric points."""
 
-    __slots__ = ("span", "_token")
+    __slots__ = ("span", "_token", "_metrics", "_started", "_labels")
 
-    def __init__(self, tracer: Tracer, operation: str, model: str | None, attributes: Mapping[str, Any]) -> None:
+    def __init__(
+        self, tracer: Tracer, operation: str, model: str | None, attributes: Mapping[str, Any], metrics: GenAIMetrics | None = None
+    ) -> None:
         name = f"{operation} {model}" if model else operation
         self.span: Span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
         self._token: object | None = None
+        self._metrics = metrics
+        self._started = time.monotonic()
+        # What the metric points need: the sampling attributes now, model and usage when they come.
+        self._labels: dict[str, Any] = dict(attributes) if metrics is not None else {}
 
-    def activate(self) -> None:
-        """Make the span current so transport spans (httpx) nest under it."""
-        self._token = otel_context.attach(trace.set_span_in_context(self.span))
+    def activate(self, marker: str | None = None) -> None:
+        """Make the span current so transport spans (httpx) nest under it; ``marker`` is set in the context too."""
+        ctx = trace.set_span_in_context(self.span)
+        if marker is not None:
+            ctx = otel_context.set_value(marker, True, ctx)
+        self._token = otel_context.attach(ctx)
 
     def deactivate(self) -> None:
         if self._token is not None:
@@ -68,11 +114,14 @@ class LLMCall:
             self._token = None
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        if self._metrics is not None:
+            self._labels.update(attributes)
         if self.span.is_recording():
             self.span.set_attributes({k: v for k, v in attributes.items() if v is not None})
 
     def end(self) -> None:
         self.span.end()
+        self._record(None)
 
     def fail(self, exc: BaseException) -> None:
         """Record ``exc`` as the call's failure and end the span."""
@@ -80,6 +129,14 @@ class LLMCall:
         self.span.record_exception(exc)
         self.span.set_status(Status(StatusCode.ERROR, str(exc) or error_type(exc)))
         self.span.end()
+        self._record(exc)
+
+    def _record(self, error: BaseException | None) -> None:
+        if self._metrics is not None:
+            try:
+                self._metrics.record(time.monotonic() - self._started, self._labels, error)
+            except Exception:  # noqa: BLE001 - a metrics failure must not reach the application
+                _logger.debug("failed to record GenAI metrics", exc_info=True)
 
 
 def usage_attributes(input_tokens: Any, output_tokens: Any, cache_read: Any = None, reasoning: Any = None) -> dict[str, Any]:
@@ -91,3 +148,19 @@ def usage_attributes(input_tokens: Any, output_tokens: Any, cache_read: Any = No
         GenAI.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: reasoning or None,
     }
     return {k: v for k, v in attrs.items() if isinstance(v, int)}
+
+
+def server_attributes_of(server: tuple[str | None, int | None]) -> dict[str, Any]:
+    host, port = server
+    if not host:
+        return {}
+    return {server_attributes.SERVER_ADDRESS: host, server_attributes.SERVER_PORT: port} if port else {server_attributes.SERVER_ADDRESS: host}
+
+
+def server_of(client: Any) -> tuple[str | None, int | None]:
+    """``server.address`` / ``server.port`` from the SDK client's base URL."""
+    url = getattr(client, "base_url", None)
+    if url is None:
+        return None, None
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return url.host or None, port

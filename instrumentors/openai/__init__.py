@@ -4,13 +4,14 @@ Usage::
 
     from instrumentors.openai import OpenAIInstrumentor
 
-    OpenAIInstrumentor().instrument(tracer_provider=provider, capture_content=True)
+    OpenAIInstrumentor().instrument(tracer_provider=provider, meter_provider=meters, capture_content=True)
 
-Every ``chat.completions.create`` call (sync, async, streaming or not) becomes
-one CLIENT span named ``chat {model}`` following the OpenTelemetry GenAI
-semantic conventions. Message content is recorded only when asked for, by
-``capture_content=True`` or ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``
-(``SPAN_ONLY`` / ``SPAN_AND_EVENT`` / ``true``).
+Each call of ``chat.completions.create`` / ``parse``, ``responses.create`` / ``stream`` and
+``embeddings.create`` (sync, async, streaming or not, ``with_raw_response`` too) becomes
+one CLIENT span following the OpenTelemetry GenAI semantic conventions, plus the
+``gen_ai.client.operation.duration`` and ``gen_ai.client.token.usage`` metrics.
+Message content is recorded only when asked for, by ``capture_content=True`` or
+``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` (``SPAN_ONLY`` / ``SPAN_AND_EVENT``).
 """
 
 from __future__ import annotations
@@ -18,23 +19,23 @@ from __future__ import annotations
 import logging
 from typing import Any, Collection
 
-from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-from opentelemetry.instrumentation.utils import unwrap
-from wrapt import wrap_function_wrapper
 
-from .._genai import capture_content_enabled
-from ._wrappers import async_chat_create, chat_create
+from .._stream import AsyncStreamProxy, SyncStreamProxy
+from .._wrap import Instruments, Patches, async_wrapper, sync_wrapper
+from ._chat import ChatCompletions
+from ._embeddings import Embeddings
 
 _logger = logging.getLogger(__name__)
 
 _instruments = ("openai >= 1.40",)
-_CHAT_MODULE = "openai.resources.chat.completions"
 __version__ = "0.1.0"
+_CHAT = "openai.resources.chat.completions"
+_EMBEDDINGS = "openai.resources.embeddings"
 
 
 class OpenAIInstrumentor(BaseInstrumentor):
-    """Patches the OpenAI SDK's chat completion methods to emit GenAI spans."""
+    """Patches the OpenAI SDK's chat, responses and embeddings methods to emit GenAI spans and metrics."""
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -45,13 +46,18 @@ class OpenAIInstrumentor(BaseInstrumentor):
         except ImportError:
             _logger.info("openai is not installed; OpenAIInstrumentor does nothing")
             return
-        tracer = trace.get_tracer(__name__, __version__, kwargs.get("tracer_provider"))
-        capture = capture_content_enabled(kwargs.get("capture_content"))
-        wrap_function_wrapper(_CHAT_MODULE, "Completions.create", chat_create(tracer, capture, Stream))
-        wrap_function_wrapper(_CHAT_MODULE, "AsyncCompletions.create", async_chat_create(tracer, capture, AsyncStream))
+        tools = Instruments.from_options(kwargs, __name__, __version__)
+        self._patches = Patches("openai")
+        sync_chat, async_chat = ChatCompletions(Stream, SyncStreamProxy), ChatCompletions(AsyncStream, AsyncStreamProxy)
+        self._wrap(_CHAT, "Completions", "create", sync_wrapper(tools, sync_chat))
+        self._wrap(_CHAT, "AsyncCompletions", "create", async_wrapper(tools, async_chat))
+        self._wrap(_CHAT, "Completions", "parse", sync_wrapper(tools, sync_chat))
+        self._wrap(_CHAT, "AsyncCompletions", "parse", async_wrapper(tools, async_chat))
+        self._wrap(_EMBEDDINGS, "Embeddings", "create", sync_wrapper(tools, Embeddings()))
+        self._wrap(_EMBEDDINGS, "AsyncEmbeddings", "create", async_wrapper(tools, Embeddings()))
+
+    def _wrap(self, module: str, cls: str, method: str, wrapper: Any) -> None:
+        self._patches.wrap(module, cls, method, wrapper)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        import openai.resources.chat.completions as chat
-
-        unwrap(chat.Completions, "create")
-        unwrap(chat.AsyncCompletions, "create")
+        self._patches.unwrap_all()

@@ -8,9 +8,8 @@ from typing import Any, Mapping
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
-from opentelemetry.semconv.attributes import server_attributes
 
-from .._genai import LLMCall, to_json, usage_attributes
+from .._genai import LLMCall, as_dict, blob_placeholder, given, parse_json, server_attributes_of, server_of, to_json, usage_attributes
 from .._stream import StreamRecorder
 
 OPERATION = GenAI.GenAiOperationNameValues.CHAT.value
@@ -29,11 +28,6 @@ _REQUEST_PARAMS = {
 }
 
 
-def _given(value: Any) -> bool:
-    """False for None and for the SDK's ``omit`` / ``NOT_GIVEN`` sentinels."""
-    return value is not None and type(value).__name__ not in ("Omit", "NotGiven")
-
-
 def request_attributes(kwargs: Mapping[str, Any], server: tuple[str | None, int | None]) -> dict[str, Any]:
     """Attributes known before the call; the sampling-relevant ones included."""
     attrs: dict[str, Any] = {
@@ -42,30 +36,26 @@ def request_attributes(kwargs: Mapping[str, Any], server: tuple[str | None, int 
         OpenAIAttr.OPENAI_API_TYPE: API_TYPE,
     }
     model = kwargs.get("model")
-    if _given(model):
+    if given(model):
         attrs[GenAI.GEN_AI_REQUEST_MODEL] = str(model)
-    host, port = server
-    if host:
-        attrs[server_attributes.SERVER_ADDRESS] = host
-        if port:
-            attrs[server_attributes.SERVER_PORT] = port
+    attrs.update(server_attributes_of(server))
     for param, key in _REQUEST_PARAMS.items():
         value = kwargs.get(param)
-        if _given(value):
+        if given(value):
             attrs[key] = value
     max_tokens = kwargs.get("max_completion_tokens", kwargs.get("max_tokens"))
-    if _given(max_tokens):
+    if given(max_tokens):
         attrs[GenAI.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
     n = kwargs.get("n")
-    if _given(n) and n != 1:
+    if given(n) and n != 1:
         attrs[GenAI.GEN_AI_REQUEST_CHOICE_COUNT] = n
     stop = kwargs.get("stop")
-    if _given(stop):
+    if given(stop):
         attrs[GenAI.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop] if isinstance(stop, str) else list(stop)
     if kwargs.get("stream") is True:
         attrs[GenAI.GEN_AI_REQUEST_STREAM] = True
     tier = kwargs.get("service_tier")
-    if _given(tier) and tier != "auto":
+    if given(tier) and tier != "auto":
         attrs[OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER] = tier
     output_type = _output_type(kwargs.get("response_format"))
     if output_type:
@@ -86,7 +76,7 @@ def input_messages(messages: Any) -> str:
 
 
 def _input_message(message: Any) -> dict[str, Any]:
-    msg = _as_dict(message)
+    msg = as_dict(message)
     role = msg.get("role") or "user"
     parts: list[dict[str, Any]] = []
     if role == "tool":
@@ -107,44 +97,38 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
         return [{"type": "text", "content": content}]
     parts = []
     for item in content:
-        part = _as_dict(item)
+        part = as_dict(item)
         kind = part.get("type")
         if kind == "text":
             parts.append({"type": "text", "content": part.get("text", "")})
         elif kind == "image_url":
-            url = _as_dict(part.get("image_url")).get("url", "")
-            parts.append({"type": "uri", "modality": "image", "uri": url})
+            url = as_dict(part.get("image_url")).get("url", "")
+            parts.append(_image(url))
+        elif kind == "input_audio":
+            audio = as_dict(part.get("input_audio"))
+            parts.append(blob_placeholder(audio.get("data", ""), f"audio/{audio.get('format', 'wav')}", "audio"))
         else:
             parts.append({"type": kind or "unknown"})
     return parts
 
 
+def _image(url: str) -> dict[str, Any]:
+    """A URL stays; inline ``data:`` base64 becomes a placeholder with its size and hash."""
+    if url.startswith("data:"):
+        header, _, data = url.partition(",")
+        return blob_placeholder(data, header[5:].split(";")[0] or None, "image")
+    return {"type": "uri", "modality": "image", "uri": url}
+
+
 def _tool_call_parts(tool_calls: Any) -> list[dict[str, Any]]:
     parts = []
     for call in tool_calls or ():
-        call = _as_dict(call)
-        function = _as_dict(call.get("function"))
+        call = as_dict(call)
+        function = as_dict(call.get("function"))
         parts.append(
-            {"type": "tool_call", "id": call.get("id"), "name": function.get("name"), "arguments": _parse_json(function.get("arguments"))}
+            {"type": "tool_call", "id": call.get("id"), "name": function.get("name"), "arguments": parse_json(function.get("arguments"))}
         )
     return parts
-
-
-def _parse_json(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _as_dict(value: Any) -> dict[str, Any]:
-    if isinstance(value, Mapping):
-        return dict(value)
-    if hasattr(value, "model_dump"):
-        return value.model_dump(exclude_none=True)
-    return {}
 
 
 def _finish_reason(reason: Any, default: str = "error") -> str:
@@ -208,7 +192,7 @@ class _ChoiceState:
     def message(self, unfinished: str) -> dict[str, Any]:
         parts: list[dict[str, Any]] = [{"type": "text", "content": "".join(self.text)}] if self.text else []
         for call in self.tool_calls.values():
-            parts.append({"type": "tool_call", "id": call["id"], "name": call["name"], "arguments": _parse_json("".join(call["arguments"]))})
+            parts.append({"type": "tool_call", "id": call["id"], "name": call["name"], "arguments": parse_json("".join(call["arguments"]))})
         return {"role": self.role, "parts": parts, "finish_reason": _finish_reason(self.finish_reason, unfinished)}
 
 
@@ -277,11 +261,33 @@ class ChatStreamRecorder(StreamRecorder):
             self._call.fail(error)
 
 
-def server_of(client: Any) -> tuple[str | None, int | None]:
-    """``server.address`` / ``server.port`` from the SDK client's base URL."""
-    url = getattr(client, "base_url", None)
-    if url is None:
-        return None, None
-    port = url.port or (443 if url.scheme == "https" else 80)
-    return url.host or None, port
+class ChatCompletions:
+    """``chat.completions.create`` (and ``parse``) as a GenAI ``chat`` span."""
 
+    def __init__(self, stream_type: type, proxy: type) -> None:
+        self._stream_type = stream_type
+        self._proxy = proxy
+
+    def start(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], capture: bool) -> tuple[str, str | None, dict[str, Any]]:
+        attrs = request_attributes(kwargs, server_of(getattr(instance, "_client", None)))
+        if capture:
+            attrs[GenAI.GEN_AI_INPUT_MESSAGES] = input_messages(kwargs.get("messages"))
+        return OPERATION, attrs.get(GenAI.GEN_AI_REQUEST_MODEL), attrs
+
+    def finish(self, call: LLMCall, result: Any, capture: bool) -> Any:
+        if isinstance(result, self._stream_type):
+            return self._proxy(result, ChatStreamRecorder(call, capture))
+        response = _parsed(result)
+        if response is not None:
+            call.set_attributes(response_attributes(response, capture))
+        return None
+
+
+def _parsed(result: Any) -> Any:
+    """The ``ChatCompletion`` of a ``with_raw_response`` call (the SDK caches what ``parse()`` builds,
+    so the application gets the same object); a raw *stream* is left alone for the application to read."""
+    if hasattr(result, "choices") or not hasattr(result, "parse"):
+        return result
+    if str(getattr(result, "headers", {}).get("content-type", "")).startswith("text/event-stream"):
+        return None
+    return result.parse()

@@ -14,12 +14,10 @@ behaviours so failures can be shown without a network:
 from __future__ import annotations
 
 import json
-import socket
-import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from ._fake_http import FakeHandler, FakeServer, tokens
 
 # Dated snapshots the API answers with for the aliases people request.
 _SNAPSHOTS = {
@@ -36,11 +34,6 @@ _ERRORS = {
 }
 
 
-def _tokens(text: str) -> int:
-    """A stable stand-in for a tokenizer: about four characters a token."""
-    return max(1, (len(text) + 3) // 4)
-
-
 def _text_of(message: dict[str, Any]) -> str:
     content = message.get("content") or ""
     if isinstance(content, list):
@@ -55,72 +48,23 @@ def _reply_to(messages: list[dict[str, Any]]) -> str:
     return f"Here is a short answer to \"{last[:60]}\": it depends on your context, but the usual choice works well."
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class FakeOpenAIServer(FakeServer):
+    """The fake OpenAI API; use as a context manager. ``base_url`` ends in ``/v1``."""
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hangs up (a stream closed early, a dropped keep-alive) is normal here.
-        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
-            super().handle_error(request, client_address)
-
-
-class FakeOpenAIServer:
-    """Runs the fake API in a daemon thread; use as a context manager."""
+    path_prefix = "/v1"
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self._server = _Server((host, port), _handler_for(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
-        self._counter = 0
-        self._lock = threading.Lock()
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def start(self) -> FakeOpenAIServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeOpenAIServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(_Handler, host, port)
 
     def next_id(self) -> str:
-        with self._lock:
-            self._counter += 1
-            return f"chatcmpl-fake{self._counter:06d}"
+        return f"chatcmpl-fake{self.next_number():06d}"
 
 
-def _handler_for(fake: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(_Handler):
-        server_state = fake
-
-    return Handler
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(FakeHandler):
     server_state: FakeOpenAIServer
 
-    def setup(self) -> None:
-        super().setup()
-        # Send each SSE event at once, as the real API does.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by design
-        pass
-
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-        self.server_state.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+        body = self.read_json()
         if not self.path.endswith("/chat/completions"):
             return self._error(404, "invalid_request_error", None, f"Unknown path {self.path}")
         model = str(body.get("model", ""))
@@ -160,9 +104,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _usage(body: dict[str, Any], messages: list[dict[str, Any]], answer: str, n: int) -> dict[str, Any]:
-        prompt = sum(_tokens(_text_of(m)) + 4 for m in messages) + 3
+        prompt = sum(tokens(_text_of(m)) + 4 for m in messages) + 3
         cached = (prompt // 2) if body.get("prompt_cache_key") else 0
-        completion = _tokens(answer) * n
+        completion = tokens(answer) * n
         return {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
@@ -193,31 +137,10 @@ class _Handler(BaseHTTPRequestHandler):
             events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
             if (body.get("stream_options") or {}).get("include_usage"):
                 events.append({**base, "choices": [], "usage": full["usage"]})
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        try:
-            for event in events:
-                self._chunk(f"data: {json.dumps(event)}\n\n".encode())
-            self._chunk(b"data: [DONE]\n\n")
-            self._chunk(b"")
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    def _chunk(self, data: bytes) -> None:
-        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.flush()
+        self.send_events([f"data: {json.dumps(event)}\n\n".encode() for event in events] + [b"data: [DONE]\n\n"])
 
     def _error(self, status: int, kind: str, code: str | None, message: str) -> None:
         self._json(status, {"error": {"message": message, "type": kind, "param": None, "code": code}})
 
     def _json(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if status == 429:
-            self.send_header("Retry-After", "1")
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json(status, payload, {"Retry-After": "1"} if status == 429 else None)

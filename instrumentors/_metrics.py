@@ -1,0 +1,57 @@
+"""The two GenAI client metrics every instrumentor records, with the conventions' buckets."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from opentelemetry import metrics
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
+from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
+from opentelemetry.semconv.attributes import error_attributes, server_attributes
+
+_DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+_TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864)
+# Span attributes that also label the metric points.
+METRIC_KEYS = (
+    GenAI.GEN_AI_OPERATION_NAME,
+    GenAI.GEN_AI_PROVIDER_NAME,
+    GenAI.GEN_AI_REQUEST_MODEL,
+    GenAI.GEN_AI_RESPONSE_MODEL,
+    server_attributes.SERVER_ADDRESS,
+    server_attributes.SERVER_PORT,
+)
+_INPUT = {GenAI.GEN_AI_TOKEN_TYPE: GenAI.GenAiTokenTypeValues.INPUT.value}
+_OUTPUT = {GenAI.GEN_AI_TOKEN_TYPE: GenAI.GenAiTokenTypeValues.OUTPUT.value}
+
+
+class GenAIMetrics:
+    """``gen_ai.client.operation.duration`` and ``gen_ai.client.token.usage`` on one meter."""
+
+    __slots__ = ("_duration", "_tokens")
+
+    def __init__(self, meter_provider: metrics.MeterProvider | None, scope: str, version: str) -> None:
+        meter = metrics.get_meter(scope, version, meter_provider)
+        self._duration = meter.create_histogram(
+            gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION,
+            unit="s",
+            description="GenAI operation duration",
+            explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
+        )
+        self._tokens = meter.create_histogram(
+            gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE,
+            unit="{token}",
+            description="Number of input and output tokens used",
+            explicit_bucket_boundaries_advisory=_TOKEN_BUCKETS,
+        )
+
+    def record(self, seconds: float, attributes: Mapping[str, Any], error: BaseException | None) -> None:
+        """One finished operation: its duration, and its token counts when the provider gave them."""
+        labels = {k: attributes[k] for k in METRIC_KEYS if attributes.get(k) is not None}
+        if error is not None:
+            self._duration.record(seconds, {**labels, error_attributes.ERROR_TYPE: type(error).__qualname__})
+            return
+        self._duration.record(seconds, labels)
+        for key, token_type in ((GenAI.GEN_AI_USAGE_INPUT_TOKENS, _INPUT), (GenAI.GEN_AI_USAGE_OUTPUT_TOKENS, _OUTPUT)):
+            count = attributes.get(key)
+            if isinstance(count, int):
+                self._tokens.record(count, {**labels, **token_type})

@@ -1,0 +1,128 @@
+"""``messages.stream(...)``: the SDK's context-manager stream helpers, sync and async.
+
+The helper makes its request on ``__enter__`` and accumulates the message
+itself, so the span starts there and ends on ``__exit__`` with the helper's
+own final snapshot: no event is folded twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from typing import Any
+
+import wrapt
+
+from .._genai import LLMCall
+from .._wrap import Instruments, start_call
+from ._messages import response_attributes
+
+_logger = logging.getLogger(__name__)
+
+
+class _CallHolder:
+    """Ends its call once, whichever of ``__exit__`` and garbage collection comes first."""
+
+    __slots__ = ("call", "__weakref__")
+
+    def __init__(self) -> None:
+        self.call: LLMCall | None = None
+
+    def end(self, stream: Any, capture: bool, error: BaseException | None) -> None:
+        call, self.call = self.call, None
+        if call is None:
+            return
+        try:
+            message = _snapshot(stream)
+            if message is not None:
+                call.set_attributes(response_attributes(message, capture, "incomplete" if error is None else "error"))
+        except Exception:  # noqa: BLE001
+            _logger.debug("failed to read the stream helper's message", exc_info=True)
+        if error is None:
+            call.end()
+        else:
+            call.fail(error)
+
+
+def _snapshot(stream: Any) -> Any:
+    for name in ("_MessageStream__final_message_snapshot", "_AsyncMessageStream__final_message_snapshot"):
+        message = getattr(stream, name, None)
+        if message is not None:
+            return message
+    return None
+
+
+def _is_api_error(exc: BaseException | None) -> bool:
+    import anthropic
+
+    return isinstance(exc, anthropic.APIError)
+
+
+class SyncManagerProxy(wrapt.ObjectProxy):
+    def __init__(self, manager: Any, tools: Instruments, op: Any, instance: Any, kwargs: dict[str, Any]) -> None:
+        super().__init__(manager)
+        self._self_start = (tools, op, instance, kwargs)
+        self._self_holder = _CallHolder()
+        self._self_stream: Any = None
+        weakref.finalize(self, _CallHolder.end, self._self_holder, None, False, None)
+
+    def __enter__(self) -> Any:
+        tools, op, instance, kwargs = self._self_start
+        call = start_call(tools, op, instance, (), kwargs)
+        self._self_holder.call = call
+        try:
+            self._self_stream = self.__wrapped__.__enter__()
+        except BaseException as exc:
+            self._self_holder.end(None, tools.capture, exc)
+            raise
+        finally:
+            if call is not None:
+                call.deactivate()
+        return self._self_stream
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            self._self_holder.end(self._self_stream, self._self_start[0].capture, exc if _is_api_error(exc) else None)
+
+
+class AsyncManagerProxy(wrapt.ObjectProxy):
+    def __init__(self, manager: Any, tools: Instruments, op: Any, instance: Any, kwargs: dict[str, Any]) -> None:
+        super().__init__(manager)
+        self._self_start = (tools, op, instance, kwargs)
+        self._self_holder = _CallHolder()
+        self._self_stream: Any = None
+        weakref.finalize(self, _CallHolder.end, self._self_holder, None, False, None)
+
+    async def __aenter__(self) -> Any:
+        tools, op, instance, kwargs = self._self_start
+        call = start_call(tools, op, instance, (), kwargs)
+        self._self_holder.call = call
+        try:
+            self._self_stream = await self.__wrapped__.__aenter__()
+        except BaseException as exc:
+            self._self_holder.end(None, tools.capture, exc)
+            raise
+        finally:
+            if call is not None:
+                call.deactivate()
+        return self._self_stream
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            self._self_holder.end(self._self_stream, self._self_start[0].capture, exc if _is_api_error(exc) else None)
+
+
+def stream_helper_wrapper(tools: Instruments, op: Any, proxy: type) -> Any:
+    def traced(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        manager = wrapped(*args, **kwargs)
+        try:
+            return proxy(manager, tools, op, instance, kwargs)
+        except Exception:  # noqa: BLE001
+            _logger.debug("failed to wrap a stream helper", exc_info=True)
+            return manager
+
+    return traced

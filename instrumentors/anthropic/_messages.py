@@ -1,0 +1,184 @@
+"""Anthropic Messages: request, response and stream events as GenAI span attributes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping
+
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
+
+from .._genai import LLMCall, as_dict, blob_placeholder, given, parse_json, server_attributes_of, server_of, to_json, usage_attributes
+from .._stream import StreamRecorder
+
+OPERATION = GenAI.GenAiOperationNameValues.CHAT.value
+PROVIDER = GenAI.GenAiProviderNameValues.ANTHROPIC.value
+
+REASONING_LEVEL = "gen_ai.request.reasoning.level"  # no semconv constant yet
+# Anthropic stop reasons -> the conventions' finish reasons.
+_FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_call", "refusal": "content_filter"}
+_REQUEST_PARAMS = {
+    "max_tokens": GenAI.GEN_AI_REQUEST_MAX_TOKENS,
+    "temperature": GenAI.GEN_AI_REQUEST_TEMPERATURE,
+    "top_p": GenAI.GEN_AI_REQUEST_TOP_P,
+    "top_k": GenAI.GEN_AI_REQUEST_TOP_K,
+}
+
+
+def request_attributes(instance: Any, kwargs: Mapping[str, Any], capture: bool) -> dict[str, Any]:
+    attrs: dict[str, Any] = {GenAI.GEN_AI_OPERATION_NAME: OPERATION, GenAI.GEN_AI_PROVIDER_NAME: PROVIDER}
+    if given(kwargs.get("model")):
+        attrs[GenAI.GEN_AI_REQUEST_MODEL] = str(kwargs["model"])
+    attrs.update(server_attributes_of(server_of(getattr(instance, "_client", None))))
+    for param, key in _REQUEST_PARAMS.items():
+        if given(kwargs.get(param)):
+            attrs[key] = kwargs[param]
+    effort = as_dict(kwargs.get("output_config")).get("effort")
+    if effort:
+        attrs[REASONING_LEVEL] = effort
+    stop = kwargs.get("stop_sequences")
+    if given(stop):
+        attrs[GenAI.GEN_AI_REQUEST_STOP_SEQUENCES] = list(stop)
+    if kwargs.get("stream") is True:
+        attrs[GenAI.GEN_AI_REQUEST_STREAM] = True
+    if capture:
+        attrs[GenAI.GEN_AI_INPUT_MESSAGES] = to_json([_input_message(m) for m in kwargs.get("messages") or ()])
+        system = kwargs.get("system")
+        if given(system):
+            attrs[GenAI.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json(_system_parts(system))
+    return attrs
+
+
+def _system_parts(system: Any) -> list[dict[str, Any]]:
+    if isinstance(system, str):
+        return [{"type": "text", "content": system}]
+    return [{"type": "text", "content": as_dict(b).get("text", "")} for b in system]
+
+
+def _input_message(message: Any) -> dict[str, Any]:
+    msg = as_dict(message)
+    content = msg.get("content")
+    parts = [{"type": "text", "content": content}] if isinstance(content, str) else [_part(b) for b in content or ()]
+    return {"role": msg.get("role") or "user", "parts": parts}
+
+
+def _part(block: Any) -> dict[str, Any]:
+    """One content block in the conventions' part form; inline base64 media become placeholders."""
+    b = as_dict(block)
+    kind = b.get("type")
+    if kind == "text":
+        return {"type": "text", "content": b.get("text", "")}
+    if kind == "tool_use":
+        return {"type": "tool_call", "id": b.get("id"), "name": b.get("name"), "arguments": b.get("input")}
+    if kind == "tool_result":
+        return {"type": "tool_call_response", "id": b.get("tool_use_id"), "response": _tool_result(b.get("content"))}
+    if kind in ("thinking", "redacted_thinking"):
+        return {"type": "reasoning", "content": b.get("thinking", "")}
+    if kind in ("image", "document"):
+        source = as_dict(b.get("source"))
+        modality = "image" if kind == "image" else "document"
+        if source.get("type") == "base64":
+            return blob_placeholder(source.get("data", ""), source.get("media_type"), modality)
+        if source.get("type") == "url":
+            return {"type": "uri", "modality": modality, "uri": source.get("url")}
+        return {"type": "file", "modality": modality, "file_id": source.get("file_id")}
+    return {"type": kind or "unknown"}
+
+
+def _tool_result(content: Any) -> Any:
+    if isinstance(content, list):
+        return " ".join(as_dict(b).get("text", "") for b in content)
+    return content
+
+
+def finish_reason(stop_reason: Any, default: str = "error") -> str:
+    return _FINISH_REASONS.get(stop_reason, stop_reason) if stop_reason else default
+
+
+def usage(usage: Any) -> dict[str, Any]:
+    """Anthropic's ``input_tokens`` leaves out cache reads and writes; the conventions' count includes them."""
+    if usage is None:
+        return {}
+    read = getattr(usage, "cache_read_input_tokens", None) or 0
+    created = getattr(usage, "cache_creation_input_tokens", None) or 0
+    attrs = usage_attributes((getattr(usage, "input_tokens", None) or 0) + read + created, getattr(usage, "output_tokens", None), cache_read=read)
+    if created:
+        attrs[GenAI.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = created
+    return attrs
+
+
+def response_attributes(message: Any, capture: bool, default_finish: str = "error") -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        GenAI.GEN_AI_RESPONSE_ID: getattr(message, "id", None),
+        GenAI.GEN_AI_RESPONSE_MODEL: getattr(message, "model", None),
+        GenAI.GEN_AI_RESPONSE_FINISH_REASONS: [finish_reason(getattr(message, "stop_reason", None), default_finish)],
+    }
+    attrs.update(usage(getattr(message, "usage", None)))
+    if capture:
+        parts = [_part(b) for b in getattr(message, "content", None) or ()]
+        attrs[GenAI.GEN_AI_OUTPUT_MESSAGES] = to_json(
+            [{"role": "assistant", "parts": parts, "finish_reason": finish_reason(getattr(message, "stop_reason", None), default_finish)}]
+        )
+    return attrs
+
+
+class MessageStreamRecorder(StreamRecorder):
+    """Folds raw stream events (``message_start`` … ``message_stop``) into a response's attributes."""
+
+    __slots__ = ("_call", "_capture", "_started", "_first_at", "_message", "_blocks", "_stop_reason", "_output_tokens")
+
+    def __init__(self, call: LLMCall, capture: bool) -> None:
+        super().__init__()
+        self._call = call
+        self._capture = capture
+        self._started = time.monotonic()
+        self._first_at: float | None = None
+        self._message: Any = None
+        self._blocks: dict[int, dict[str, Any]] = {}
+        self._stop_reason: str | None = None
+        self._output_tokens: int | None = None
+
+    def on_chunk(self, event: Any) -> None:
+        kind = event.type
+        if kind == "content_block_delta":
+            block = self._blocks.get(event.index)
+            if block is not None:
+                delta = event.delta
+                block["chunks"].append(getattr(delta, "text", None) or getattr(delta, "partial_json", None) or getattr(delta, "thinking", None) or "")
+        elif kind == "message_start":
+            self._first_at = time.monotonic()
+            self._message = event.message
+        elif kind == "content_block_start":
+            self._blocks[event.index] = {"block": event.content_block, "chunks": []}
+        elif kind == "message_delta":
+            self._stop_reason = event.delta.stop_reason
+            self._output_tokens = event.usage.output_tokens
+
+    def on_end(self, error: BaseException | None) -> None:
+        unfinished = "error" if error is not None else "incomplete"
+        attrs: dict[str, Any] = {}
+        if self._message is not None:
+            attrs[GenAI.GEN_AI_RESPONSE_ID] = self._message.id
+            attrs[GenAI.GEN_AI_RESPONSE_MODEL] = self._message.model
+            attrs.update(usage(self._message.usage))
+            attrs[GenAI.GEN_AI_RESPONSE_FINISH_REASONS] = [finish_reason(self._stop_reason, unfinished)]
+            if self._output_tokens is not None:
+                attrs[GenAI.GEN_AI_USAGE_OUTPUT_TOKENS] = self._output_tokens  # cumulative in message_delta
+        if self._first_at is not None:
+            attrs[GenAI.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self._first_at - self._started
+        if self._capture and self._blocks:
+            parts = [self._block_part(self._blocks[i]) for i in sorted(self._blocks)]
+            attrs[GenAI.GEN_AI_OUTPUT_MESSAGES] = to_json([{"role": "assistant", "parts": parts, "finish_reason": finish_reason(self._stop_reason, unfinished)}])
+        self._call.set_attributes(attrs)
+        if error is None:
+            self._call.end()
+        else:
+            self._call.fail(error)
+
+    @staticmethod
+    def _block_part(state: dict[str, Any]) -> dict[str, Any]:
+        block, text = state["block"], "".join(state["chunks"])
+        if block.type == "tool_use":
+            return {"type": "tool_call", "id": block.id, "name": block.name, "arguments": parse_json(text) if text else block.input}
+        if block.type == "thinking":
+            return {"type": "reasoning", "content": text}
+        return {"type": "text", "content": text}

@@ -21,6 +21,7 @@ from opentelemetry.semconv.attributes import error_attributes, server_attributes
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from ._metrics import GenAIMetrics
+from ._stream import StreamRecorder
 
 _logger = logging.getLogger(__name__)
 
@@ -164,3 +165,32 @@ def server_of(client: Any) -> tuple[str | None, int | None]:
         return None, None
     port = url.port or (443 if url.scheme == "https" else 80)
     return url.host or None, port
+
+
+class CallStreamRecorder(StreamRecorder):
+    """A stream recorder that owns one :class:`LLMCall`: notes the first chunk, then ends or fails the call."""
+
+    __slots__ = ("_call", "_capture", "_started", "_first_at")
+
+    def __init__(self, call: LLMCall, capture: bool) -> None:
+        super().__init__()
+        self._call = call
+        self._capture = capture
+        self._started = time.monotonic()
+        self._first_at: float | None = None
+
+    def first_chunk(self) -> bool:
+        """True on the stream's first chunk (and notes its time)."""
+        if self._first_at is not None:
+            return False
+        self._first_at = time.monotonic()
+        return True
+
+    def finish(self, attrs: dict[str, Any], error: BaseException | None) -> None:
+        if self._first_at is not None:
+            attrs[GenAI.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self._first_at - self._started
+        self._call.set_attributes(attrs)
+        if error is None:
+            self._call.end()
+        else:
+            self._call.fail(error)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, Mapping
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
-from .._genai import LLMCall, as_dict, blob_placeholder, given, parse_json, server_attributes_of, server_of, to_json, usage_attributes
-from .._stream import StreamRecorder
+from .._genai import CallStreamRecorder, LLMCall, as_dict, blob_placeholder, given, parse_json, server_attributes_of, server_of, to_json, usage_attributes
 
 OPERATION = GenAI.GenAiOperationNameValues.CHAT.value
 PROVIDER = GenAI.GenAiProviderNameValues.ANTHROPIC.value
@@ -121,17 +119,13 @@ def response_attributes(message: Any, capture: bool, default_finish: str = "erro
     return attrs
 
 
-class MessageStreamRecorder(StreamRecorder):
+class MessageStreamRecorder(CallStreamRecorder):
     """Folds raw stream events (``message_start`` … ``message_stop``) into a response's attributes."""
 
-    __slots__ = ("_call", "_capture", "_started", "_first_at", "_message", "_blocks", "_stop_reason", "_output_tokens")
+    __slots__ = ("_message", "_blocks", "_stop_reason", "_output_tokens")
 
     def __init__(self, call: LLMCall, capture: bool) -> None:
-        super().__init__()
-        self._call = call
-        self._capture = capture
-        self._started = time.monotonic()
-        self._first_at: float | None = None
+        super().__init__(call, capture)
         self._message: Any = None
         self._blocks: dict[int, dict[str, Any]] = {}
         self._stop_reason: str | None = None
@@ -145,7 +139,7 @@ class MessageStreamRecorder(StreamRecorder):
                 delta = event.delta
                 block["chunks"].append(getattr(delta, "text", None) or getattr(delta, "partial_json", None) or getattr(delta, "thinking", None) or "")
         elif kind == "message_start":
-            self._first_at = time.monotonic()
+            self.first_chunk()
             self._message = event.message
         elif kind == "content_block_start":
             self._blocks[event.index] = {"block": event.content_block, "chunks": []}
@@ -163,16 +157,10 @@ class MessageStreamRecorder(StreamRecorder):
             attrs[GenAI.GEN_AI_RESPONSE_FINISH_REASONS] = [finish_reason(self._stop_reason, unfinished)]
             if self._output_tokens is not None:
                 attrs[GenAI.GEN_AI_USAGE_OUTPUT_TOKENS] = self._output_tokens  # cumulative in message_delta
-        if self._first_at is not None:
-            attrs[GenAI.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self._first_at - self._started
         if self._capture and self._blocks:
             parts = [self._block_part(self._blocks[i]) for i in sorted(self._blocks)]
             attrs[GenAI.GEN_AI_OUTPUT_MESSAGES] = to_json([{"role": "assistant", "parts": parts, "finish_reason": finish_reason(self._stop_reason, unfinished)}])
-        self._call.set_attributes(attrs)
-        if error is None:
-            self._call.end()
-        else:
-            self._call.fail(error)
+        self.finish(attrs, error)
 
     @staticmethod
     def _block_part(state: dict[str, Any]) -> dict[str, Any]:

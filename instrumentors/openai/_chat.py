@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, Mapping
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
 
-from .._genai import LLMCall, as_dict, blob_placeholder, given, parse_json, server_attributes_of, server_of, to_json, usage_attributes
-from .._stream import StreamRecorder
+from .._genai import CallStreamRecorder, LLMCall, as_dict, blob_placeholder, given, parse_json, server_attributes_of, server_of, to_json, usage_attributes
 
 OPERATION = GenAI.GenAiOperationNameValues.CHAT.value
 PROVIDER = GenAI.GenAiProviderNameValues.OPENAI.value
@@ -196,17 +194,13 @@ class _ChoiceState:
         return {"role": self.role, "parts": parts, "finish_reason": _finish_reason(self.finish_reason, unfinished)}
 
 
-class ChatStreamRecorder(StreamRecorder):
+class ChatStreamRecorder(CallStreamRecorder):
     """Folds ``ChatCompletionChunk``s into the same attributes a full response gives."""
 
-    __slots__ = ("_call", "_capture", "_started", "_first_chunk_at", "_id", "_model", "_usage", "_tier", "_fingerprint", "_choices")
+    __slots__ = ("_id", "_model", "_usage", "_tier", "_fingerprint", "_choices")
 
-    def __init__(self, call: LLMCall, capture_content: bool) -> None:
-        super().__init__()
-        self._call = call
-        self._capture = capture_content
-        self._started = time.monotonic()
-        self._first_chunk_at: float | None = None
+    def __init__(self, call: LLMCall, capture: bool) -> None:
+        super().__init__(call, capture)
         self._id: str | None = None
         self._model: str | None = None
         self._usage: Any = None
@@ -215,8 +209,7 @@ class ChatStreamRecorder(StreamRecorder):
         self._choices: dict[int, _ChoiceState] = {}
 
     def on_chunk(self, chunk: Any) -> None:
-        if self._first_chunk_at is None:
-            self._first_chunk_at = time.monotonic()
+        if self.first_chunk():
             self._id = chunk.id
             self._model = chunk.model
             self._tier = getattr(chunk, "service_tier", None)
@@ -249,16 +242,10 @@ class ChatStreamRecorder(StreamRecorder):
         }
         if choices:
             attrs[GenAI.GEN_AI_RESPONSE_FINISH_REASONS] = [_finish_reason(c.finish_reason, unfinished) for c in choices]
-        if self._first_chunk_at is not None:
-            attrs[GenAI.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self._first_chunk_at - self._started
         attrs.update(_usage(self._usage))
         if self._capture and choices:
             attrs[GenAI.GEN_AI_OUTPUT_MESSAGES] = to_json([c.message(unfinished) for c in choices])
-        self._call.set_attributes(attrs)
-        if error is None:
-            self._call.end()
-        else:
-            self._call.fail(error)
+        self.finish(attrs, error)
 
 
 class ChatCompletions:

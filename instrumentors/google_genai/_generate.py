@@ -1,0 +1,216 @@
+"""google-genai ``generate_content`` / ``embed_content``: requests, responses and stream chunks as GenAI attributes."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
+from opentelemetry.semconv.attributes import server_attributes
+
+from .._genai import CallStreamRecorder, LLMCall, as_dict, blob_placeholder, given, to_json, usage_attributes
+
+GENERATE = GenAI.GenAiOperationNameValues.GENERATE_CONTENT.value
+EMBEDDINGS = GenAI.GenAiOperationNameValues.EMBEDDINGS.value
+GEMINI = GenAI.GenAiProviderNameValues.GCP_GEMINI.value
+VERTEX = GenAI.GenAiProviderNameValues.GCP_VERTEX_AI.value
+
+_FINISH_REASONS = {
+    "STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter", "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter", "PROHIBITED_CONTENT": "content_filter", "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter", "MALFORMED_FUNCTION_CALL": "error",
+}  # fmt: skip
+_CONFIG_PARAMS = {
+    "temperature": GenAI.GEN_AI_REQUEST_TEMPERATURE,
+    "top_p": GenAI.GEN_AI_REQUEST_TOP_P,
+    "top_k": GenAI.GEN_AI_REQUEST_TOP_K,
+    "max_output_tokens": GenAI.GEN_AI_REQUEST_MAX_TOKENS,
+    "seed": GenAI.GEN_AI_REQUEST_SEED,
+    "presence_penalty": GenAI.GEN_AI_REQUEST_PRESENCE_PENALTY,
+    "frequency_penalty": GenAI.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+}
+
+
+def provider_and_server(instance: Any) -> dict[str, Any]:
+    """``gcp.vertex_ai`` for a Vertex client, ``gcp.gemini`` otherwise, and the endpoint's host."""
+    api = getattr(instance, "_api_client", None)
+    attrs: dict[str, Any] = {GenAI.GEN_AI_PROVIDER_NAME: VERTEX if getattr(api, "vertexai", False) else GEMINI}
+    base = str(getattr(getattr(api, "_http_options", None), "base_url", "") or "")
+    if "://" in base:
+        host_port = base.split("://", 1)[1].split("/", 1)[0]
+        host, _, port = host_port.partition(":")
+        attrs[server_attributes.SERVER_ADDRESS] = host
+        attrs[server_attributes.SERVER_PORT] = int(port) if port.isdigit() else (443 if base.startswith("https") else 80)
+    return attrs
+
+
+def model_name(model: Any) -> str | None:
+    return str(model).removeprefix("models/") if given(model) else None
+
+
+def request_attributes(instance: Any, kwargs: Mapping[str, Any], capture: bool, stream: bool) -> dict[str, Any]:
+    attrs: dict[str, Any] = {GenAI.GEN_AI_OPERATION_NAME: GENERATE, **provider_and_server(instance)}
+    model = model_name(kwargs.get("model"))
+    if model:
+        attrs[GenAI.GEN_AI_REQUEST_MODEL] = model
+    config = as_dict(kwargs.get("config"))
+    for param, key in _CONFIG_PARAMS.items():
+        if config.get(param) is not None:
+            attrs[key] = config[param]
+    if config.get("stop_sequences"):
+        attrs[GenAI.GEN_AI_REQUEST_STOP_SEQUENCES] = list(config["stop_sequences"])
+    if (config.get("candidate_count") or 1) != 1:
+        attrs[GenAI.GEN_AI_REQUEST_CHOICE_COUNT] = config["candidate_count"]
+    if str(config.get("response_mime_type") or "").endswith("json"):
+        attrs[GenAI.GEN_AI_OUTPUT_TYPE] = "json"
+    if stream:
+        attrs[GenAI.GEN_AI_REQUEST_STREAM] = True
+    if capture:
+        attrs[GenAI.GEN_AI_INPUT_MESSAGES] = to_json(input_messages(kwargs.get("contents")))
+        system = config.get("system_instruction")
+        if system is not None:
+            attrs[GenAI.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json([p for p in _parts(system) if p.get("type") == "text"])
+    return attrs
+
+
+def input_messages(contents: Any) -> list[dict[str, Any]]:
+    """``contents`` in any of the forms the SDK accepts: a string, parts, contents, or a list of those."""
+    if contents is None:
+        return []
+    items = contents if isinstance(contents, list) else [contents]
+    messages: list[dict[str, Any]] = []
+    loose: list[dict[str, Any]] = []  # bare strings and parts form one user turn, as the SDK sends them
+    for item in items:
+        data = as_dict(item)
+        if "parts" in data or "role" in data:
+            if loose:
+                messages.append({"role": "user", "parts": loose})
+                loose = []
+            messages.append({"role": _role(data.get("role")), "parts": _parts(data)})
+        else:
+            loose.extend(_parts(item))
+    if loose:
+        messages.append({"role": "user", "parts": loose})
+    return messages
+
+
+def _role(role: Any) -> str:
+    return "assistant" if role == "model" else (role or "user")
+
+
+def _parts(content: Any) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "content": content}]
+    data = as_dict(content)
+    if "parts" in data:
+        return [_part(p) for p in data.get("parts") or ()]
+    return [_part(content)]
+
+
+def _part(part: Any) -> dict[str, Any]:
+    p = part if isinstance(part, Mapping) else as_dict(part)
+    if isinstance(part, str):
+        return {"type": "text", "content": part}
+    if p.get("thought") and p.get("text") is not None:
+        return {"type": "reasoning", "content": p["text"]}
+    if p.get("text") is not None:
+        return {"type": "text", "content": p["text"]}
+    call = as_dict(p.get("function_call"))
+    if call:
+        return {"type": "tool_call", "id": call.get("id"), "name": call.get("name"), "arguments": call.get("args")}
+    result = as_dict(p.get("function_response"))
+    if result:
+        return {"type": "tool_call_response", "id": result.get("id"), "response": result.get("response")}
+    blob = as_dict(p.get("inline_data"))
+    if blob:
+        mime = blob.get("mime_type") or ""
+        return blob_placeholder(blob.get("data") or b"", mime or None, mime.split("/")[0] or "unknown")
+    file = as_dict(p.get("file_data"))
+    if file:
+        mime = file.get("mime_type") or ""
+        return {"type": "uri", "modality": mime.split("/")[0] or "unknown", "uri": file.get("file_uri"), "mime_type": mime or None}
+    return {"type": "unknown"}
+
+
+def finish_reason(reason: Any, default: str = "error") -> str:
+    if reason is None:
+        return default
+    name = getattr(reason, "name", None) or str(reason)
+    return _FINISH_REASONS.get(name, name.lower())
+
+
+def usage(metadata: Any) -> dict[str, Any]:
+    """Gemini's prompt count already holds cached tokens; thoughts are output the conventions count."""
+    if metadata is None:
+        return {}
+    thoughts = getattr(metadata, "thoughts_token_count", None) or 0
+    candidates = getattr(metadata, "candidates_token_count", None)
+    output = (candidates or 0) + thoughts if candidates is not None or thoughts else None
+    return usage_attributes(
+        getattr(metadata, "prompt_token_count", None), output, cache_read=getattr(metadata, "cached_content_token_count", None), reasoning=thoughts
+    )
+
+
+def response_attributes(response: Any, capture: bool) -> dict[str, Any]:
+    candidates = getattr(response, "candidates", None) or []
+    attrs: dict[str, Any] = {
+        GenAI.GEN_AI_RESPONSE_ID: getattr(response, "response_id", None),
+        GenAI.GEN_AI_RESPONSE_MODEL: getattr(response, "model_version", None),
+        GenAI.GEN_AI_RESPONSE_FINISH_REASONS: [finish_reason(c.finish_reason) for c in candidates],
+    }
+    attrs.update(usage(getattr(response, "usage_metadata", None)))
+    if capture:
+        attrs[GenAI.GEN_AI_OUTPUT_MESSAGES] = to_json(
+            [{"role": "assistant", "parts": _parts(c.content) if c.content else [], "finish_reason": finish_reason(c.finish_reason)} for c in candidates]
+        )
+    return attrs
+
+
+class GenerateStreamRecorder(CallStreamRecorder):
+    """Folds streamed ``GenerateContentResponse`` chunks: text and calls per candidate, the last usage."""
+
+    __slots__ = ("_id", "_model", "_usage", "_candidates")
+
+    def __init__(self, call: LLMCall, capture: bool) -> None:
+        super().__init__(call, capture)
+        self._id: str | None = None
+        self._model: str | None = None
+        self._usage: Any = None
+        self._candidates: dict[int, dict[str, Any]] = {}
+
+    def on_chunk(self, chunk: Any) -> None:
+        if self.first_chunk():
+            self._id = chunk.response_id
+            self._model = chunk.model_version
+        if chunk.usage_metadata is not None:
+            self._usage = chunk.usage_metadata
+        for candidate in chunk.candidates or ():
+            state = self._candidates.setdefault(candidate.index or 0, {"parts": [], "finish": None})
+            if candidate.content is not None and self._capture:
+                state["parts"].extend(candidate.content.parts or ())
+            if candidate.finish_reason is not None:
+                state["finish"] = candidate.finish_reason
+
+    def on_end(self, error: BaseException | None) -> None:
+        unfinished = "error" if error is not None else "incomplete"
+        states = [self._candidates[i] for i in sorted(self._candidates)]
+        attrs: dict[str, Any] = {GenAI.GEN_AI_RESPONSE_ID: self._id, GenAI.GEN_AI_RESPONSE_MODEL: self._model}
+        attrs.update(usage(self._usage))
+        if states:
+            attrs[GenAI.GEN_AI_RESPONSE_FINISH_REASONS] = [finish_reason(s["finish"], unfinished) for s in states]
+        if self._capture and states:
+            attrs[GenAI.GEN_AI_OUTPUT_MESSAGES] = to_json(
+                [{"role": "assistant", "parts": _merged(s["parts"]), "finish_reason": finish_reason(s["finish"], unfinished)} for s in states]
+            )
+        self.finish(attrs, error)
+
+
+def _merged(parts: list[Any]) -> list[dict[str, Any]]:
+    """Streamed text pieces joined into one text part; calls and other parts kept in order."""
+    merged: list[dict[str, Any]] = []
+    for part in parts:
+        converted = _part(part)
+        if converted["type"] == "text" and merged and merged[-1]["type"] == "text":
+            merged[-1]["content"] += converted["content"]
+        else:
+            merged.append(converted)
+    return merged

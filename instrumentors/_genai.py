@@ -132,6 +132,13 @@ class LLMCall:
         self.span.end()
         self._record(exc)
 
+    def fail_reported(self, kind: str, message: str) -> None:
+        """End the span as failed for an error the API reported in-band (an ``error`` stream event)."""
+        self.span.set_attribute(error_attributes.ERROR_TYPE, kind)
+        self.span.set_status(Status(StatusCode.ERROR, message or kind))
+        self.span.end()
+        self._record(RuntimeError(kind))
+
     def _record(self, error: BaseException | None) -> None:
         if self._metrics is not None:
             try:
@@ -186,11 +193,14 @@ class CallStreamRecorder(StreamRecorder):
         self._first_at = time.monotonic()
         return True
 
-    def finish(self, attrs: dict[str, Any], error: BaseException | None) -> None:
+    def finish(self, attrs: dict[str, Any], error: BaseException | None, reported: tuple[str, str] | None = None) -> None:
+        """End the call: failed by ``error`` (raised) or ``reported`` (an in-band ``(code, message)``), else ok."""
         if self._first_at is not None:
             attrs[GenAI.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self._first_at - self._started
         self._call.set_attributes(attrs)
-        if error is None:
-            self._call.end()
-        else:
+        if error is not None:
             self._call.fail(error)
+        elif reported is not None:
+            self._call.fail_reported(*reported)
+        else:
+            self._call.end()

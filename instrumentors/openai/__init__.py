@@ -25,6 +25,7 @@ from .._stream import AsyncStreamProxy, SyncStreamProxy
 from .._wrap import Instruments, Patches, async_wrapper, sync_wrapper
 from ._chat import ChatCompletions
 from ._embeddings import Embeddings
+from ._responses import Responses
 
 _logger = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ _instruments = ("openai >= 1.40",)
 __version__ = "0.1.0"
 _CHAT = "openai.resources.chat.completions"
 _EMBEDDINGS = "openai.resources.embeddings"
+_RESPONSES = "openai.resources.responses.responses"
 
 
 class OpenAIInstrumentor(BaseInstrumentor):
@@ -53,6 +55,10 @@ class OpenAIInstrumentor(BaseInstrumentor):
         self._wrap(_CHAT, "AsyncCompletions", "create", async_wrapper(tools, async_chat))
         self._wrap(_CHAT, "Completions", "parse", sync_wrapper(tools, sync_chat))
         self._wrap(_CHAT, "AsyncCompletions", "parse", async_wrapper(tools, async_chat))
+        sync_responses, async_responses = Responses(Stream, SyncStreamProxy), Responses(AsyncStream, AsyncStreamProxy)
+        for method in ("create", "parse"):  # responses.stream(...) calls create
+            self._wrap(_RESPONSES, "Responses", method, sync_wrapper(tools, sync_responses))
+            self._wrap(_RESPONSES, "AsyncResponses", method, async_wrapper(tools, async_responses))
         self._wrap(_EMBEDDINGS, "Embeddings", "create", sync_wrapper(tools, Embeddings()))
         self._wrap(_EMBEDDINGS, "AsyncEmbeddings", "create", async_wrapper(tools, Embeddings()))
 

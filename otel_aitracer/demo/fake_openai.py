@@ -1,6 +1,7 @@
 """A small OpenAI-compatible HTTP server on 127.0.0.1 for the demo and the tests.
 
-It answers ``POST /v1/chat/completions`` the way the OpenAI API documents it:
+It answers ``POST /v1/chat/completions`` (and ``/v1/responses``, ``/v1/embeddings``:
+``_openai_responses``) the way the OpenAI API documents it:
 a ``chat.completion`` JSON body, or ``chat.completion.chunk`` server-sent events
 ending in ``data: [DONE]`` (with a usage chunk when
 ``stream_options.include_usage`` is set). The requested model picks special
@@ -17,6 +18,7 @@ import json
 import time
 from typing import Any
 
+from . import _openai_responses as responses_api
 from ._fake_http import FakeHandler, FakeServer, tokens
 
 # Dated snapshots the API answers with for the aliases people request.
@@ -65,13 +67,21 @@ class _Handler(FakeHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         body = self.read_json()
-        if not self.path.endswith("/chat/completions"):
+        endpoint = self.path.split("?")[0].rsplit("/v1", 1)[-1]
+        if endpoint not in ("/chat/completions", "/responses", "/embeddings"):
             return self._error(404, "invalid_request_error", None, f"Unknown path {self.path}")
         model = str(body.get("model", ""))
         if model.startswith("error-"):
             status = int(model.split("-", 1)[1])
             kind, code, message = _ERRORS.get(status, ("server_error", None, "Unexpected error."))
             return self._error(status, kind, code, message)
+        if endpoint == "/embeddings":
+            return self._json(200, responses_api.embeddings(body))
+        if endpoint == "/responses":
+            full = responses_api.response(body, self.server_state.next_number())
+            if body.get("stream"):
+                return self.send_events(responses_api.response_events(full, fail_midway=model == "stream-error"))
+            return self._json(200, full)
         if body.get("stream"):
             return self._stream(body)
         return self._json(200, self._completion(body))

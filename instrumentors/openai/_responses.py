@@ -1,0 +1,200 @@
+"""The Responses API: ``responses.create`` / ``parse`` (and ``responses.stream``, which calls ``create``)
+as a GenAI ``chat`` span with ``openai.api.type=responses``."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
+from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
+
+from .._genai import CallStreamRecorder, LLMCall, as_dict, given, parse_json, server_attributes_of, server_of, to_json, usage_attributes
+from ._chat import OPERATION, PROVIDER, _image
+
+API_TYPE = OpenAIAttr.OpenaiApiTypeValues.RESPONSES.value
+# Not in the semconv package yet (see the conventions' registry).
+REASONING_LEVEL = "gen_ai.request.reasoning.level"
+PREVIOUS_RESPONSE_ID = "gen_ai.request.previous_response.id"
+_INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
+_FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
+
+
+def request_attributes(instance: Any, kwargs: Mapping[str, Any], capture: bool) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        GenAI.GEN_AI_OPERATION_NAME: OPERATION,
+        GenAI.GEN_AI_PROVIDER_NAME: PROVIDER,
+        OpenAIAttr.OPENAI_API_TYPE: API_TYPE,
+    }
+    if given(kwargs.get("model")):
+        attrs[GenAI.GEN_AI_REQUEST_MODEL] = str(kwargs["model"])
+    attrs.update(server_attributes_of(server_of(getattr(instance, "_client", None))))
+    for param, key in (("temperature", GenAI.GEN_AI_REQUEST_TEMPERATURE), ("top_p", GenAI.GEN_AI_REQUEST_TOP_P), ("max_output_tokens", GenAI.GEN_AI_REQUEST_MAX_TOKENS)):
+        if given(kwargs.get(param)):
+            attrs[key] = kwargs[param]
+    if kwargs.get("stream") is True:
+        attrs[GenAI.GEN_AI_REQUEST_STREAM] = True
+    effort = as_dict(kwargs.get("reasoning")).get("effort")
+    if effort:
+        attrs[REASONING_LEVEL] = effort
+    if given(kwargs.get("previous_response_id")):
+        attrs[PREVIOUS_RESPONSE_ID] = kwargs["previous_response_id"]
+    conversation = kwargs.get("conversation")
+    if given(conversation):
+        attrs[GenAI.GEN_AI_CONVERSATION_ID] = conversation if isinstance(conversation, str) else as_dict(conversation).get("id")
+    tier = kwargs.get("service_tier")
+    if given(tier) and tier != "auto":
+        attrs[OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER] = tier
+    if as_dict(as_dict(kwargs.get("text")).get("format")).get("type") in ("json_schema", "json_object") or given(kwargs.get("text_format")):
+        attrs[GenAI.GEN_AI_OUTPUT_TYPE] = "json"
+    if capture:
+        attrs[GenAI.GEN_AI_INPUT_MESSAGES] = to_json(input_messages(kwargs.get("input")))
+        if given(kwargs.get("instructions")) and kwargs.get("instructions"):
+            attrs[GenAI.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json([{"type": "text", "content": kwargs["instructions"]}])
+    return attrs
+
+
+def input_messages(items: Any) -> list[dict[str, Any]]:
+    if not given(items):
+        return []
+    if isinstance(items, str):
+        return [{"role": "user", "parts": [{"type": "text", "content": items}]}]
+    messages = []
+    for item in items:
+        data = as_dict(item)
+        kind = data.get("type", "message")
+        if kind == "function_call_output":
+            messages.append({"role": "tool", "parts": [{"type": "tool_call_response", "id": data.get("call_id"), "response": data.get("output")}]})
+        elif kind == "function_call":
+            messages.append({"role": "assistant", "parts": [_output_part(data)]})
+        elif kind == "message":
+            content = data.get("content")
+            parts = [{"type": "text", "content": content}] if isinstance(content, str) else [_content_part(as_dict(c)) for c in content or ()]
+            messages.append({"role": data.get("role") or "user", "parts": parts})
+    return messages
+
+
+def _content_part(part: dict[str, Any]) -> dict[str, Any]:
+    kind = part.get("type")
+    if kind in ("input_text", "output_text"):
+        return {"type": "text", "content": part.get("text", "")}
+    if kind == "input_image" and part.get("image_url"):
+        return _image(part["image_url"])
+    if part.get("file_id"):
+        return {"type": "file", "modality": "image" if kind == "input_image" else "document", "file_id": part["file_id"]}
+    return {"type": kind or "unknown"}
+
+
+def _output_part(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "tool_call", "id": item.get("call_id"), "name": item.get("name"), "arguments": parse_json(item.get("arguments"))}
+
+
+def finish_reason(response: Any) -> str:
+    status = getattr(response, "status", None)
+    if status == "incomplete":
+        reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
+        return _INCOMPLETE.get(reason, reason or "incomplete")
+    if status in ("failed", "cancelled"):
+        return "error"
+    items = getattr(response, "output", None) or []
+    return "tool_call" if any(getattr(i, "type", None) == "function_call" for i in items) else "stop"
+
+
+def response_attributes(response: Any, capture: bool) -> dict[str, Any]:
+    reason = finish_reason(response)
+    attrs: dict[str, Any] = {
+        GenAI.GEN_AI_RESPONSE_ID: getattr(response, "id", None),
+        GenAI.GEN_AI_RESPONSE_MODEL: getattr(response, "model", None),
+        GenAI.GEN_AI_RESPONSE_FINISH_REASONS: [reason],
+        OpenAIAttr.OPENAI_RESPONSE_SERVICE_TIER: getattr(response, "service_tier", None),
+    }
+    usage = getattr(response, "usage", None)
+    if usage is not None:
+        attrs.update(
+            usage_attributes(
+                usage.input_tokens,
+                usage.output_tokens,
+                cache_read=getattr(getattr(usage, "input_tokens_details", None), "cached_tokens", None),
+                reasoning=getattr(getattr(usage, "output_tokens_details", None), "reasoning_tokens", None),
+            )
+        )
+    if capture:
+        attrs[GenAI.GEN_AI_OUTPUT_MESSAGES] = to_json([{"role": "assistant", "parts": output_parts(response), "finish_reason": reason}])
+    return attrs
+
+
+def output_parts(response: Any) -> list[dict[str, Any]]:
+    """All output items as one assistant message: text, tool calls and reasoning summaries, in order."""
+    parts: list[dict[str, Any]] = []
+    for item in getattr(response, "output", None) or []:
+        data = as_dict(item)
+        kind = data.get("type")
+        if kind == "message":
+            parts.extend(_content_part(as_dict(c)) for c in data.get("content") or ())
+        elif kind == "function_call":
+            parts.append(_output_part(data))
+        elif kind == "reasoning":
+            parts.extend({"type": "reasoning", "content": s.get("text", "")} for s in data.get("summary") or ())
+    return parts
+
+
+class ResponseStreamRecorder(CallStreamRecorder):
+    """Keeps the final ``response.*`` event's response; without one, the text streamed so far."""
+
+    __slots__ = ("_final", "_text", "_id", "_model", "_reported")
+
+    def __init__(self, call: LLMCall, capture: bool) -> None:
+        super().__init__(call, capture)
+        self._final: Any = None
+        self._text: list[str] = []
+        self._id: str | None = None
+        self._model: str | None = None
+        self._reported: tuple[str, str] | None = None  # an in-band error: (code, message)
+
+    def on_chunk(self, event: Any) -> None:
+        kind = event.type
+        if kind == "response.output_text.delta":
+            if self._capture:
+                self._text.append(event.delta)
+        elif kind == "response.created":
+            self.first_chunk()
+            self._id, self._model = event.response.id, event.response.model
+        elif kind in _FINAL_EVENTS:
+            self._final = event.response
+            failure = getattr(event.response, "error", None)
+            if failure is not None:
+                self._reported = (str(getattr(failure, "code", None) or "response_failed"), str(getattr(failure, "message", "") or ""))
+        elif kind == "error":
+            self._reported = (str(getattr(event, "code", None) or "stream_error"), str(getattr(event, "message", "") or ""))
+
+    def on_end(self, error: BaseException | None) -> None:
+        if self._final is not None:
+            attrs = response_attributes(self._final, self._capture)
+        else:
+            reason = "error" if error is not None or self._reported else "incomplete"
+            attrs = {GenAI.GEN_AI_RESPONSE_ID: self._id, GenAI.GEN_AI_RESPONSE_MODEL: self._model, GenAI.GEN_AI_RESPONSE_FINISH_REASONS: [reason]}
+            if self._capture:
+                parts = [{"type": "text", "content": "".join(self._text)}] if self._text else []
+                attrs[GenAI.GEN_AI_OUTPUT_MESSAGES] = to_json([{"role": "assistant", "parts": parts, "finish_reason": reason}])
+        self.finish(attrs, error, self._reported)
+
+
+class Responses:
+    """``responses.create`` / ``parse`` as a GenAI ``chat`` span."""
+
+    def __init__(self, stream_type: type, proxy: type) -> None:
+        self._stream_type = stream_type
+        self._proxy = proxy
+
+    def start(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], capture: bool) -> tuple[str, str | None, dict[str, Any]]:
+        attrs = request_attributes(instance, kwargs, capture)
+        return OPERATION, attrs.get(GenAI.GEN_AI_REQUEST_MODEL), attrs
+
+    def finish(self, call: LLMCall, result: Any, capture: bool) -> Any:
+        if isinstance(result, self._stream_type):
+            return self._proxy(result, ResponseStreamRecorder(call, capture))
+        if not hasattr(result, "output") and hasattr(result, "parse"):  # with_raw_response
+            if str(getattr(result, "headers", {}).get("content-type", "")).startswith("text/event-stream"):
+                return None
+            result = result.parse()
+        call.set_attributes(response_attributes(result, capture))
+        return None

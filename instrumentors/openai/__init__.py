@@ -43,13 +43,13 @@ class OpenAIInstrumentor(BaseInstrumentor):
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
+        self._patches = Patches("openai")
         try:
             from openai import AsyncStream, Stream
         except ImportError:
             _logger.info("openai is not installed; OpenAIInstrumentor does nothing")
             return
         tools = Instruments.from_options(kwargs, __name__, __version__)
-        self._patches = Patches("openai")
         sync_chat, async_chat = ChatCompletions(Stream, SyncStreamProxy), ChatCompletions(AsyncStream, AsyncStreamProxy)
         self._wrap(_CHAT, "Completions", "create", sync_wrapper(tools, sync_chat))
         self._wrap(_CHAT, "AsyncCompletions", "create", async_wrapper(tools, async_chat))

@@ -125,6 +125,7 @@ class Patches:
     def __init__(self, package: str) -> None:
         self._package = package
         self._patched: list[tuple[Any, str]] = []
+        self.closed = False  # set by unwrap_all: a post-import hook must not patch after it
 
     def wrap(self, module: str, cls: str, method: str, wrapper: Callable[..., Any]) -> bool:
         """Patch ``module.cls.method`` when this SDK version has it (a missing one is logged, not raised)."""
@@ -141,6 +142,7 @@ class Patches:
         return True
 
     def unwrap_all(self) -> None:
+        self.closed = True
         for target, method in reversed(self._patched):
             unwrap(target, method)
         self._patched.clear()

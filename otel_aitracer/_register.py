@@ -21,10 +21,11 @@ from .exceptions import ConfigurationError
 _logger = logging.getLogger(__name__)
 
 # name -> (module that must be importable, instrumentor module, class)
-INSTRUMENTORS: dict[str, tuple[str, str, str]] = {
-    "openai": ("openai", "instrumentors.openai", "OpenAIInstrumentor"),
-    "anthropic": ("anthropic", "instrumentors.anthropic", "AnthropicInstrumentor"),
-    "google_genai": ("google.genai", "instrumentors.google_genai", "GoogleGenAIInstrumentor"),
+# name -> (SDK modules, any of which makes it worth instrumenting; instrumentor module; class)
+INSTRUMENTORS: dict[str, tuple[tuple[str, ...], str, str]] = {
+    "openai": (("openai",), "instrumentors.openai", "OpenAIInstrumentor"),
+    "anthropic": (("anthropic",), "instrumentors.anthropic", "AnthropicInstrumentor"),
+    "google_genai": (("google.genai", "google.generativeai"), "instrumentors.google_genai", "GoogleGenAIInstrumentor"),
 }
 
 _lock = threading.Lock()
@@ -132,15 +133,22 @@ def _install_provider(environment: str | None) -> TracerProvider:
     return provider
 
 
+def _findable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # the parent package is missing
+        return False
+
+
 def _load_instrumentor(name: str) -> Any | None:
     """The instrumentor for one SDK if both are importable; None otherwise."""
-    sdk_module, module_name, class_name = INSTRUMENTORS[name]
+    sdk_modules, module_name, class_name = INSTRUMENTORS[name]
     try:
         # find_spec, not import: importing an SDK the app never uses costs startup time.
-        if importlib.util.find_spec(sdk_module) is None:
-            raise ImportError(sdk_module)
+        if not any(_findable(m) for m in sdk_modules):
+            raise ImportError(sdk_modules[0])
         instrumentor_class = getattr(importlib.import_module(module_name), class_name)
     except ImportError:
-        _logger.debug("not instrumenting %s: %s or its instrumentor is not installed", name, sdk_module)
+        _logger.debug("not instrumenting %s: %s or its instrumentor is not installed", name, "/".join(sdk_modules))
         return None
     return instrumentor_class()

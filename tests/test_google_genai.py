@@ -162,3 +162,43 @@ def test_uninstrument_restores_the_sdk(tracer_provider, client, span_exporter):
     client.models.generate_content(model=MODEL, contents="y")
     assert len(span_exporter.get_finished_spans()) == 1
     assert genai.models.Models.generate_content is original
+
+
+@pytest.fixture
+def legacy_model(fake_gemini, instrumented):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy SDK announces its end of support on import
+        import google.generativeai as legacy
+    legacy.configure(api_key="gm-test", transport="rest", client_options={"api_endpoint": fake_gemini.base_url})
+    return legacy.GenerativeModel("gemini-1.5-flash", system_instruction="Be brief.", generation_config={"temperature": 0.3})
+
+
+def test_legacy_generate_content(legacy_model, span_exporter):
+    response = legacy_model.generate_content("What is OpenTelemetry?")
+    span = only_span(span_exporter)
+    attrs = dict(span.attributes)
+    assert span.name == "generate_content gemini-1.5-flash" and attrs["gen_ai.provider.name"] == "gcp.gemini"
+    assert attrs["gen_ai.request.temperature"] == 0.3
+    assert attrs["gen_ai.usage.input_tokens"] == response.usage_metadata.prompt_token_count
+    assert attrs["gen_ai.response.finish_reasons"] == ("stop",)
+    assert json.loads(attrs["gen_ai.system_instructions"]) == [{"type": "text", "content": "Be brief."}]
+    assert json.loads(attrs["gen_ai.output.messages"])[0]["parts"] == [{"type": "text", "content": response.text}]
+
+
+def test_legacy_stream_iterated_resolved_and_left_early(legacy_model, span_exporter):
+    streamed = legacy_model.generate_content("stream me", stream=True)
+    text = "".join(chunk.text for chunk in streamed)
+    resolved = legacy_model.generate_content("resolve me", stream=True)
+    resolved.resolve()
+    partial = legacy_model.generate_content("a long story please", stream=True)
+    for _ in partial:
+        break
+    del partial
+    gc.collect()
+    first, second, third = span_exporter.get_finished_spans()
+    assert json.loads(first.attributes["gen_ai.output.messages"])[0]["parts"] == [{"type": "text", "content": text}]
+    assert first.attributes["gen_ai.request.stream"] is True and first.attributes["gen_ai.usage.output_tokens"] > 0
+    assert second.attributes["gen_ai.response.finish_reasons"] == ("stop",)
+    assert third.attributes["gen_ai.response.finish_reasons"] == ("incomplete",)

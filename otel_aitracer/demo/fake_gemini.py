@@ -4,7 +4,9 @@ Answers as the REST API documents it (camelCase JSON):
 
 - ``POST /v1beta/models/{model}:generateContent``: a ``GenerateContentResponse``;
 - ``POST /v1beta/models/{model}:streamGenerateContent?alt=sse``: the same split into
-  ``data:`` events, the last one carrying ``finishReason`` and ``usageMetadata``;
+  ``data:`` events, the last one carrying ``finishReason`` and ``usageMetadata``
+  (without ``alt=sse``, as the legacy ``google-generativeai`` REST transport asks:
+  one JSON array streamed element by element);
 - ``POST /v1beta/models/{model}:batchEmbedContents``: one embedding per request.
 
 Model ``error-<status>`` answers with a Google error body; ``stream-error`` breaks its
@@ -48,7 +50,7 @@ class _Handler(FakeHandler):
             return self.send_json(200, {"embeddings": embeddings})
         response = self._response(model, body)
         if method == "streamGenerateContent":
-            return self._stream(model, response)
+            return self._stream(model, response, sse="alt=sse" in self.path)
         self.send_json(200, response)
 
     def _response(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +74,7 @@ class _Handler(FakeHandler):
             "responseId": f"resp-fake{self.server_state.next_number():06d}",
         }
 
-    def _stream(self, model: str, response: dict[str, Any]) -> None:
+    def _stream(self, model: str, response: dict[str, Any], sse: bool) -> None:
         parts = response["candidates"][0]["content"]["parts"]
         events = []
         if "text" in parts[0]:
@@ -85,10 +87,12 @@ class _Handler(FakeHandler):
         events[-1] = {**events[-1], "usageMetadata": response["usageMetadata"]}
         events[-1]["candidates"][0]["finishReason"] = "STOP"
         if model == "stream-error":
-            payloads = [f"data: {json.dumps(e)}\r\n\r\n".encode() for e in events[:2]]
-            payloads.append(b'data: {"error": {"code": 500, "message": "Internal error while streaming.", "status": "INTERNAL"}}\r\n\r\n')
-            return self.send_events(payloads)
-        self.send_events(f"data: {json.dumps(e)}\r\n\r\n".encode() for e in events)
+            events = events[:2] + [{"error": {"code": 500, "message": "Internal error while streaming.", "status": "INTERNAL"}}]
+        if sse:
+            return self.send_events(f"data: {json.dumps(e)}\r\n\r\n".encode() for e in events)
+        # Without alt=sse (the legacy REST transport): one JSON array, streamed element by element.
+        last = len(events) - 1
+        self.send_events((b"[" if i == 0 else b"") + json.dumps(e).encode() + (b"]" if i == last else b",\r\n") for i, e in enumerate(events))
 
     def _error(self, status: int, message: str) -> None:
         self.send_json(status, {"error": {"code": status, "message": message, "status": _STATUS.get(status, "UNKNOWN")}})

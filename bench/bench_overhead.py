@@ -1,34 +1,42 @@
-"""Overhead of the OpenAI instrumentor and of AITracerSpanProcessor.on_end, in µs.
+"""Added µs per OpenAI call and per streamed chunk: ours against every peer, in one run.
 
-Runs the real ``openai`` client over an ``httpx2.MockTransport`` (no sockets,
-so the numbers are the client's own cost plus ours), content capture on:
+Each implementation runs the real ``openai`` client over an ``httpx2.MockTransport``
+(no sockets: the numbers are the client's own cost plus the instrumentation's),
+content capture on, SDK ``TracerProvider`` without processors, and reports
+instrumented minus uninstrumented in the same process. Peers live in their own
+virtualenvs (``bench/.venv-<peer>``, created by pip on first use: they pin
+incompatible ``opentelemetry-util-genai`` versions), and the implementations
+are interleaved round by round so a noisy neighbour hits all of them alike.
+Also: our stream proxy alone per chunk, and ``AITracerSpanProcessor.on_end``.
+Prints a table; asserts nothing.
 
-- per non-streaming call: instrumented minus uninstrumented;
-- per streamed chunk: the same, over a 500-chunk stream;
-- per ``on_end``: what the application thread pays for each finished span.
-
-When ``opentelemetry-instrumentation-openai-v2`` is importable it is measured
-the same way, for comparison. Prints numbers; asserts nothing.
+    .venv/bin/python bench/bench_overhead.py [--rounds 3] [--no-peers]
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
+import importlib
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import venv
 from pathlib import Path
 from typing import Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 import httpx2  # noqa: E402
 import openai  # noqa: E402
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 
-CALLS = 2000
+CALLS = 1000
 CHUNKS = 500
 MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Summarize OpenTelemetry in one line."}]
 _COMPLETION = json.dumps(
@@ -65,7 +73,7 @@ def _client() -> openai.OpenAI:
     return openai.OpenAI(api_key="sk-bench", base_url="http://bench.local/v1", http_client=http, max_retries=0)
 
 
-def _best_of(runs: int, fn: Callable[[], float]) -> float:
+def _timed(runs: int, fn: Callable[[], float]) -> float:
     """Median of ``runs`` timings: robust to a noisy neighbour on a 2-core machine."""
     return statistics.median(fn() for _ in range(runs))
 
@@ -78,62 +86,113 @@ def per_call_us(client: openai.OpenAI) -> float:
             client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
         return (time.perf_counter() - start) / CALLS * 1e6
 
-    return _best_of(5, run)
+    return _timed(3, run)
 
 
 def per_chunk_us(client: openai.OpenAI) -> float:
     def run() -> float:
         gc.collect()
         start = time.perf_counter()
-        for _ in range(20):
+        for _ in range(10):
             for _chunk in client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}):
                 pass
-        return (time.perf_counter() - start) / (20 * CHUNKS) * 1e6
+        return (time.perf_counter() - start) / (10 * CHUNKS) * 1e6
 
-    return _best_of(5, run)
+    return _timed(3, run)
 
 
-def measure(label: str, instrument: Callable[[], Callable[[], None]] | None, baseline: tuple[float, float] | None) -> tuple[float, float]:
-    undo = instrument() if instrument else (lambda: None)
+# name -> (venv suffix, packages, "module:Instrumentor", environment for content capture)
+PEERS: dict[str, tuple[str, list[str], str, dict[str, str]]] = {
+    "openai-v2 2.4b0 (official)": (
+        "v2",
+        ["opentelemetry-instrumentation-openai-v2==2.4b0", "opentelemetry-util-genai==1.1b0", "httpx"],
+        "opentelemetry.instrumentation.openai_v2:OpenAIInstrumentor",
+        {"OTEL_SEMCONV_STABILITY_OPT_IN": "gen_ai_latest_experimental", "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "SPAN_ONLY"},
+    ),
+    "genai-openai 1.3b0 (official successor)": (
+        "genai",
+        ["opentelemetry-instrumentation-genai-openai"],
+        "opentelemetry.instrumentation.genai.openai:OpenAIInstrumentor",
+        {"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "SPAN_ONLY"},
+    ),
+    "OpenLLMetry (opentelemetry-instrumentation-openai)": (
+        "openllmetry",
+        ["opentelemetry-instrumentation-openai"],
+        "opentelemetry.instrumentation.openai:OpenAIInstrumentor",
+        {"TRACELOOP_TRACE_CONTENT": "true"},
+    ),
+    "OpenInference (openinference-instrumentation-openai)": (
+        "openinference",
+        ["openinference-instrumentation-openai"],
+        "openinference.instrumentation.openai:OpenAIInstrumentor",
+        {},
+    ),
+}
+OURS = "otel-aitracer"
+
+
+def worker(target: str) -> dict[str, float]:
+    """One round in this process: bare, then instrumented, per call and per chunk."""
     client = _client()
     per_call_us(client)  # warm up
-    call, chunk = per_call_us(client), per_chunk_us(client)
-    undo()
-    if baseline is None:
-        print(f"{label:<46} {call:9.1f} µs/call  {chunk:7.2f} µs/chunk")
-    else:
-        print(f"{label:<46} {call:9.1f} µs/call  {chunk:7.2f} µs/chunk   added: {call - baseline[0]:+7.1f} µs/call  {chunk - baseline[1]:+6.2f} µs/chunk")
-    return call, chunk
-
-
-def _ours(provider: TracerProvider) -> Callable[[], Callable[[], None]]:
-    def instrument() -> Callable[[], None]:
+    bare_call, bare_chunk = per_call_us(client), per_chunk_us(client)
+    provider = TracerProvider()
+    if target == OURS:
         from instrumentors.openai import OpenAIInstrumentor
 
-        instrumentor = OpenAIInstrumentor()
-        instrumentor.instrument(tracer_provider=provider, capture_content=True)
-        return instrumentor.uninstrument
+        OpenAIInstrumentor().instrument(tracer_provider=provider, capture_content=True)
+    else:
+        module, name = target.split(":")
+        getattr(importlib.import_module(module), name)().instrument(tracer_provider=provider)
+    per_call_us(client)
+    return {"call": per_call_us(client) - bare_call, "chunk": per_chunk_us(client) - bare_chunk}
 
-    return instrument
+
+def _peer_python(suffix: str, packages: list[str]) -> Path:
+    home = ROOT / "bench" / f".venv-{suffix}"
+    python = home / "bin" / "python"
+    if not python.exists():
+        print(f"creating {home} ({', '.join(packages)}), first run only…", flush=True)
+        venv.create(home, with_pip=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", f"openai=={openai.__version__}", "opentelemetry-sdk", *packages], check=True)
+    return python
 
 
-def _peer_openai_v2(provider: TracerProvider) -> Callable[[], Callable[[], None]] | None:
-    try:
-        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as PeerInstrumentor
-    except Exception:  # noqa: BLE001 - absent or incompatible: report and skip
-        return None
+def _run(python: Path, target: str, env: dict[str, str]) -> dict[str, float] | str:
+    full_env = {**os.environ, **env, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([str(python), __file__, "--worker", target], capture_output=True, text=True, env=full_env)
+    if out.returncode != 0:
+        return out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
-    def instrument() -> Callable[[], None]:
-        import os
 
-        # Its content capture needs the latest-conventions opt-in plus a mode.
-        os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
-        os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "SPAN_ONLY"
-        instrumentor = PeerInstrumentor()
-        instrumentor.instrument(tracer_provider=provider)
-        return instrumentor.uninstrument
-
-    return instrument
+def compare(rounds: int, peers: bool) -> None:
+    impls = {OURS: (Path(sys.executable), OURS, {})}
+    if peers:
+        for name, (suffix, packages, target, env) in PEERS.items():
+            impls[name] = (_peer_python(suffix, packages), target, env)
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in impls}
+    failures: dict[str, str] = {}
+    for round_number in range(rounds):
+        for name, (python, target, env) in impls.items():  # interleaved: every implementation once per round
+            if name in failures:
+                continue
+            result = _run(python, target, env)
+            if isinstance(result, str):
+                failures[name] = result
+            else:
+                results[name].append(result)
+        print(f"round {round_number + 1}/{rounds} done", flush=True)
+    table = {name: (statistics.median(r["call"] for r in rs), statistics.median(r["chunk"] for r in rs)) for name, rs in results.items() if rs}
+    peer_calls = [c for name, (c, _) in table.items() if name != OURS]
+    fastest = min(peer_calls) if peer_calls else None
+    print(f"\nadded by the instrumentation, median of {rounds} interleaved rounds ({CALLS} calls, {CHUNKS}-chunk streams, content on)")
+    print(f"{'implementation':<52}{'µs/call':>10}{'µs/chunk':>10}{'vs fastest peer':>17}")
+    for name, (call, chunk) in sorted(table.items(), key=lambda kv: kv[1][0]):
+        ratio = f"{call / fastest:.2f}x" if fastest else "-"
+        print(f"{name:<52}{call:>10.1f}{chunk:>10.2f}{ratio:>17}")
+    for name, error in failures.items():
+        print(f"{name:<52} failed: {error}")
 
 
 def stream_proxy_us() -> float:
@@ -189,23 +248,17 @@ def on_end_us() -> float:
 
 
 def main() -> None:
-    print(f"python {sys.version.split()[0]}, openai {openai.__version__}, {CALLS} calls, {CHUNKS}-chunk streams, content capture on\n")
-    bare = measure("no instrumentation", None, None)
-    measure("otel-aitracer, SDK provider without processors", _ours(TracerProvider()), bare)
-    from otel_aitracer import AITracerSpanProcessor
-
-    with tempfile.TemporaryDirectory() as tmp:
-        provider = TracerProvider()
-        processor = AITracerSpanProcessor(store=Path(tmp) / "bench.db")
-        provider.add_span_processor(processor)
-        measure("otel-aitracer + AITracerSpanProcessor (SQLite)", _ours(provider), bare)
-        processor.shutdown()
-    peer = _peer_openai_v2(TracerProvider())
-    if peer is None:
-        print("opentelemetry-instrumentation-openai-v2: not importable here (pip install it with 'opentelemetry-util-genai<1.2')")
-    else:
-        measure("opentelemetry-instrumentation-openai-v2", peer, bare)
-    print(f"\nstream proxy + recorder alone (content on): {stream_proxy_us():.2f} µs/chunk")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker)))
+        return
+    print(f"python {sys.version.split()[0]}, openai {openai.__version__}")
+    compare(args.rounds, not args.no_peers)
+    print(f"\nour stream proxy + recorder alone (content on): {stream_proxy_us():.2f} µs/chunk")
     print(f"AITracerSpanProcessor.on_end: {on_end_us():.2f} µs/span")
 
 

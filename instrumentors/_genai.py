@@ -7,11 +7,13 @@ recording, content capture switch) lives here so the providers agree.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import os
 import time
+import urllib.parse
 from typing import Any, Mapping
 
 from opentelemetry import context as otel_context
@@ -44,9 +46,23 @@ def capture_content_enabled(explicit: bool | None = None) -> bool:
     return False
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)  # built once, not per call
+
+
 def to_json(value: Any) -> str:
     """Compact JSON for a content attribute; anything unknown becomes its str()."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _ENCODER.encode(value)
+
+
+_quote = json.encoder.encode_basestring  # the C string encoder: quotes and escapes one str (ensure_ascii off)
+
+
+def text_message_json(role: str, text: str, finish_reason: str | None = None) -> str:
+    """One ``{"role", "parts": [text]}`` message as JSON without building it first: the common
+    case, on every call, so it skips the dicts and the generic encoder (same output as ``to_json``)."""
+    tail = f',"finish_reason":{_quote(finish_reason)}}}' if finish_reason is not None else "}"
+    return f'{{"role":{_quote(role)},"parts":[{{"type":"text","content":{_quote(text)}}}]{tail}'
+
 
 
 def given(value: Any) -> bool:
@@ -100,7 +116,7 @@ class LLMCall:
         self._metrics = metrics
         self._started = time.monotonic()
         # What the metric points need: the sampling attributes now, model and usage when they come.
-        self._labels: dict[str, Any] = dict(attributes) if metrics is not None else {}
+        self._labels: dict[str, Any] = attributes if metrics is not None else {}  # type: ignore[assignment] # the span copied them
 
     def activate(self, marker: str | None = None) -> None:
         """Make the span current so transport spans (httpx) nest under it; ``marker`` is set in the context too."""
@@ -115,10 +131,10 @@ class LLMCall:
             self._token = None
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        present = {k: v for k, v in attributes.items() if v is not None}
         if self._metrics is not None:
-            self._labels.update(attributes)
-        if self.span.is_recording():
-            self.span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+            self._labels.update(present)
+        self.span.set_attributes(present)  # a non-recording span ignores it
 
     def end(self) -> None:
         self.span.end()
@@ -166,12 +182,17 @@ def server_attributes_of(server: tuple[str | None, int | None]) -> dict[str, Any
 
 
 def server_of(client: Any) -> tuple[str | None, int | None]:
-    """``server.address`` / ``server.port`` from the SDK client's base URL."""
+    """``server.address`` / ``server.port`` from the SDK client's base URL (parsed once per URL)."""
     url = getattr(client, "base_url", None)
     if url is None:
         return None, None
-    port = url.port or (443 if url.scheme == "https" else 80)
-    return url.host or None, port
+    return _host_and_port(str(url))
+
+
+@functools.lru_cache(maxsize=64)
+def _host_and_port(url: str) -> tuple[str | None, int | None]:
+    parsed = urllib.parse.urlsplit(url)
+    return parsed.hostname or None, parsed.port or (443 if parsed.scheme == "https" else 80)
 
 
 class CallStreamRecorder(StreamRecorder):

@@ -46,7 +46,9 @@ class GenAIMetrics:
 
     def record(self, seconds: float, attributes: Mapping[str, Any], error: BaseException | None) -> None:
         """One finished operation: its duration, and its token counts when the provider gave them."""
-        labels = {k: attributes[k] for k in METRIC_KEYS if attributes.get(k) is not None}
+        if getattr(self._duration, "_real_instrument", True) is None:
+            return  # the global meter provider is still the API's placeholder: nothing would be kept
+        labels = {k: attributes[k] for k in METRIC_KEYS if k in attributes}
         if error is not None:
             self._duration.record(seconds, {**labels, error_attributes.ERROR_TYPE: type(error).__qualname__})
             return

@@ -44,20 +44,22 @@ class Operation(Protocol):
 class Instruments:
     """What the wrappers of one instrumentor share."""
 
-    __slots__ = ("tracer", "metrics", "capture")
+    __slots__ = ("tracer", "metrics", "capture", "marker")
 
-    def __init__(self, tracer: Tracer, metrics: GenAIMetrics | None, capture: bool) -> None:
+    def __init__(self, tracer: Tracer, metrics: GenAIMetrics | None, capture: bool, marker: str | None = None) -> None:
         self.tracer = tracer
         self.metrics = metrics
         self.capture = capture
+        self.marker = marker  # OURS for an SDK that would otherwise trace the same call itself
 
     @classmethod
-    def from_options(cls, options: dict[str, Any], scope: str, version: str) -> Instruments:
+    def from_options(cls, options: dict[str, Any], scope: str, version: str, marker: str | None = None) -> Instruments:
         """From ``instrument()``'s ``tracer_provider``, ``meter_provider`` and ``capture_content``."""
         return cls(
             trace.get_tracer(scope, version, options.get("tracer_provider")),
             GenAIMetrics(options.get("meter_provider"), scope, version),
             capture_content_enabled(options.get("capture_content")),
+            marker,
         )
 
 
@@ -66,7 +68,7 @@ def start_call(tools: Instruments, op: Operation, instance: Any, args: tuple[Any
     try:
         operation, model, attrs = op.start(instance, args, kwargs, tools.capture)
         call = LLMCall(tools.tracer, operation, model, attrs, tools.metrics)
-        call.activate(OURS)
+        call.activate(tools.marker)
         return call
     except Exception:  # noqa: BLE001 - never let telemetry break the call
         _logger.debug("failed to start a GenAI span for %r", op, exc_info=True)

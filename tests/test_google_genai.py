@@ -202,3 +202,15 @@ def test_legacy_stream_iterated_resolved_and_left_early(legacy_model, span_expor
     assert first.attributes["gen_ai.request.stream"] is True and first.attributes["gen_ai.usage.output_tokens"] > 0
     assert second.attributes["gen_ai.response.finish_reasons"] == ("stop",)
     assert third.attributes["gen_ai.response.finish_reasons"] == ("incomplete",)
+
+
+def test_a_vertex_client_is_gcp_vertex_ai(instrumented, fake_gemini, span_exporter):
+    from google.oauth2.credentials import Credentials
+
+    vertex = genai.Client(
+        vertexai=True, project="demo", location="us-central1", credentials=Credentials(token="fake"), http_options={"base_url": fake_gemini.base_url}
+    )
+    vertex.models.generate_content(model=MODEL, contents="hi")
+    span = only_span(span_exporter)
+    assert span.attributes["gen_ai.provider.name"] == "gcp.vertex_ai"
+    assert span_to_record(span)["provider"] == "gemini"

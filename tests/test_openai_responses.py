@@ -121,3 +121,13 @@ def test_with_raw_response_and_parse(instrument, client, span_exporter):
     assert parsed.choices[0].message.content
     spans = span_exporter.get_finished_spans()
     assert len(spans) == 3 and all(s.attributes.get("gen_ai.response.id") for s in spans)
+
+
+def test_inline_base64_image_in_chat_becomes_a_placeholder(instrument, client, span_exporter):
+    data = "iVBORw0KGgo" + "B" * 3000
+    content = [{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}}]
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": content}])
+    raw = only_span(span_exporter).attributes["gen_ai.input.messages"]
+    assert data not in raw
+    blob = json.loads(raw)[0]["parts"][1]
+    assert blob["type"] == "blob" and blob["mime_type"] == "image/png" and blob["content"].startswith(f"<{len(data)} bytes, sha256:")

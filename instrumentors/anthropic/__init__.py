@@ -82,7 +82,7 @@ class AnthropicInstrumentor(BaseInstrumentor):
         except ImportError:
             _logger.info("anthropic is not installed; AnthropicInstrumentor does nothing")
             return
-        tools = Instruments.from_options(kwargs, __name__, __version__)
+        tools = Instruments.from_options(kwargs, __name__, __version__, marker=OURS)
         wrap = self._patches.wrap
         wrap(_MESSAGES, "Messages", "create", sync_wrapper(tools, MessagesCreate(Stream, SyncStreamProxy)))
         wrap(_MESSAGES, "AsyncMessages", "create", async_wrapper(tools, MessagesCreate(AsyncStream, AsyncStreamProxy)))

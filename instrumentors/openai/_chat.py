@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
 
-from .._genai import CallStreamRecorder, LLMCall, as_dict, blob_placeholder, given, parse_json, server_attributes_of, server_of, to_json, usage_attributes
+from .._genai import CallStreamRecorder, LLMCall, as_dict, blob_placeholder, given, parse_json, server_attributes_of, server_of, text_message_json, to_json, usage_attributes
 
 OPERATION = GenAI.GenAiOperationNameValues.CHAT.value
 PROVIDER = GenAI.GenAiProviderNameValues.OPENAI.value
@@ -37,10 +37,18 @@ def request_attributes(kwargs: Mapping[str, Any], server: tuple[str | None, int 
     if given(model):
         attrs[GenAI.GEN_AI_REQUEST_MODEL] = str(model)
     attrs.update(server_attributes_of(server))
-    for param, key in _REQUEST_PARAMS.items():
-        value = kwargs.get(param)
-        if given(value):
-            attrs[key] = value
+    for param in _REQUEST_PARAMS.keys() & kwargs.keys():  # usually none: skip the lookups
+        if given(kwargs[param]):
+            attrs[_REQUEST_PARAMS[param]] = kwargs[param]
+    if not _OPTIONAL.isdisjoint(kwargs):
+        _optional_request_attributes(kwargs, attrs)
+    return attrs
+
+
+_OPTIONAL = frozenset({"max_completion_tokens", "max_tokens", "n", "stop", "stream", "service_tier", "response_format"})
+
+
+def _optional_request_attributes(kwargs: Mapping[str, Any], attrs: dict[str, Any]) -> None:
     max_tokens = kwargs.get("max_completion_tokens", kwargs.get("max_tokens"))
     if given(max_tokens):
         attrs[GenAI.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
@@ -58,7 +66,6 @@ def request_attributes(kwargs: Mapping[str, Any], server: tuple[str | None, int 
     output_type = _output_type(kwargs.get("response_format"))
     if output_type:
         attrs[GenAI.GEN_AI_OUTPUT_TYPE] = output_type
-    return attrs
 
 
 def _output_type(response_format: Any) -> str | None:
@@ -70,7 +77,13 @@ def _output_type(response_format: Any) -> str | None:
 
 def input_messages(messages: Any) -> str:
     """The request's messages in the conventions' JSON form (system messages stay in order)."""
-    return to_json([_input_message(m) for m in messages or ()])
+    return "[" + ",".join(_input_json(m) for m in messages or ()) + "]"
+
+
+def _input_json(message: Any) -> str:
+    if type(message) is dict and len(message) == 2 and type(message.get("content")) is str and type(message.get("role")) is str:
+        return text_message_json(message["role"], message["content"])
+    return to_json(_input_message(message))
 
 
 def _input_message(message: Any) -> dict[str, Any]:
@@ -145,13 +158,16 @@ def response_attributes(response: Any, capture_content: bool) -> dict[str, Any]:
     }
     attrs.update(_usage(getattr(response, "usage", None)))
     if capture_content:
-        outputs = []
-        for choice in choices:
-            message = choice.message
-            parts = _content_parts(message.content) + _tool_call_parts(message.tool_calls)
-            outputs.append({"role": message.role or "assistant", "parts": parts, "finish_reason": _finish_reason(choice.finish_reason)})
-        attrs[GenAI.GEN_AI_OUTPUT_MESSAGES] = to_json(outputs)
+        attrs[GenAI.GEN_AI_OUTPUT_MESSAGES] = "[" + ",".join(_output_json(c) for c in choices) + "]"
     return attrs
+
+
+def _output_json(choice: Any) -> str:
+    message, reason = choice.message, _finish_reason(choice.finish_reason)
+    if message.tool_calls is None and isinstance(message.content, str):
+        return text_message_json(message.role or "assistant", message.content, reason)
+    parts = _content_parts(message.content) + _tool_call_parts(message.tool_calls)
+    return to_json({"role": message.role or "assistant", "parts": parts, "finish_reason": reason})
 
 
 def _usage(usage: Any) -> dict[str, Any]:

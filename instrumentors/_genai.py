@@ -182,11 +182,21 @@ def server_attributes_of(server: tuple[str | None, int | None]) -> dict[str, Any
 
 
 def server_of(client: Any) -> tuple[str | None, int | None]:
-    """``server.address`` / ``server.port`` from the SDK client's base URL (parsed once per URL)."""
+    """``server.address`` / ``server.port`` from the SDK client's base URL (parsed once per URL object)."""
     url = getattr(client, "base_url", None)
     if url is None:
         return None, None
-    return _host_and_port(str(url))
+    hit = _SERVERS.get(id(url))
+    if hit is not None and hit[0] is url:
+        return hit[1]
+    if len(_SERVERS) > 256:
+        _SERVERS.clear()
+    result = _host_and_port(str(url))
+    _SERVERS[id(url)] = (url, result)  # holding the URL keeps its id from being reused
+    return result
+
+
+_SERVERS: dict[int, tuple[Any, tuple[str | None, int | None]]] = {}
 
 
 @functools.lru_cache(maxsize=64)

@@ -278,7 +278,7 @@ def _tool_call(v: _Values, pii: list[tuple[str, str]]) -> str:
 
 
 def _config(v: _Values, pii: list[tuple[str, str]]) -> str:
-    lines = ["# settings", f"LOG_LEVEL=info", f"SERVICE_NAME={v.fake['en_US'].word()}-api"]
+    lines = ["# settings", "LOG_LEVEL=info", f"SERVICE_NAME={v.fake['en_US'].word()}-api"]
     for kind, value in pii:
         name = {"secret": "OPENAI_API_KEY", "email": "ADMIN_EMAIL", "ip_address": "BIND_ADDR", "phone": "SUPPORT_PHONE"}.get(kind, kind.upper())
         lines.append(value if _composite(value) else f"{name}={value}")

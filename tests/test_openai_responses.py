@@ -6,7 +6,6 @@ import asyncio
 import gc
 import json
 
-import pytest
 from opentelemetry.trace import StatusCode
 
 from otel_aitracer import span_to_record

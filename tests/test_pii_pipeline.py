@@ -13,7 +13,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import Link, Status, StatusCode
+from opentelemetry.trace import Status, StatusCode
 
 from instrumentors.openai import OpenAIInstrumentor
 from otel_aitracer import AITracerSpanProcessor, PIIRedactor, RedactingSpanExporter

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 from otel_aitracer._store import SQLiteStore
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Mapping
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
 
-from .._genai import CallStreamRecorder, LLMCall, as_dict, blob_placeholder, given, parse_json, server_attributes_of, server_of, text_message_json, to_json, usage_attributes
+from .._genai import CallStreamRecorder, LLMCall, as_dict, blob_placeholder, given, parse_json, server_attributes_of, server_of, text_message_json, to_json
 
 OPERATION = GenAI.GenAiOperationNameValues.CHAT.value
 PROVIDER = GenAI.GenAiProviderNameValues.OPENAI.value
@@ -34,14 +33,16 @@ def request_attributes(kwargs: Mapping[str, Any], server: tuple[str | None, int 
         OpenAIAttr.OPENAI_API_TYPE: API_TYPE,
     }
     model = kwargs.get("model")
-    if given(model):
-        attrs[GenAI.GEN_AI_REQUEST_MODEL] = str(model)
-    attrs.update(server_attributes_of(server))
-    for param in _REQUEST_PARAMS.keys() & kwargs.keys():  # usually none: skip the lookups
-        if given(kwargs[param]):
-            attrs[_REQUEST_PARAMS[param]] = kwargs[param]
-    if not _OPTIONAL.isdisjoint(kwargs):
-        _optional_request_attributes(kwargs, attrs)
+    if model is not None and given(model):
+        attrs[GenAI.GEN_AI_REQUEST_MODEL] = model if type(model) is str else str(model)
+    if server[0]:
+        attrs.update(server_attributes_of(server))
+    if len(kwargs) > 2:  # model and messages only is the common call: nothing more to look up
+        for param in _REQUEST_PARAMS.keys() & kwargs.keys():
+            if given(kwargs[param]):
+                attrs[_REQUEST_PARAMS[param]] = kwargs[param]
+        if not _OPTIONAL.isdisjoint(kwargs):
+            _optional_request_attributes(kwargs, attrs)
     return attrs
 
 
@@ -173,14 +174,14 @@ def _output_json(choice: Any) -> str:
 def _usage(usage: Any) -> dict[str, Any]:
     if usage is None:
         return {}
-    prompt_details = getattr(usage, "prompt_tokens_details", None)
-    completion_details = getattr(usage, "completion_tokens_details", None)
-    return usage_attributes(
-        usage.prompt_tokens,
-        usage.completion_tokens,
-        cache_read=getattr(prompt_details, "cached_tokens", None),
-        reasoning=getattr(completion_details, "reasoning_tokens", None),
-    )
+    attrs = {GenAI.GEN_AI_USAGE_INPUT_TOKENS: usage.prompt_tokens, GenAI.GEN_AI_USAGE_OUTPUT_TOKENS: usage.completion_tokens}
+    cached = getattr(usage.prompt_tokens_details, "cached_tokens", None) if usage.prompt_tokens_details is not None else None
+    if cached:
+        attrs[GenAI.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
+    reasoning = getattr(usage.completion_tokens_details, "reasoning_tokens", None) if usage.completion_tokens_details is not None else None
+    if reasoning:
+        attrs[GenAI.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
+    return attrs
 
 
 class _ChoiceState:

@@ -89,6 +89,17 @@ def parse_json(text: Any) -> Any:
         return text
 
 
+def parsed_result(result: Any, field: str) -> Any:
+    """The SDK object a call returned, through ``with_raw_response``: the raw response's parsed object
+    (the SDK caches what ``parse()`` builds, so the application gets that same object), or ``None`` for
+    a raw stream, which the application reads itself. ``field`` is one the parsed object always has."""
+    if hasattr(result, field) or not hasattr(result, "parse"):
+        return result
+    if str(getattr(result, "headers", {}).get("content-type", "")).startswith("text/event-stream"):
+        return None
+    return result.parse()
+
+
 def blob_placeholder(data: str | bytes, mime_type: str | None, modality: str) -> dict[str, Any]:
     """What stands for inline base64 media in content attributes: its size and a hash, never the bytes."""
     raw = data.encode() if isinstance(data, str) else bytes(data)

@@ -27,6 +27,7 @@ from typing import Any, Collection
 from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
+from .._genai import parsed_result
 from .._stream import AsyncStreamProxy, SyncStreamProxy
 from .._wrap import OURS, Instruments, Patches, async_wrapper, sync_wrapper
 from ._helpers import AsyncManagerProxy, SyncManagerProxy, stream_helper_wrapper
@@ -54,11 +55,9 @@ class MessagesCreate:
     def finish(self, call: Any, result: Any, capture: bool) -> Any:
         if self._stream_type is not None and isinstance(result, self._stream_type):
             return self._proxy(result, MessageStreamRecorder(call, capture))
-        if not hasattr(result, "content") and hasattr(result, "parse"):  # with_raw_response
-            if str(getattr(result, "headers", {}).get("content-type", "")).startswith("text/event-stream"):
-                return None
-            result = result.parse()
-        call.set_attributes(response_attributes(result, capture))
+        message = parsed_result(result, "content")
+        if message is not None:
+            call.set_attributes(response_attributes(message, capture))
         return None
 
 

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
 
-from .._genai import CallStreamRecorder, LLMCall, as_dict, blob_placeholder, given, parse_json, server_attributes_of, server_of, text_message_json, to_json
+from .._genai import CallStreamRecorder, LLMCall, as_dict, blob_placeholder, given, parse_json, parsed_result, server_attributes_of, server_of, text_message_json, to_json
 
 OPERATION = GenAI.GenAiOperationNameValues.CHAT.value
 PROVIDER = GenAI.GenAiProviderNameValues.OPENAI.value
@@ -281,17 +281,7 @@ class ChatCompletions:
     def finish(self, call: LLMCall, result: Any, capture: bool) -> Any:
         if isinstance(result, self._stream_type):
             return self._proxy(result, ChatStreamRecorder(call, capture))
-        response = _parsed(result)
+        response = parsed_result(result, "choices")
         if response is not None:
             call.set_attributes(response_attributes(response, capture))
         return None
-
-
-def _parsed(result: Any) -> Any:
-    """The ``ChatCompletion`` of a ``with_raw_response`` call (the SDK caches what ``parse()`` builds,
-    so the application gets the same object); a raw *stream* is left alone for the application to read."""
-    if hasattr(result, "choices") or not hasattr(result, "parse"):
-        return result
-    if str(getattr(result, "headers", {}).get("content-type", "")).startswith("text/event-stream"):
-        return None
-    return result.parse()

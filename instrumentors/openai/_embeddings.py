@@ -6,7 +6,7 @@ from typing import Any
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
-from .._genai import LLMCall, given, server_attributes_of, server_of, usage_attributes
+from .._genai import LLMCall, given, parsed_result, server_attributes_of, server_of, usage_attributes
 from ._chat import PROVIDER
 
 OPERATION = GenAI.GenAiOperationNameValues.EMBEDDINGS.value
@@ -26,8 +26,7 @@ class Embeddings:
         return OPERATION, attrs.get(GenAI.GEN_AI_REQUEST_MODEL), attrs
 
     def finish(self, call: LLMCall, result: Any, capture: bool) -> Any:
-        if not hasattr(result, "data") and hasattr(result, "parse"):
-            result = result.parse()  # with_raw_response
+        result = parsed_result(result, "data")
         usage = getattr(result, "usage", None)
         attrs = {GenAI.GEN_AI_RESPONSE_MODEL: getattr(result, "model", None)}
         if usage is not None:

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
 
-from .._genai import CallStreamRecorder, LLMCall, as_dict, given, parse_json, server_attributes_of, server_of, to_json, usage_attributes
+from .._genai import CallStreamRecorder, LLMCall, as_dict, given, parse_json, parsed_result, server_attributes_of, server_of, to_json, usage_attributes
 from ._chat import OPERATION, PROVIDER, _image
 
 API_TYPE = OpenAIAttr.OpenaiApiTypeValues.RESPONSES.value
@@ -192,9 +192,7 @@ class Responses:
     def finish(self, call: LLMCall, result: Any, capture: bool) -> Any:
         if isinstance(result, self._stream_type):
             return self._proxy(result, ResponseStreamRecorder(call, capture))
-        if not hasattr(result, "output") and hasattr(result, "parse"):  # with_raw_response
-            if str(getattr(result, "headers", {}).get("content-type", "")).startswith("text/event-stream"):
-                return None
-            result = result.parse()
-        call.set_attributes(response_attributes(result, capture))
+        response = parsed_result(result, "output")
+        if response is not None:
+            call.set_attributes(response_attributes(response, capture))
         return None

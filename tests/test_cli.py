@@ -29,10 +29,13 @@ def demo_store(tmp_path_factory):
 def test_demo_fills_the_store_and_prints_it(demo_store):
     store, output = demo_store
     records = SQLiteStore(store).query()
-    assert len(records) == 5
-    assert {r["app_user_id"] for r in records} == {"alice", "bob"}
-    assert {r["session_id"] for r in records} == {"sess-alice-1", "sess-bob-1"}
+    assert len(records) == 7  # five OpenAI calls, then Claude and Gemini (both SDKs are in the dev install)
+    assert {r["provider"] for r in records} == {"openai", "anthropic", "gemini"}
+    assert {r["app_user_id"] for r in records} == {"alice", "bob", "carol"}
+    assert {r["session_id"] for r in records} == {"sess-alice-1", "sess-bob-1", "sess-carol-1"}
     assert sum(r["status"] == "error" for r in records) == 1
+    carol = [r for r in records if r["app_user_id"] == "carol"]
+    assert all(r["pii"] == {"email": 1} and "carol@example.com" not in json.dumps(r) for r in carol)
     assert all(r["cost"] > 0 for r in records if r["status"] == "success")
     assert f"Recorded {len(records)} LLM calls" in output
     for record in records:
@@ -117,7 +120,7 @@ def test_stats_numbers_match_the_inputs(tmp_path):
 def test_stats_by_model_and_project_filter(demo_store):
     store, _ = demo_store
     rows = json.loads(cli("stats", "--by", "model", "--json", "--store", str(store)).stdout)
-    assert sum(r["requests"] for r in rows) == 5
+    assert sum(r["requests"] for r in rows) == 7
     assert json.loads(cli("stats", "--by", "model", "--project", "nope", "--json", "--store", str(store)).stdout) == []
 
 

@@ -1,7 +1,12 @@
-"""``otel-aitracer demo``: real OpenAI client calls against a local fake API, recorded offline."""
+"""``otel-aitracer demo``: real SDK calls against local fake APIs, recorded offline.
+
+OpenAI always; Anthropic and Gemini too when their SDKs are installed (``.[anthropic,gemini]``).
+One prompt carries an email address, to show it redacted in the store.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -10,6 +15,8 @@ from .. import _context, _register
 from .._config import resolve_settings
 from .._store import SQLiteStore
 from ..cli import _records, _stats
+from .fake_anthropic import FakeAnthropicServer
+from .fake_gemini import FakeGeminiServer
 from .fake_openai import FakeOpenAIServer
 
 _WEATHER_TOOL = {
@@ -29,10 +36,13 @@ def run_demo(store: str | os.PathLike[str] | None = None) -> int:
         print("otel-aitracer demo needs the openai SDK: pip install 'otel-aitracer[openai]'", file=sys.stderr)
         return 2
     settings = resolve_settings(store=store)
-    with FakeOpenAIServer() as fake:
-        pipeline = _register.register(project="demo", store=settings.store, api_key=None, instrument=["openai"])
+    others = [name for name, module in (("anthropic", "anthropic"), ("google_genai", "google.genai")) if _installed(module)]
+    with FakeOpenAIServer() as fake, FakeAnthropicServer() as claude, FakeGeminiServer() as gemini:
+        pipeline = _register.register(project="demo", store=settings.store, api_key=None, instrument=["openai", *others])
         client = openai.OpenAI(api_key="sk-demo-not-a-real-key", base_url=fake.base_url, max_retries=0)
         trace_ids = _conversations(client, openai)
+        if others:
+            trace_ids.append(_other_providers(others, claude.base_url, gemini.base_url))
         pipeline.flush(timeout=10)
         pipeline.shutdown()
     records = SQLiteStore(settings.store).query(trace=None, limit=None)
@@ -72,3 +82,27 @@ def _conversations(client: object, openai: object) -> list[str]:
             except openai.RateLimitError as exc:
                 print("expected error recorded:", exc.message if hasattr(exc, "message") else exc)
     return trace_ids
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _other_providers(names: list[str], anthropic_url: str, gemini_url: str) -> str:
+    """Carol asks Claude and Gemini the same question, leaving her email in the prompt (it is redacted)."""
+    question = "Summarize OpenTelemetry in one line, and mail it to carol@example.com"
+    with _context.session("sess-carol-1", user_id="carol"), _context.trace(name="carol compares providers") as t:
+        if "anthropic" in names:
+            import anthropic
+
+            claude = anthropic.Anthropic(api_key="sk-ant-demo", base_url=anthropic_url, max_retries=0)
+            claude.messages.create(model="claude-haiku-4-5", max_tokens=100, system="Be brief.", messages=[{"role": "user", "content": question}])
+        if "google_genai" in names:
+            from google import genai
+
+            gemini = genai.Client(api_key="gm-demo", http_options={"base_url": gemini_url})
+            gemini.models.generate_content(model="gemini-2.5-flash", contents=question)
+        return t.trace_id

@@ -93,3 +93,32 @@ def test_anthropic_and_gemini_record_on_their_meter(tracer_provider, meters, rea
     providers = {p.attributes["gen_ai.provider.name"]: p.attributes["gen_ai.operation.name"] for p in points(reader)["gen_ai.client.operation.duration"]}
     assert providers == {"anthropic": "chat", "gcp.gemini": "generate_content"}
     assert len(points(reader)["gen_ai.client.token.usage"]) == 4
+
+
+def test_a_global_meter_provider_set_after_instrument_gets_the_points(fake_openai):
+    """Without meter_provider=, the global one is used, even one the app installs later."""
+    from .helpers import run_python
+
+    result = run_python(
+        f"""
+        import openai
+        from opentelemetry import metrics
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        from instrumentors.openai import OpenAIInstrumentor
+
+        OpenAIInstrumentor().instrument()
+        client = openai.OpenAI(api_key="k", base_url={fake_openai.base_url!r}, max_retries=0)
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{{"role": "user", "content": "before"}}])
+        reader = InMemoryMetricReader()
+        metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{{"role": "user", "content": "after"}}])
+        data = reader.get_metrics_data()
+        names = sorted(m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics)
+        counts = [p.count for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+                  if m.name == "gen_ai.client.operation.duration" for p in m.data.data_points]
+        print(names, counts)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['gen_ai.client.operation.duration', 'gen_ai.client.token.usage'] [1]"

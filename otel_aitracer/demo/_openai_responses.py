@@ -32,8 +32,10 @@ def response(body: dict[str, Any], number: int) -> dict[str, Any]:
     last_is_user = isinstance(items, str) or (items and isinstance(items[-1], dict) and items[-1].get("type", "message") == "message")
     if body.get("tools") and last_is_user:
         tool = body["tools"][0]
+        # The tool's first parameter gets the question, as the chat endpoint does, so any tool schema validates.
+        param = next(iter((tool.get("parameters") or {}).get("properties") or {"location": None}))
         output: list[dict[str, Any]] = [
-            {"type": "function_call", "id": f"fc_fake{number:06d}", "call_id": f"call_fake{number:06d}", "name": tool["name"], "arguments": json.dumps({"location": "Paris"}), "status": "completed"}
+            {"type": "function_call", "id": f"fc_fake{number:06d}", "call_id": f"call_fake{number:06d}", "name": tool["name"], "arguments": json.dumps({param: "Paris" if param == "location" else text}), "status": "completed"}
         ]
         produced = output[0]["arguments"]
     else:

@@ -16,6 +16,7 @@ from ._pii import Finding, PIIRedactor
 from ._processor import AITracerSpanExporter, AITracerSpanProcessor
 from ._redacting_exporter import RedactingSpanExporter
 from ._register import Pipeline, register
+from ._agents_setup import register_agents_tracing
 
 __all__ = [
     "AITracerSpanExporter",
@@ -27,6 +28,7 @@ __all__ = [
     "exceptions",
     "project",
     "register",
+    "register_agents_tracing",
     "session",
     "set_metadata",
     "span_to_record",

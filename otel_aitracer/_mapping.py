@@ -14,6 +14,8 @@ from ._config import DEFAULT_PROJECT
 from ._context import MAX_METADATA_KEYS, PROJECT_ATTRIBUTE
 from ._pricing import cost_usd
 
+STEP_INDEX = "aitracer.step_index"  # order of a step within its run (the agents bridge sets it)
+
 REDACTED = {"redacted": True}
 
 
@@ -63,6 +65,9 @@ def span_to_record(span: ReadableSpan, *, default_project: str = DEFAULT_PROJECT
     for key, attr in (("agent_name", GenAI.GEN_AI_AGENT_NAME), ("tool_name", GenAI.GEN_AI_TOOL_NAME)):
         if attrs.get(attr):
             record[key] = str(attrs[attr])
+    step = attrs.get(STEP_INDEX)
+    if isinstance(step, int):
+        record["step_index"] = step
     tags = conv.tags(attrs)
     if tags:
         record["tags"] = tags

@@ -8,9 +8,11 @@ import os
 import weakref
 from typing import Any, Sequence
 
+from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
 from . import _conventions as conv
 from ._batching import BatchWorker
@@ -21,6 +23,16 @@ from ._pipeline import RecordPipeline, Sink
 
 _logger = logging.getLogger(__name__)
 _EXIT_FLUSH_SECONDS = 2.0
+
+
+def _inherit_conversation(span: Span, parent_context: Context | None) -> None:
+    """A conversation id (an agent run's ``group_id``) reaches every span of the run, so records of
+    model calls made inside it carry the run's session too."""
+    parent_attributes = getattr(trace.get_current_span(parent_context), "attributes", None)
+    if parent_attributes:
+        conversation = parent_attributes.get(GenAI.GEN_AI_CONVERSATION_ID)
+        if conversation is not None and GenAI.GEN_AI_CONVERSATION_ID not in span.attributes:
+            span.set_attribute(GenAI.GEN_AI_CONVERSATION_ID, conversation)
 
 
 class AITracerSpanProcessor(SpanProcessor):
@@ -70,6 +82,7 @@ class AITracerSpanProcessor(SpanProcessor):
             if stamped:
                 existing = span.attributes
                 span.set_attributes({k: v for k, v in stamped.items() if k not in existing})
+            _inherit_conversation(span, parent_context)
         except Exception:  # noqa: BLE001
             _logger.debug("could not stamp context onto span", exc_info=True)
 

@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+import wrapt
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -79,7 +80,7 @@ def register(
 
     Reuses the global SDK ``TracerProvider`` when the application has one, so
     its other exporters keep working; otherwise creates and installs one.
-    ``agents`` is accepted now and takes effect with the Agents SDK bridge.
+    ``agents`` bridges openai-agents runs (see :func:`otel_aitracer.register_agents_tracing`) when installed.
     """
     global _current
     with _lock:
@@ -103,7 +104,19 @@ def register(
                 pipeline._instrumentors.append(instrumentor)
         _logger.info("otel-aitracer: recording to %s; instrumented %s", processor.settings.destination, pipeline.instrumented or "nothing")
         _current = pipeline
-        return pipeline
+    if agents and _findable("agents"):
+        # When (or if) the app imports the Agents SDK: importing it here would cost every app that has it installed.
+        wrapt.register_post_import_hook(_bridge_agents, "agents")
+    return pipeline
+
+
+def _bridge_agents(module: Any) -> None:
+    from ._agents_setup import register_agents_tracing
+
+    try:
+        register_agents_tracing()
+    except Exception:  # noqa: BLE001 - the bridge is extra: its failure must not stop the app
+        _logger.warning("otel-aitracer: could not bridge openai-agents tracing", exc_info=True)
 
 
 def current_pipeline() -> Pipeline | None:

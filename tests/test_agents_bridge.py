@@ -162,3 +162,123 @@ def test_register_bridges_the_agents_sdk_when_the_app_imports_it(tmp_path, fake_
     assert result.returncode == 0, result.stderr
     # our OpenAI instrumentor makes the chat span; the bridge adds the workflow and the agent
     assert result.stdout.strip().splitlines()[-1] == "['chat', 'invoke_agent', 'invoke_workflow']"
+
+
+def _model(fake_openai, responses: bool = False):
+    from agents import OpenAIResponsesModel
+
+    client = AsyncOpenAI(base_url=fake_openai.base_url, api_key="sk-fake", max_retries=0)
+    return OpenAIResponsesModel(model="gpt-4.1-mini", openai_client=client) if responses else OpenAIChatCompletionsModel(model="gpt-4o-mini", openai_client=client)
+
+
+def test_handoff_guardrails_failing_tool_and_custom_span(setup, fake_openai):
+    from agents import GuardrailFunctionOutput, InputGuardrailTripwireTriggered, custom_span, input_guardrail, trace
+
+    _, exporter, _, _ = setup
+
+    @function_tool
+    def broken(query: str) -> str:
+        """Always fails."""
+        raise RuntimeError("backend down")
+
+    @input_guardrail
+    async def polite(ctx, agent, text):
+        return GuardrailFunctionOutput(output_info=None, tripwire_triggered="rude" in str(text))
+
+    async def main():
+        model = _model(fake_openai)
+        worker = Agent(name="worker", instructions="Use the tool.", tools=[broken], model=model)
+        triage = Agent(name="triage", instructions="Hand over.", handoffs=[worker], input_guardrails=[polite], model=model)
+        with trace("support", group_id="thread-9"):
+            with custom_span("lookup", data={"source": "crm"}):
+                pass
+            await Runner.run(worker, "please fix it")
+            await Runner.run(triage, "please help")
+            with pytest.raises(InputGuardrailTripwireTriggered):
+                await Runner.run(triage, "you are rude")
+
+    asyncio.run(main())
+    spans = exporter.get_finished_spans()
+    [custom] = [s for s in spans if s.name == "lookup"]
+    assert custom.attributes["openai.agents.custom.data"] == '{"source":"crm"}'
+    [tool] = by_name(spans, "execute_tool broken")
+    assert tool.status.status_code.name == "ERROR"
+    guardrails = [s for s in spans if s.attributes.get("openai.agents.span_type") == "guardrail"]
+    assert sorted(s.attributes["openai.agents.guardrail.triggered"] for s in guardrails) == [False, True]
+    tripped = [s for s in spans if s.status.status_code.name == "ERROR" and "tripwire" in (s.status.description or "")]
+    assert len(tripped) == 1  # openai-agents 0.24 reports it on the turn
+    assert [s.attributes.get("gen_ai.conversation.id") for s in by_name(spans, "invoke_workflow")] == ["thread-9"]
+
+
+def test_streamed_and_responses_runs(setup, fake_openai):
+    _, exporter, _, _ = setup
+
+    async def main():
+        agent = Agent(name="weather", tools=[get_weather], model=_model(fake_openai, responses=True))
+        await Runner.run(agent, "weather in Oslo?")
+        streamed = Runner.run_streamed(Agent(name="streamer", model=_model(fake_openai)), "tell me")
+        async for _ in streamed.stream_events():
+            pass
+
+    asyncio.run(main())
+    spans = exporter.get_finished_spans()
+    assert len(by_name(spans, "invoke_workflow")) == 2
+    assert len(by_name(spans, "chat gpt-4.1-mini")) == 2 and len(by_name(spans, "chat gpt-4o-mini")) == 1
+    # the Responses model reports usage; a streamed chat-completions run has none unless include_usage is set
+    assert all(s.attributes["gen_ai.usage.input_tokens"] > 0 for s in by_name(spans, "chat gpt-4.1-mini"))
+
+
+def test_concurrent_runs_never_mix(setup, fake_openai):
+    _, exporter, _, _ = setup
+
+    async def main():
+        agents_ = [Agent(name=f"a{i}", tools=[get_weather], model=_model(fake_openai)) for i in range(3)]
+        await asyncio.gather(*(Runner.run(a, "weather?", run_config=RunConfig(group_id=f"g{i}")) for i, a in enumerate(agents_)))
+
+    asyncio.run(main())
+    spans = exporter.get_finished_spans()
+    ids = {s.context.span_id: s for s in spans}
+    for span in spans:
+        if span.name.startswith(("execute_tool", "chat", "invoke_agent")):
+            root = span
+            while root.parent is not None and root.parent.span_id in ids:
+                root = ids[root.parent.span_id]
+            agent = next(p for p in [span, *_ancestors(span, ids)] if p.name.startswith("invoke_agent"))
+            assert root.attributes["gen_ai.conversation.id"] == f"g{agent.name[-1]}"
+
+
+def _ancestors(span, ids):
+    while span.parent is not None and span.parent.span_id in ids:
+        span = ids[span.parent.span_id]
+        yield span
+
+
+def test_register_agents_tracing_keeps_or_replaces_the_default_upload(tmp_path):
+    from .helpers import run_python
+
+    result = run_python(
+        f"""
+        import otel_aitracer
+        from agents.tracing import get_trace_provider
+        otel_aitracer.register(store={str(tmp_path / "r.db")!r}, agents=False)
+        kept = otel_aitracer.register_agents_tracing()
+        again = otel_aitracer.register_agents_tracing()
+        names = [type(p).__name__ for p in get_trace_provider()._multi_processor._processors]
+        print(kept is again, names)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True ['BatchTraceProcessor', 'AITracerTracingProcessor']"
+    replaced = run_python(
+        f"""
+        import otel_aitracer
+        from agents.tracing import get_trace_provider, set_tracing_disabled
+        set_tracing_disabled(True)
+        otel_aitracer.register(store={str(tmp_path / "r2.db")!r}, agents=False)
+        otel_aitracer.register_agents_tracing(replace_default=True)
+        print([type(p).__name__ for p in get_trace_provider()._multi_processor._processors])
+        """
+    )
+    assert replaced.returncode == 0, replaced.stderr
+    assert replaced.stdout.strip() == "['AITracerTracingProcessor']"
+    assert "tracing is disabled" in replaced.stderr

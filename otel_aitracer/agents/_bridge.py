@@ -116,7 +116,11 @@ class Bridge:
             return
         span = entry.span
         try:
-            span.set_attributes(_end_attributes(s.span_data, self._capture))
+            attributes = _end_attributes(s.span_data, self._capture)
+            span.set_attributes(attributes)
+            model = attributes.get(GenAI.GEN_AI_REQUEST_MODEL)
+            if model and getattr(span, "name", None) == _CHAT:  # a response span learns its model at the end
+                span.update_name(f"{_CHAT} {model}")
             if s.error:
                 message = s.error.get("message") if isinstance(s.error, dict) else str(s.error)
                 span.set_attribute("error.type", str(message or "error"))

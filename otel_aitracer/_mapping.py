@@ -58,6 +58,8 @@ def span_to_record(span: ReadableSpan, *, default_project: str = DEFAULT_PROJECT
         "app_user_id": _str_or_none(conv.first(attrs, conv.USER_KEYS)),
         "started_at": started.isoformat(timespec="microseconds").replace("+00:00", "Z"),
     }
+    if operation == TOOL_OPERATION:
+        _tool_content(record, attrs, capture_content)
     if cache_read:
         record["cache_read_input_tokens"] = cache_read
     if cache_creation:
@@ -75,6 +77,20 @@ def span_to_record(span: ReadableSpan, *, default_project: str = DEFAULT_PROJECT
     if cost is not None:
         record["cost"] = cost
     return record
+
+
+TOOL_OPERATION = GenAI.GenAiOperationNameValues.EXECUTE_TOOL.value
+
+
+def _tool_content(record: dict[str, Any], attrs: conv.Attributes, capture: bool) -> None:
+    """A tool call's arguments and result are its input and output."""
+    arguments, result = attrs.get(GenAI.GEN_AI_TOOL_CALL_ARGUMENTS), attrs.get(GenAI.GEN_AI_TOOL_CALL_RESULT)
+    if not capture:
+        return
+    if arguments is not None:
+        record["input"] = {"arguments": conv.json_value(arguments)}
+    if result is not None:
+        record["output"] = {"result": conv.json_value(result)}
 
 
 def _utc(ns: int) -> datetime:

@@ -39,11 +39,16 @@ def setup(fake_openai, tmp_path, monkeypatch):
     records.shutdown()
 
 
+USAGE: dict[str, int] = {}
+
+
 def run_weather(fake_openai, **config) -> str:
     async def main() -> str:
         client = AsyncOpenAI(base_url=fake_openai.base_url, api_key="sk-fake", max_retries=0)
         agent = Agent(name="weather", instructions="Answer weather questions.", tools=[get_weather], model=OpenAIChatCompletionsModel(model="gpt-4o-mini", openai_client=client))
         result = await Runner.run(agent, "What's the weather in Paris?", run_config=RunConfig(group_id="thread-7", **config))
+        usage = result.context_wrapper.usage  # what the SDK counted from the fake's answers
+        USAGE.update(input=usage.input_tokens, output=usage.output_tokens)
         return result.final_output
 
     return asyncio.run(main())
@@ -74,11 +79,15 @@ def test_a_run_becomes_nested_genai_spans_and_records(setup, fake_openai):
     assert workflow in ancestors(agent) and agent in ancestors(tool) and all(agent in ancestors(c) for c in chats)
     assert tool.attributes["gen_ai.tool.call.result"] == "rainy, 14C"
     records = SQLiteStore(store).query(newest_first=False)
+    [tool_record] = [r for r in records if r["operation"] == "execute_tool"]
+    assert tool_record["tool_name"] == "get_weather" and tool_record["output"] == {"result": "rainy, 14C"}
+    assert tool_record["input"] == {"arguments": {"query": "What's the weather in Paris?"}}
     steps = [(r["operation"], r.get("agent_name"), r.get("tool_name"), r.get("step_index")) for r in records if r["operation"] != "invoke_workflow"]
     assert [s[0] for s in sorted(steps, key=lambda s: s[3])] == ["invoke_agent", "chat", "execute_tool", "chat"]
     assert all(r["session_id"] == "thread-7" for r in records if r["operation"] in ("invoke_workflow", "invoke_agent"))
     chat_records = [r for r in records if r["operation"] == "chat"]
-    assert sum(r["input_tokens"] for r in chat_records) > 0
+    assert sum(r["input_tokens"] for r in chat_records) == USAGE["input"] > 0
+    assert sum(r["output_tokens"] for r in chat_records) == USAGE["output"] > 0
 
 
 def test_with_our_openai_instrumentor_each_model_call_is_one_span(setup, fake_openai):
@@ -101,10 +110,11 @@ def test_with_our_openai_instrumentor_each_model_call_is_one_span(setup, fake_op
         assert parent is agent
 
 
-def test_the_workflow_nests_under_the_apps_span(setup, fake_openai):
+def test_the_workflow_nests_under_the_apps_span_without_detach_errors(setup, fake_openai, caplog):
     provider, exporter, _, _ = setup
     with provider.get_tracer("app").start_as_current_span("handle request") as app:
         run_weather(fake_openai)
+    assert "Failed to detach context" not in caplog.text
     [workflow] = by_name(exporter.get_finished_spans(), "invoke_workflow")
     assert workflow.parent.span_id == app.get_span_context().span_id
 
@@ -199,6 +209,8 @@ def test_handoff_guardrails_failing_tool_and_custom_span(setup, fake_openai):
 
     asyncio.run(main())
     spans = exporter.get_finished_spans()
+    [handoff] = [s for s in spans if s.attributes.get("openai.agents.span_type") == "handoff"]
+    assert (handoff.attributes["openai.agents.handoff.from"], handoff.attributes["openai.agents.handoff.to"]) == ("triage", "worker")
     [custom] = [s for s in spans if s.name == "lookup"]
     assert custom.attributes["openai.agents.custom.data"] == '{"source":"crm"}'
     [tool] = by_name(spans, "execute_tool broken")
@@ -282,3 +294,15 @@ def test_register_agents_tracing_keeps_or_replaces_the_default_upload(tmp_path):
     assert replaced.returncode == 0, replaced.stderr
     assert replaced.stdout.strip() == "['AITracerTracingProcessor']"
     assert "tracing is disabled" in replaced.stderr
+
+
+def test_run_sync_in_a_thread(setup, fake_openai):
+    import threading
+
+    _, exporter, _, _ = setup
+    client = AsyncOpenAI(base_url=fake_openai.base_url, api_key="sk-fake", max_retries=0)
+    agent = Agent(name="sync", model=OpenAIChatCompletionsModel(model="gpt-4o-mini", openai_client=client))
+    thread = threading.Thread(target=lambda: Runner.run_sync(agent, "hello"))
+    thread.start()
+    thread.join()
+    assert [s.name for s in by_name(exporter.get_finished_spans(), "invoke_")] == ["invoke_agent sync", "invoke_workflow Agent workflow"]

@@ -306,3 +306,28 @@ def test_run_sync_in_a_thread(setup, fake_openai):
     thread.start()
     thread.join()
     assert [s.name for s in by_name(exporter.get_finished_spans(), "invoke_")] == ["invoke_agent sync", "invoke_workflow Agent workflow"]
+
+
+def test_trace_metadata_becomes_record_metadata_and_force_flush_writes(fake_openai, tmp_path):
+    """With the usual batching processor, the SDK's flush_traces() reaches our pipeline."""
+    from .helpers import run_python
+
+    result = run_python(
+        f"""
+        import asyncio, os
+        os.environ["OPENAI_API_KEY"] = "sk-fake"
+        import otel_aitracer
+        from otel_aitracer._store import SQLiteStore
+        pipeline = otel_aitracer.register(store={str(tmp_path / "r.db")!r}, instrument=False)
+        from agents import Agent, OpenAIChatCompletionsModel, RunConfig, Runner, flush_traces
+        from openai import AsyncOpenAI
+        client = AsyncOpenAI(base_url={fake_openai.base_url!r}, api_key="sk-fake", max_retries=0)
+        agent = Agent(name="helper", instructions="Be brief.", model=OpenAIChatCompletionsModel(model="gpt-4o-mini", openai_client=client))
+        asyncio.run(Runner.run(agent, "hello", run_config=RunConfig(trace_metadata={{"tier": "gold"}}, group_id="g1")))
+        flush_traces()  # no shutdown: the records must be in the store already
+        records = SQLiteStore({str(tmp_path / "r.db")!r}).query()
+        print(sorted(r["operation"] for r in records), [r["metadata"] for r in records if r["operation"] == "invoke_workflow"])
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "['chat', 'invoke_agent', 'invoke_workflow'] [{'tier': 'gold'}]"

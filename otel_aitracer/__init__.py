@@ -10,7 +10,7 @@ Three ways in::
 from __future__ import annotations
 
 from . import exceptions
-from ._context import project, session, set_metadata, trace
+from ._context import project, run, session, set_metadata, step, trace
 from ._mapping import span_to_record
 from ._pii import Finding, PIIRedactor
 from ._processor import AITracerSpanExporter, AITracerSpanProcessor
@@ -29,8 +29,10 @@ __all__ = [
     "project",
     "register",
     "register_agents_tracing",
+    "run",
     "session",
     "set_metadata",
     "span_to_record",
+    "step",
     "trace",
 ]

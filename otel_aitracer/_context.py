@@ -35,6 +35,29 @@ _global_lock = threading.Lock()
 _global_version = [0]
 
 
+class _Run:
+    """One run's step counter and the name given to its next step; shared by the run's nested scopes."""
+
+    __slots__ = ("run_id", "_next", "_pending", "_lock")
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self._next = 0
+        self._pending: str | None = None
+        self._lock = threading.Lock()
+
+    def name_next(self, name: str) -> None:
+        with self._lock:
+            self._pending = name
+
+    def take_step(self) -> tuple[int, str]:
+        """The next step's index (0, 1, 2… in call order) and name (given by ``step()``, else ``step_<n>``)."""
+        with self._lock:
+            index, name, self._pending = self._next, self._pending, None
+            self._next += 1
+        return index, name or f"step_{index + 1}"
+
+
 @dataclass
 class _Scope:
     session_id: str | None = None
@@ -42,6 +65,7 @@ class _Scope:
     project: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
+    run: _Run | None = None
     _attributes: dict[str, Any] | None = None
     _version: int = -1
 
@@ -75,6 +99,10 @@ _scope: ContextVar[_Scope] = ContextVar("otel_aitracer_scope", default=_ROOT)
 def current_attributes() -> dict[str, Any]:
     """What the processor stamps on a span started now (cheap: cached per scope)."""
     return _scope.get().attributes()
+
+
+def current_run() -> _Run | None:
+    return _scope.get().run
 
 
 @contextmanager
@@ -167,3 +195,34 @@ def trace(trace_id: str | None = None, name: str | None = None) -> Iterator[Trac
     scope = _scope.get().child()
     with _enter(scope), tracer.start_as_current_span(name or "trace", context=ctx) as span:
         yield Trace(span, scope)
+
+
+class Run:
+    """The handle ``run()`` yields: its ``run_id`` (the trace id of its calls) and ``step()``."""
+
+    def __init__(self, state: _Run) -> None:
+        self._state = state
+        self.run_id = state.run_id
+
+    def step(self, name: str) -> None:
+        """Name the run's next LLM call."""
+        self._state.name_next(str(name))
+
+
+@contextmanager
+def run(name: str | None = None) -> Iterator[Run]:
+    """A fresh run: its own trace id; every LLM call inside is a step numbered 0, 1, 2… in call order.
+
+    Runs never share an id or a counter, across threads and asyncio tasks alike.
+    """
+    with trace(secrets.token_hex(16), name=name or "run") as handle:
+        state = _Run(handle.trace_id)
+        with _enter(_scope.get().child(run=state)):
+            yield Run(state)
+
+
+def step(name: str) -> None:
+    """Name the next LLM call of the current run (no effect outside a run)."""
+    state = _scope.get().run
+    if state is not None:
+        state.name_next(str(name))

@@ -14,7 +14,8 @@ from ._config import DEFAULT_PROJECT
 from ._context import MAX_METADATA_KEYS, PROJECT_ATTRIBUTE
 from ._pricing import cost_usd
 
-STEP_INDEX = "aitracer.step_index"  # order of a step within its run (the agents bridge sets it)
+STEP_INDEX = "aitracer.step_index"  # order of a step within its run (run() and the agents bridge set it)
+STEP_NAME = "aitracer.step_name"  # the step's name, from step(); the span name otherwise
 
 REDACTED = {"redacted": True}
 
@@ -42,7 +43,7 @@ def span_to_record(span: ReadableSpan, *, default_project: str = DEFAULT_PROJECT
         "model": str(model) if model is not None else None,
         "provider": provider,
         "operation": operation,
-        "name": span.name,
+        "name": str(attrs.get(STEP_NAME) or span.name),
         "input": _content(conv.input_messages(attrs), capture_content),
         "output": _output(conv.output_messages(attrs), capture_content),
         "input_tokens": input_tokens or 0,

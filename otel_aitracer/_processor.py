@@ -17,7 +17,8 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as Ge
 from . import _conventions as conv
 from ._batching import BatchWorker
 from ._config import Settings, resolve_settings
-from ._context import current_attributes
+from ._context import current_attributes, current_run
+from ._mapping import STEP_INDEX, STEP_NAME
 from ._pii import PIIRedactor
 from ._pipeline import RecordPipeline, Sink
 
@@ -33,6 +34,20 @@ def _inherit_conversation(span: Span, parent_context: Context | None) -> None:
         conversation = parent_attributes.get(GenAI.GEN_AI_CONVERSATION_ID)
         if conversation is not None and GenAI.GEN_AI_CONVERSATION_ID not in span.attributes:
             span.set_attribute(GenAI.GEN_AI_CONVERSATION_ID, conversation)
+
+
+_LLM_OPERATIONS = frozenset({"chat", "generate_content", "text_completion", "embeddings"})
+
+
+def _number_step(span: Span) -> None:
+    """Inside ``run()``, each LLM call is the run's next step (unless something already numbered it)."""
+    state = current_run()
+    if state is None:
+        return
+    attributes = span.attributes
+    if attributes.get(GenAI.GEN_AI_OPERATION_NAME) in _LLM_OPERATIONS and STEP_INDEX not in attributes:
+        index, name = state.take_step()
+        span.set_attributes({STEP_INDEX: index, STEP_NAME: name})
 
 
 class AITracerSpanProcessor(SpanProcessor):
@@ -83,6 +98,7 @@ class AITracerSpanProcessor(SpanProcessor):
                 existing = span.attributes
                 span.set_attributes({k: v for k, v in stamped.items() if k not in existing})
             _inherit_conversation(span, parent_context)
+            _number_step(span)
         except Exception:  # noqa: BLE001
             _logger.debug("could not stamp context onto span", exc_info=True)
 

@@ -61,3 +61,29 @@ def test_without_content_capture_records_keep_no_content(tmp_path, fakes):
     assert result.returncode == 0, result.stderr
     records = SQLiteStore(tmp_path / "records.db").query()
     assert len(records) == 3 and all(r["input"] is None for r in records)
+
+
+@pytest.mark.parametrize(("chosen", "expected"), [(None, "otlp"), ("aitracer", "aitracer")])
+def test_an_installed_opentelemetry_distro_keeps_its_defaults_unless_ours_is_chosen(tmp_path, chosen, expected):
+    """Installing otel-aitracer must not reroute an app that already exports with opentelemetry-distro."""
+    from .helpers import run_python
+
+    fake = tmp_path / "opentelemetry" / "distro"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        "import os\n\n\nclass OpenTelemetryDistro:\n    def _configure(self, **kwargs):\n        os.environ.setdefault('OTEL_TRACES_EXPORTER', 'otlp')\n"
+    )
+    env = {"PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"}
+    if chosen:
+        env["OTEL_PYTHON_DISTRO"] = chosen
+    result = run_python(
+        """
+        import os
+        from otel_aitracer._distro import AITracerDistro
+        AITracerDistro().configure()
+        print(os.environ["OTEL_TRACES_EXPORTER"])
+        """,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected

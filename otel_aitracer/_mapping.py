@@ -61,6 +61,7 @@ def span_to_record(span: ReadableSpan, *, default_project: str = DEFAULT_PROJECT
     }
     if operation == TOOL_OPERATION:
         _tool_content(record, attrs, capture_content)
+    _logged_content(record, attrs, capture_content)
     if cache_read:
         record["cache_read_input_tokens"] = cache_read
     if cache_creation:
@@ -92,6 +93,13 @@ def _tool_content(record: dict[str, Any], attrs: conv.Attributes, capture: bool)
         record["input"] = {"arguments": conv.json_value(arguments)}
     if result is not None:
         record["output"] = {"result": conv.json_value(result)}
+
+
+def _logged_content(record: dict[str, Any], attrs: conv.Attributes, capture: bool) -> None:
+    """``AITracer.log()`` input_data / output_data, recorded as given."""
+    for field, key in (("input", "aitracer.input"), ("output", "aitracer.output")):
+        if key in attrs:
+            record[field] = conv.json_value(attrs[key]) if capture else REDACTED
 
 
 def _utc(ns: int) -> datetime:

@@ -91,5 +91,6 @@ class AnthropicInstrumentor(BaseInstrumentor):
             if not wrap("anthropic", "_base_client", "start_api_call_span", _leave_our_calls_to_us):
                 _logger.warning("anthropic: cannot keep the SDK's own span out of instrumented calls; both may appear")
 
+
     def _uninstrument(self, **kwargs: Any) -> None:
         self._patches.unwrap_all()

@@ -105,6 +105,17 @@ def current_run() -> _Run | None:
     return _scope.get().run
 
 
+def current_project() -> str | None:
+    return _scope.get().project
+
+
+@contextmanager
+def user(user_id: str) -> Iterator[str]:
+    """Name the app user of the calls made inside the block, without a session."""
+    with _enter(_scope.get().child(user_id=str(user_id))):
+        yield user_id
+
+
 @contextmanager
 def _enter(scope: _Scope) -> Iterator[_Scope]:
     token = _scope.set(scope)

@@ -60,7 +60,7 @@ class AITracer:
             project, api_key, base_url, store, pii_detection, pii_action, pii_types, capture_content, sync,
             max_batch_size=batch_size, schedule_delay=float(flush_interval),
         )  # fmt: skip
-        self.project = self._processor.settings.project
+        self.project_name = self._processor.settings.project
         self._provider = TracerProvider(shutdown_on_exit=flush_on_exit)
         self._provider.add_span_processor(self._processor)
         self._tracer = self._provider.get_tracer("otel_aitracer.facade")
@@ -70,11 +70,17 @@ class AITracer:
     @contextmanager
     def _scope(self, metadata: Mapping[str, Any] | None = None) -> Iterator[None]:
         """This tracer's project and metadata (``set_metadata``, then per call) on the spans started inside."""
-        with _context.project(self.project):
+        outer = _context.current_project()
+        with _context.project(outer or self.project_name):
             merged = {**self._metadata, **(metadata or {})}
             if merged:
                 _context.set_metadata(merged)
-            yield
+            user = merged.get("user_id")
+            if user is not None:  # the seed's way to name the app user without a session
+                with _context.user(str(user)):
+                    yield
+            else:
+                yield
 
     def set_metadata(self, metadata: Mapping[str, Any]) -> None:
         """Metadata for every later call of this tracer."""
@@ -83,6 +89,18 @@ class AITracer:
     def run(self, name: str | None = None) -> Any:
         """``otel_aitracer.run()`` for this tracer's calls."""
         return _context.run(name)
+
+    def project(self, name: str) -> Any:
+        """Record the calls made inside the block to project ``name``; reverts on exit."""
+        return _context.project(name)
+
+    def trace(self, trace_id: str | None = None, name: str | None = None) -> Any:
+        """One trace for the block, with ``set_metadata()`` and ``add_tag()`` on what it yields."""
+        return _context.trace(trace_id, name)
+
+    def session(self, session_id: str, user_id: str | None = None, metadata: Mapping[str, Any] | None = None) -> Any:
+        """Group the calls made inside the block under one session and app user."""
+        return _context.session(session_id, user_id, metadata)
 
     # ---- clients --------------------------------------------------------------------------------
     def wrap_openai(self, client: Any) -> Any:
@@ -193,7 +211,7 @@ class AITracer:
             GenAI.GEN_AI_REQUEST_MODEL: str(entry["model"]),
             GenAI.GEN_AI_USAGE_INPUT_TOKENS: int(entry.get("input_tokens") or 0),
             GenAI.GEN_AI_USAGE_OUTPUT_TOKENS: int(entry.get("output_tokens") or 0),
-            PROJECT_ATTRIBUTE: str(entry.get("project") or self.project),
+            PROJECT_ATTRIBUTE: str(entry.get("project") or _context.current_project() or self.project_name),
         }
         if entry.get("input_data") is not None:
             attrs[LOG_INPUT] = json.dumps(entry["input_data"], default=str)

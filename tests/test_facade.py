@@ -45,6 +45,7 @@ def test_wrap_openai_traces_that_instance_only_and_strips_metadata(tracer, fake_
     assert "aitracer_metadata" not in sent  # never reaches the provider
     [record] = records(tmp_path)
     assert record["project"] == "facade" and record["metadata"] == {"release": "1.2", "feature": "faq"}
+    assert tracer.project_name == "facade"
     assert record["input"]["messages"][0]["content"] == "hi, I am [EMAIL]"  # PII on by default here
 
 
@@ -113,3 +114,18 @@ def test_wrap_anthropic_and_gemini_instances(tracer, tmp_path, tracer_provider, 
     assert span_exporter.get_finished_spans() == ()  # the SDK's own spans stayed off for the wrapped client
     with pytest.raises(ConfigurationError, match="wrap_gemini"):
         tracer.wrap_gemini(object())
+
+
+def test_project_trace_session_and_user_from_metadata(tracer, fake_openai, tmp_path):
+    client = tracer.wrap_openai(openai.OpenAI(api_key="k", base_url=fake_openai.base_url, max_retries=0))
+    with tracer.project("billing"):
+        client.chat.completions.create(model="gpt-4o-mini", messages=USER)
+        tracer.log({"model": "gpt-4o-mini"})
+    with tracer.session("s-1", user_id="u-1"), tracer.trace("req-9") as t:
+        t.add_tag("beta")
+        client.chat.completions.create(model="gpt-4o-mini", messages=USER)
+    client.chat.completions.create(model="gpt-4o-mini", messages=USER, extra_body={"aitracer_metadata": {"user_id": "u-2"}})
+    billing, logged, in_session, by_metadata = records(tmp_path)
+    assert (billing["project"], logged["project"]) == ("billing", "billing")
+    assert (in_session["session_id"], in_session["app_user_id"], in_session["tags"], in_session["project"]) == ("s-1", "u-1", ["beta"], "facade")
+    assert by_metadata["app_user_id"] == "u-2" and by_metadata["project"] == "facade"

@@ -9,11 +9,11 @@ Work in progress for issue #6: construction and its validation, ``wrap_openai``,
 from __future__ import annotations
 
 import functools
-import json
 import time
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
+import orjson
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -206,7 +206,7 @@ class AITracer:
         now = time.time_ns()
         latency = int(entry.get("latency_ms") or 0)
         attrs: dict[str, Any] = {
-            GenAI.GEN_AI_OPERATION_NAME: "chat",
+            GenAI.GEN_AI_OPERATION_NAME: GenAI.GenAiOperationNameValues.CHAT.value,
             GenAI.GEN_AI_PROVIDER_NAME: str(entry.get("provider") or "other"),
             GenAI.GEN_AI_REQUEST_MODEL: str(entry["model"]),
             GenAI.GEN_AI_USAGE_INPUT_TOKENS: int(entry.get("input_tokens") or 0),
@@ -214,12 +214,12 @@ class AITracer:
             PROJECT_ATTRIBUTE: str(entry.get("project") or _context.current_project() or self.project_name),
         }
         if entry.get("input_data") is not None:
-            attrs[LOG_INPUT] = json.dumps(entry["input_data"], default=str)
+            attrs[LOG_INPUT] = orjson.dumps(entry["input_data"], default=str).decode()
         if entry.get("output_data") is not None:
-            attrs[LOG_OUTPUT] = json.dumps(entry["output_data"], default=str)
+            attrs[LOG_OUTPUT] = orjson.dumps(entry["output_data"], default=str).decode()
         metadata = {**self._metadata, **(entry.get("metadata") or {})}
         if metadata:
-            attrs[METADATA_ATTRIBUTE] = json.dumps(metadata, default=str)
+            attrs[METADATA_ATTRIBUTE] = orjson.dumps(metadata, default=str).decode()
         span = self._tracer.start_span(f"chat {entry['model']}", kind=SpanKind.CLIENT, attributes=attrs, start_time=now - latency * 1_000_000)
         if entry.get("status") == "error":
             span.set_status(Status(StatusCode.ERROR, str(entry.get("error_message") or "error")))

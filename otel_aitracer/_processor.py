@@ -36,7 +36,10 @@ def _inherit_conversation(span: Span, parent_context: Context | None) -> None:
             span.set_attribute(GenAI.GEN_AI_CONVERSATION_ID, conversation)
 
 
-_LLM_OPERATIONS = frozenset({"chat", "generate_content", "text_completion", "embeddings"})
+_LLM_OPERATIONS = frozenset(
+    m.value for m in (GenAI.GenAiOperationNameValues.CHAT, GenAI.GenAiOperationNameValues.GENERATE_CONTENT,
+                      GenAI.GenAiOperationNameValues.TEXT_COMPLETION, GenAI.GenAiOperationNameValues.EMBEDDINGS)
+)  # fmt: skip
 
 
 def _number_step(span: Span) -> None:

@@ -9,17 +9,18 @@ under it, and fill it on end, when the SDK has filled its data.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from datetime import datetime
 from typing import Any
 
+import orjson
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 
+from .._context import _Run
 from .._mapping import STEP_INDEX
 
 _logger = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def _ns(iso: str | None) -> int | None:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return orjson.dumps(value, default=str).decode()
 
 
 class _Open:
@@ -65,7 +66,7 @@ class Bridge:
         self._llm_spans = llm_spans  # () -> bool: emit chat spans ourselves (no provider instrumentor does)
         self._lock = threading.Lock()
         self._open: dict[str, _Open] = {}
-        self._steps: dict[str, int] = {}
+        self._runs: dict[str, _Run] = {}  # agents trace id -> its step counter
 
     # ---- traces ---------------------------------------------------------------------------------
     def trace_start(self, t: Any) -> None:
@@ -79,12 +80,12 @@ class Bridge:
         span = self._tracer.start_span(f"{_WORKFLOW} {name}", kind=SpanKind.INTERNAL, attributes=attrs)
         with self._lock:
             self._open[t.trace_id] = _Open(span, None)
-            self._steps[t.trace_id] = 0
+            self._runs[t.trace_id] = _Run(t.trace_id)
 
     def trace_end(self, t: Any) -> None:
         with self._lock:
             entry = self._open.pop(t.trace_id, None)
-            self._steps.pop(t.trace_id, None)
+            self._runs.pop(t.trace_id, None)
         if entry is not None:
             entry.span.end()
 
@@ -102,7 +103,9 @@ class Bridge:
             return
         name, span_kind, attrs = _start_shape(kind, data)
         if attrs.get(GenAI.GEN_AI_OPERATION_NAME) in (_AGENT, _TOOL, _CHAT):
-            attrs[STEP_INDEX] = self._next_step(s.trace_id)
+            with self._lock:
+                run = self._runs.setdefault(s.trace_id, _Run(s.trace_id))
+            attrs[STEP_INDEX] = run.take_step()[0]
         context = trace.set_span_in_context(parent.span) if parent is not None else None
         span = self._tracer.start_span(name, context=context, kind=span_kind, attributes=attrs, start_time=_ns(s.started_at))
         token = otel_context.attach(trace.set_span_in_context(span))
@@ -133,18 +136,12 @@ class Bridge:
                     _logger.debug("could not detach an agents span's context", exc_info=True)
             span.end(end_time=_ns(s.ended_at))
 
-    def _next_step(self, trace_id: str) -> int:
-        with self._lock:
-            step = self._steps.get(trace_id, 0)
-            self._steps[trace_id] = step + 1
-        return step
-
     def close_all(self) -> None:
         """End whatever is still open (shutdown): traces that never ended are not left dangling."""
         with self._lock:
             entries = list(self._open.values())
             self._open.clear()
-            self._steps.clear()
+            self._runs.clear()
         for entry in entries:
             if entry.owned and entry.span.is_recording():
                 entry.span.end()
@@ -159,7 +156,7 @@ def _start_shape(kind: str, data: Any) -> tuple[str, SpanKind, dict[str, Any]]:
         return f"{_TOOL} {name}", SpanKind.INTERNAL, {GenAI.GEN_AI_OPERATION_NAME: _TOOL, GenAI.GEN_AI_TOOL_NAME: name, GenAI.GEN_AI_TOOL_TYPE: "function"}
     if kind in ("generation", "response"):
         model = getattr(data, "model", None)
-        attrs = {GenAI.GEN_AI_OPERATION_NAME: _CHAT, GenAI.GEN_AI_PROVIDER_NAME: "openai"}
+        attrs = {GenAI.GEN_AI_OPERATION_NAME: _CHAT, GenAI.GEN_AI_PROVIDER_NAME: GenAI.GenAiProviderNameValues.OPENAI.value}
         if model:
             attrs[GenAI.GEN_AI_REQUEST_MODEL] = str(model)
         return f"{_CHAT} {model}" if model else _CHAT, SpanKind.CLIENT, attrs

@@ -17,6 +17,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterator, Mapping
 
+from ._sessions import Deliver, Session
+
 import orjson
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
@@ -66,6 +68,7 @@ class _Scope:
     metadata: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     run: _Run | None = None
+    session_handle: Session | None = None
     _attributes: dict[str, Any] | None = None
     _version: int = -1
 
@@ -109,6 +112,10 @@ def current_project() -> str | None:
     return _scope.get().project
 
 
+def current_session() -> Session | None:
+    return _scope.get().session_handle
+
+
 @contextmanager
 def user(user_id: str) -> Iterator[str]:
     """Name the app user of the calls made inside the block, without a session."""
@@ -125,22 +132,41 @@ def _enter(scope: _Scope) -> Iterator[_Scope]:
         _scope.reset(token)
 
 
-class Session:
-    """The handle ``session()`` yields."""
-
-    def __init__(self, session_id: str, user_id: str | None) -> None:
-        self.session_id = session_id
-        self.user_id = user_id
-
-
 @contextmanager
-def session(session_id: str, user_id: str | None = None, metadata: Mapping[str, Any] | None = None) -> Iterator[Session]:
-    """Group the calls made inside the block under one session (and end user)."""
+def session(
+    session_id: str,
+    user_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    deliver: Deliver | None = None,
+    project: str | None = None,
+) -> Iterator[Session]:
+    """Group the calls made inside the block under one session (and end user).
+
+    The :class:`Session` it yields takes feedback on the session's last response.
+    Its start, end and feedback go to ``deliver`` (by default the pipeline
+    ``register()`` set up, if any), filed under ``project`` (by default the current one).
+    """
     parent = _scope.get()
-    scope = parent.child(session_id=str(session_id), user_id=str(user_id) if user_id is not None else parent.user_id)
+    if deliver is None:
+        deliver = _registered_delivery()
+    user = str(user_id) if user_id is not None else parent.user_id
+    handle = Session(str(session_id), user, metadata, project or parent.project, deliver)
+    scope = parent.child(session_id=handle.session_id, user_id=handle.user_id, session_handle=handle)
     scope.metadata.update(metadata or {})
-    with _enter(scope):
-        yield Session(scope.session_id or "", scope.user_id)
+    handle._started()
+    try:
+        with _enter(scope):
+            yield handle
+    finally:
+        handle._ended()
+
+
+def _registered_delivery() -> Deliver | None:
+    from ._register import current_pipeline  # late: _register imports this module's users
+
+    pipeline = current_pipeline()
+    return pipeline.processor.submit_session_event if pipeline is not None else None
 
 
 @contextmanager
@@ -191,7 +217,7 @@ def _trace_id_from(value: str) -> int:
 
 
 @contextmanager
-def trace(trace_id: str | None = None, name: str | None = None) -> Iterator[Trace]:
+def trace(trace_id: str | None = None, name: str | None = None, *, tracer_provider: Any = None) -> Iterator[Trace]:
     """Run the block in one trace: a span named ``name``, with the given trace id if any."""
     from ._register import current_pipeline  # late: _register imports this module's users
 
@@ -201,8 +227,9 @@ def trace(trace_id: str | None = None, name: str | None = None) -> Iterator[Trac
         wanted = _trace_id_from(str(trace_id)) if trace_id is not None else secrets.randbits(128) or 1
         parent = SpanContext(wanted, secrets.randbits(64) or 1, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
         ctx = otel_trace.set_span_in_context(NonRecordingSpan(parent), ctx)
-    pipeline = current_pipeline()
-    tracer = otel_trace.get_tracer("otel_aitracer", tracer_provider=pipeline.tracer_provider if pipeline else None)
+    if tracer_provider is None and (pipeline := current_pipeline()) is not None:
+        tracer_provider = pipeline.tracer_provider
+    tracer = otel_trace.get_tracer("otel_aitracer", tracer_provider=tracer_provider)
     scope = _scope.get().child()
     with _enter(scope), tracer.start_as_current_span(name or "trace", context=ctx) as span:
         yield Trace(span, scope)
@@ -221,12 +248,12 @@ class Run:
 
 
 @contextmanager
-def run(name: str | None = None) -> Iterator[Run]:
+def run(name: str | None = None, *, tracer_provider: Any = None) -> Iterator[Run]:
     """A fresh run: its own trace id; every LLM call inside is a step numbered 0, 1, 2… in call order.
 
     Runs never share an id or a counter, across threads and asyncio tasks alike.
     """
-    with trace(secrets.token_hex(16), name=name or "run") as handle:
+    with trace(secrets.token_hex(16), name=name or "run", tracer_provider=tracer_provider) as handle:
         state = _Run(handle.trace_id)
         with _enter(_scope.get().child(run=state)):
             yield Run(state)

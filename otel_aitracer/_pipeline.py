@@ -1,10 +1,16 @@
-"""The one path data takes: finished spans -> records -> sink, with every drop counted."""
+"""The one path data takes: finished spans -> records -> sink, with every drop counted.
+
+Session events (a session's start and end, feedback) ride the same queue and
+sink, redacted the same way, so they reach the destination after the records
+they refer to.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections import Counter
+from itertools import groupby
 from typing import Any, Iterable, Protocol, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -14,6 +20,7 @@ from ._http_sink import HTTPSink
 from ._mapping import span_to_record
 from ._pii import PIIRedactor
 from ._pii._records import redact_record
+from ._sessions import SessionEvent
 from ._store import SQLiteStore
 
 _logger = logging.getLogger(__name__)
@@ -22,8 +29,14 @@ _logger = logging.getLogger(__name__)
 DROP_REASONS = ("queue_full", "mapping_error", "redaction_error", "sink_error", "shutdown")
 
 
+# Session event fields that can hold what users typed.
+_FREE_TEXT_FIELDS = ("comment", "name", "data", "metadata")
+
+
 class Sink(Protocol):
     def write(self, records: Sequence[dict[str, Any]]) -> None: ...
+
+    def write_events(self, events: Sequence[dict[str, Any]]) -> None: ...
 
     def close(self) -> None: ...
 
@@ -58,6 +71,7 @@ class Stats:
             counts = dict(self._counts)
         return {
             "written": counts.get("written", 0),
+            "session_events": counts.get("session_events", 0),
             "dropped": {reason: counts.get(reason, 0) for reason in DROP_REASONS},
         }
 
@@ -71,35 +85,68 @@ class RecordPipeline:
         self.sink: Sink = sink if sink is not None else make_sink(settings)
         self.stats = Stats()
 
-    def process(self, spans: Iterable[ReadableSpan]) -> bool:
-        """Write the records of ``spans``; False if the sink failed (the batch is counted dropped)."""
-        records = []
-        for span in spans:
-            try:
-                record = span_to_record(span, default_project=self.settings.project, capture_content=self.settings.capture_content)
-            except Exception:  # noqa: BLE001 - one bad span must not lose the batch
-                _logger.warning("could not map span %r; dropped", getattr(span, "name", "?"), exc_info=True)
-                self.stats.add("mapping_error")
+    def process(self, items: Iterable[ReadableSpan | SessionEvent]) -> bool:
+        """Write the records of the spans and the session events, in the order given; False if the sink failed."""
+        ok = True
+        for is_event, run in groupby(items, key=lambda item: isinstance(item, SessionEvent)):
+            if is_event:
+                events = [e for e in map(self._event, run) if e is not None]
+                ok = self._write(self._write_events, events, "session_events", "session events") and ok
+            else:
+                records = [r for r in map(self._record, run) if r is not None]
+                ok = self._write(self.sink.write, records, "written", "records") and ok
+        return ok
+
+    def _record(self, span: ReadableSpan) -> dict[str, Any] | None:
+        try:
+            record = span_to_record(span, default_project=self.settings.project, capture_content=self.settings.capture_content)
+        except Exception:  # noqa: BLE001 - one bad span must not lose the batch
+            _logger.warning("could not map span %r; dropped", getattr(span, "name", "?"), exc_info=True)
+            self.stats.add("mapping_error")
+            return None
+        if record is None or self.redactor is None:
+            return record
+        try:
+            redact_record(record, self.redactor)
+        except Exception:  # noqa: BLE001 - a record that could not be redacted never leaves
+            _logger.warning("could not redact the record of span %r; dropped", getattr(span, "name", "?"), exc_info=True)
+            self.stats.add("redaction_error")
+            return None
+        return record
+
+    def _event(self, item: SessionEvent) -> dict[str, Any] | None:
+        """The event's wire form, with what users typed redacted (or withheld without content capture)."""
+        event = item.as_dict()
+        for name in _FREE_TEXT_FIELDS:
+            if event.get(name) is None:
                 continue
-            if record is None:
-                continue
-            if self.redactor is not None:
+            if not self.settings.capture_content and name in ("comment", "data"):
+                event[name] = None if name == "comment" else {"redacted": True}
+            elif self.redactor is not None:
                 try:
-                    redact_record(record, self.redactor)
-                except Exception:  # noqa: BLE001 - a record that could not be redacted never leaves
-                    _logger.warning("could not redact the record of span %r; dropped", getattr(span, "name", "?"), exc_info=True)
+                    event[name] = self.redactor.redact_value(event[name])
+                except Exception:  # noqa: BLE001 - never sent unredacted
+                    _logger.warning("could not redact a %s event; dropped", item.kind, exc_info=True)
                     self.stats.add("redaction_error")
-                    continue
-            records.append(record)
-        if not records:
+                    return None
+        return event
+
+    def _write_events(self, events: Sequence[dict[str, Any]]) -> None:
+        write = getattr(self.sink, "write_events", None)
+        if write is None:  # a custom sink that only takes records
+            raise TypeError(f"{type(self.sink).__name__} has no write_events()")
+        write(events)
+
+    def _write(self, write: Any, items: list[dict[str, Any]], counter: str, what: str) -> bool:
+        if not items:
             return True
         try:
-            self.sink.write(records)
+            write(items)
         except Exception:  # noqa: BLE001
-            _logger.warning("could not write %d records to the %s; dropped", len(records), self.settings.destination, exc_info=True)
-            self.stats.add("sink_error", len(records))
+            _logger.warning("could not write %d %s to the %s; dropped", len(items), what, self.settings.destination, exc_info=True)
+            self.stats.add("sink_error", len(items))
             return False
-        self.stats.add("written", len(records))
+        self.stats.add(counter, len(items))
         return True
 
     def close(self) -> None:

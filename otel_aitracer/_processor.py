@@ -17,10 +17,11 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as Ge
 from . import _conventions as conv
 from ._batching import BatchWorker
 from ._config import Settings, resolve_settings
-from ._context import current_attributes, current_run
+from ._context import current_attributes, current_run, current_session
 from ._mapping import STEP_INDEX, STEP_NAME
 from ._pii import PIIRedactor
 from ._pipeline import RecordPipeline, Sink
+from ._sessions import SessionEvent
 
 _logger = logging.getLogger(__name__)
 _EXIT_FLUSH_SECONDS = 2.0
@@ -40,6 +41,17 @@ _LLM_OPERATIONS = frozenset(
     m.value for m in (GenAI.GenAiOperationNameValues.CHAT, GenAI.GenAiOperationNameValues.GENERATE_CONTENT,
                       GenAI.GenAiOperationNameValues.TEXT_COMPLETION, GenAI.GenAiOperationNameValues.EMBEDDINGS)
 )  # fmt: skip
+
+
+# The calls a user gives feedback on: those that answer (not embeddings, tools or agents).
+_RESPONSE_OPERATIONS = _LLM_OPERATIONS - {GenAI.GenAiOperationNameValues.EMBEDDINGS.value}
+
+
+def _mark_last_response(span: Span) -> None:
+    """Inside ``session()``, this call becomes the response the session's feedback is about."""
+    handle = current_session()
+    if handle is not None and span.attributes.get(GenAI.GEN_AI_OPERATION_NAME) in _RESPONSE_OPERATIONS:
+        handle.last_log_id = format(span.get_span_context().span_id, "016x")
 
 
 def _number_step(span: Span) -> None:
@@ -87,7 +99,7 @@ class AITracerSpanProcessor(SpanProcessor):
             project, api_key, base_url, store, capture_content, sync, environment, pii_detection, pii_action, pii_types
         )
         self._pipeline = RecordPipeline(self.settings, sink, redactor)
-        self._worker: BatchWorker[ReadableSpan] | None = None
+        self._worker: BatchWorker[ReadableSpan | SessionEvent] | None = None
         if not self.settings.sync:
             self._worker = BatchWorker(self._pipeline.process, self._pipeline.stats.add, max_queue_size, max_batch_size, schedule_delay)
         self._shut_down = False
@@ -102,21 +114,33 @@ class AITracerSpanProcessor(SpanProcessor):
                 span.set_attributes({k: v for k, v in stamped.items() if k not in existing})
             _inherit_conversation(span, parent_context)
             _number_step(span)
+            _mark_last_response(span)
         except Exception:  # noqa: BLE001
             _logger.debug("could not stamp context onto span", exc_info=True)
 
     def on_end(self, span: ReadableSpan) -> None:
         try:
-            if conv.operation(span.attributes or {}) is None:
-                return
-            if self._worker is not None:
-                self._worker.put(span)
-            elif self._shut_down:
-                self._pipeline.stats.add("shutdown")
-            else:
-                self._pipeline.process((span,))
+            if conv.operation(span.attributes or {}) is not None:
+                self._submit(span)
         except Exception:  # noqa: BLE001
             _logger.debug("on_end failed", exc_info=True)
+
+    def submit_session_event(self, event: SessionEvent) -> None:
+        """Queue a session's start, end, feedback or event behind the records already queued."""
+        try:
+            if event.project is None:
+                event.project = self.settings.project
+            self._submit(event)
+        except Exception:  # noqa: BLE001
+            _logger.debug("submit_session_event failed", exc_info=True)
+
+    def _submit(self, item: ReadableSpan | SessionEvent) -> None:
+        if self._worker is not None:
+            self._worker.put(item)
+        elif self._shut_down:
+            self._pipeline.stats.add("shutdown")
+        else:
+            self._pipeline.process((item,))
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         if self._worker is None:

@@ -2,7 +2,8 @@
 
 The full record is kept as JSON; the columns the CLI filters and groups on are
 copied out and indexed. Writing a span id twice keeps the first row, so a
-retried batch never counts a call twice.
+retried batch never counts a call twice. Sessions (start, end, metadata) and
+their feedback and events have tables of their own.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import orjson
 
 from .exceptions import ConfigurationError
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 _COLUMNS = (
     "span_id", "trace_id", "parent_span_id", "project", "session_id", "app_user_id", "model", "provider",
     "operation", "status", "started_at", "latency_ms", "input_tokens", "output_tokens", "cost",
@@ -34,6 +35,16 @@ CREATE INDEX IF NOT EXISTS records_trace ON records (trace_id);
 CREATE INDEX IF NOT EXISTS records_session ON records (session_id);
 CREATE INDEX IF NOT EXISTS records_user ON records (app_user_id);
 CREATE INDEX IF NOT EXISTS records_time ON records (started_at);
+CREATE TABLE IF NOT EXISTS sessions (
+    project TEXT NOT NULL, session_id TEXT NOT NULL, app_user_id TEXT, metadata BLOB,
+    started_at TEXT NOT NULL, ended_at TEXT, PRIMARY KEY (project, session_id)
+);
+CREATE TABLE IF NOT EXISTS session_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, session_id TEXT NOT NULL, type TEXT NOT NULL,
+    log_id TEXT, created_at TEXT NOT NULL, event BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS session_events_session ON session_events (session_id);
+CREATE INDEX IF NOT EXISTS session_events_log ON session_events (log_id);
 PRAGMA user_version = {_SCHEMA_VERSION};
 """
 # Only a repeated span id is skipped; any other constraint failure fails the batch loudly.
@@ -41,6 +52,16 @@ _INSERT = (
     f"INSERT INTO records ({', '.join(_COLUMNS)}, record) VALUES ({', '.join('?' * (len(_COLUMNS) + 1))})"
     " ON CONFLICT(span_id) DO NOTHING"
 )
+# A session entered again (one per request, say) keeps its first start and its latest end.
+_SESSION_START = (
+    "INSERT INTO sessions (project, session_id, app_user_id, metadata, started_at) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT(project, session_id) DO UPDATE SET app_user_id = COALESCE(excluded.app_user_id, app_user_id)"
+)
+_SESSION_END = (
+    "INSERT INTO sessions (project, session_id, metadata, started_at, ended_at) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT(project, session_id) DO UPDATE SET metadata = excluded.metadata, ended_at = excluded.ended_at"
+)
+_EVENT = "INSERT INTO session_events (project, session_id, type, log_id, created_at, event) VALUES (?, ?, ?, ?, ?, ?)"
 # Filters the CLI offers -> the column each one compares.
 FILTERS = {"project": "project", "session": "session_id", "user": "app_user_id", "trace": "trace_id", "model": "model", "status": "status"}
 
@@ -81,6 +102,49 @@ class SQLiteStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+
+    def write_events(self, events: Sequence[dict[str, Any]]) -> None:
+        """Session starts and ends update ``sessions``; feedback and custom events are appended."""
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN")
+            try:
+                for e in events:
+                    self._write_event(conn, e)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _write_event(conn: sqlite3.Connection, e: dict[str, Any]) -> None:
+        key = (e["project"] or "", e["session_id"])
+        metadata = orjson.dumps(e.get("metadata") or {})
+        if e["type"] == "session_start":
+            conn.execute(_SESSION_START, (*key, e.get("user_id"), metadata, e["timestamp"]))
+        elif e["type"] == "session_end":
+            conn.execute(_SESSION_END, (*key, metadata, e["timestamp"], e["timestamp"]))
+        else:
+            conn.execute(_EVENT, (*key, e["type"], e.get("log_id"), e["timestamp"], orjson.dumps(e)))
+
+    def session_events(self, session_id: str | None = None, log_id: str | None = None) -> list[dict[str, Any]]:
+        """Feedback and custom events, oldest first, of one session or about one record."""
+        sql = "SELECT event FROM session_events"
+        clauses = [f"{column} = ?" for column, value in (("session_id", session_id), ("log_id", log_id)) if value is not None]
+        params = [value for value in (session_id, log_id) if value is not None]
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        with self._lock:
+            rows = self._connection().execute(sql + " ORDER BY id", params).fetchall()
+        return [orjson.loads(row[0]) for row in rows]
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Every session: project, id, app user, metadata, first start and last end."""
+        sql = "SELECT project, session_id, app_user_id, metadata, started_at, ended_at FROM sessions ORDER BY started_at"
+        with self._lock:
+            rows = self._connection().execute(sql).fetchall()
+        keys = ("project", "session_id", "app_user_id", "metadata", "started_at", "ended_at")
+        return [dict(zip(keys, (*row[:3], orjson.loads(row[3] or b"{}"), *row[4:]))) for row in rows]
 
     def query(self, limit: int | None = None, newest_first: bool = True, **filters: str | None) -> list[dict[str, Any]]:
         """Records matching ``filters`` (keys of :data:`FILTERS`), newest first by default."""

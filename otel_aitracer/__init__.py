@@ -5,11 +5,14 @@ Three ways in::
     otel_aitracer.register(project="my-app")                       # one call at startup
     provider.add_span_processor(AITracerSpanProcessor(project="x"))  # an existing OTel setup
     OTEL_TRACES_EXPORTER=aitracer                                   # the exporter entry point
+
+and ``AITracer``, the AITracer SDK's surface, for code written against that SDK.
 """
 
 from __future__ import annotations
 
 from . import exceptions
+from ._facade import AITracer
 from ._context import project, run, session, set_metadata, step, trace
 from ._mapping import span_to_record
 from ._pii import Finding, PIIRedactor
@@ -19,6 +22,7 @@ from ._register import Pipeline, register
 from ._agents_setup import register_agents_tracing
 
 __all__ = [
+    "AITracer",
     "AITracerSpanExporter",
     "AITracerSpanProcessor",
     "Finding",

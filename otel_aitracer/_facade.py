@@ -1,33 +1,29 @@
 """``AITracer``: the AITracer SDK's surface (seed documents) on otel-aitracer's one pipeline.
 
-Work in progress for issue #6: construction and its validation, ``wrap_openai``,
-``wrap_anthropic``, ``wrap_gemini`` (that client or model instance only),
-``extra_body={"aitracer_metadata": …}``, ``log()``, ``run()``, ``flush()``,
-``shutdown()``, ``enabled``. Not exported yet: the session / feedback API is still to come.
+Each tracer owns a ``TracerProvider`` with one :class:`AITracerSpanProcessor`, so
+several tracers in one process record to their own projects and destinations.
+Wrapping patches the given client instance only, with the instrumentors' own
+operations; ``log()`` starts a span like any call, so every record takes the
+same mapping, redaction, pricing and sink.
 """
 
 from __future__ import annotations
 
 import functools
-import time
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Iterator, Mapping
 
-import orjson
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from . import _context
-from ._context import MAX_METADATA_KEYS, METADATA_ATTRIBUTE, PROJECT_ATTRIBUTE
+from ._log_entry import parent_context, span_attributes, span_times, validated
 from ._processor import AITracerSpanProcessor
-from .exceptions import ConfigurationError, ValidationError
+from ._sessions import Session
+from .exceptions import ConfigurationError
 
 _METADATA_KEY = "aitracer_metadata"
-_LOG_FIELDS = {"model", "provider", "input_data", "output_data", "input_tokens", "output_tokens", "latency_ms", "status", "error_message", "metadata", "project"}
-# Record fields a log() call sets directly (the mapper reads these attributes first).
-LOG_INPUT = "aitracer.input"
-LOG_OUTPUT = "aitracer.output"
 
 
 class AITracer:
@@ -65,14 +61,20 @@ class AITracer:
         self._provider.add_span_processor(self._processor)
         self._tracer = self._provider.get_tracer("otel_aitracer.facade")
         self._metadata: dict[str, Any] = {}
+        self._project: ContextVar[str | None] = ContextVar(f"aitracer_project_{id(self)}", default=None)
 
     # ---- context --------------------------------------------------------------------------------
+    def _current_project(self) -> str:
+        """``tracer.project()`` block < ``otel_aitracer.project()`` block < this tracer's project."""
+        return self._project.get() or _context.current_project() or self.project_name
+
     @contextmanager
     def _scope(self, metadata: Mapping[str, Any] | None = None) -> Iterator[None]:
         """This tracer's project and metadata (``set_metadata``, then per call) on the spans started inside."""
-        outer = _context.current_project()
-        with _context.project(outer or self.project_name):
-            merged = {**self._metadata, **(metadata or {})}
+        merged = {**self._metadata, **(metadata or {})}
+        if "step_name" in merged and _context.current_run() is not None:
+            _context.step(str(merged.pop("step_name")))  # names this call's step in the run
+        with _context.project(self._current_project()):
             if merged:
                 _context.set_metadata(merged)
             user = merged.get("user_id")
@@ -88,19 +90,34 @@ class AITracer:
 
     def run(self, name: str | None = None) -> Any:
         """``otel_aitracer.run()`` for this tracer's calls."""
-        return _context.run(name)
+        return _context.run(name, tracer_provider=self._provider)
 
-    def project(self, name: str) -> Any:
-        """Record the calls made inside the block to project ``name``; reverts on exit."""
-        return _context.project(name)
+    @contextmanager
+    def project(self, name: str) -> Iterator[str]:
+        """Record this tracer's calls made inside the block to project ``name``; reverts on exit."""
+        token = self._project.set(str(name))
+        try:
+            yield name
+        finally:
+            self._project.reset(token)
 
     def trace(self, trace_id: str | None = None, name: str | None = None) -> Any:
         """One trace for the block, with ``set_metadata()`` and ``add_tag()`` on what it yields."""
-        return _context.trace(trace_id, name)
+        return _context.trace(trace_id, name, tracer_provider=self._provider)
 
-    def session(self, session_id: str, user_id: str | None = None, metadata: Mapping[str, Any] | None = None) -> Any:
-        """Group the calls made inside the block under one session and app user."""
-        return _context.session(session_id, user_id, metadata)
+    @contextmanager
+    def session(self, session_id: str, user_id: str | None = None, metadata: Mapping[str, Any] | None = None) -> Iterator[Session]:
+        """Group the calls made inside the block under one session and app user.
+
+        The session's start, end and feedback (``thumbs_up()``, ``thumbs_down()``,
+        ``feedback(text)``, ``rate(n)``) go where this tracer's records go.
+        """
+        if not self.enabled:
+            yield Session(str(session_id), user_id, metadata, self.project_name, None)
+            return
+        deliver = self._processor.submit_session_event
+        with _context.session(session_id, user_id, metadata, deliver=deliver, project=self._current_project()) as handle:
+            yield handle
 
     # ---- clients --------------------------------------------------------------------------------
     def wrap_openai(self, client: Any) -> Any:
@@ -198,32 +215,23 @@ class AITracer:
         setattr(resource, name, method)
 
     # ---- manual logging -------------------------------------------------------------------------
-    def log(self, data: Mapping[str, Any]) -> None:
-        """Record one LLM call by hand (the seed's fields); it takes the same path as traced calls."""
-        entry = _validated(data)
+    def log(self, data: Mapping[str, Any] | None = None, **fields: Any) -> None:
+        """Record one LLM call by hand; it takes the same path as traced calls.
+
+        Takes the seed's dict (``log({"model": …})``) or the SDK's keywords
+        (``log(model=…, provider=…)``); a bad field raises :class:`ValidationError`.
+        """
         if not self.enabled:
             return
-        now = time.time_ns()
-        latency = int(entry.get("latency_ms") or 0)
-        attrs: dict[str, Any] = {
-            GenAI.GEN_AI_OPERATION_NAME: GenAI.GenAiOperationNameValues.CHAT.value,
-            GenAI.GEN_AI_PROVIDER_NAME: str(entry.get("provider") or "other"),
-            GenAI.GEN_AI_REQUEST_MODEL: str(entry["model"]),
-            GenAI.GEN_AI_USAGE_INPUT_TOKENS: int(entry.get("input_tokens") or 0),
-            GenAI.GEN_AI_USAGE_OUTPUT_TOKENS: int(entry.get("output_tokens") or 0),
-            PROJECT_ATTRIBUTE: str(entry.get("project") or _context.current_project() or self.project_name),
-        }
-        if entry.get("input_data") is not None:
-            attrs[LOG_INPUT] = orjson.dumps(entry["input_data"], default=str).decode()
-        if entry.get("output_data") is not None:
-            attrs[LOG_OUTPUT] = orjson.dumps(entry["output_data"], default=str).decode()
-        metadata = {**self._metadata, **(entry.get("metadata") or {})}
-        if metadata:
-            attrs[METADATA_ATTRIBUTE] = orjson.dumps(metadata, default=str).decode()
-        span = self._tracer.start_span(f"chat {entry['model']}", kind=SpanKind.CLIENT, attributes=attrs, start_time=now - latency * 1_000_000)
-        if entry.get("status") == "error":
-            span.set_status(Status(StatusCode.ERROR, str(entry.get("error_message") or "error")))
-        span.end(end_time=now)
+        entry = validated({**data, **fields} if isinstance(data, Mapping) else (fields if data is None else data))
+        with self._scope(entry.get("metadata")):
+            start, end = span_times(entry)
+            span = self._tracer.start_span(
+                f"chat {entry['model']}", context=parent_context(entry), kind=SpanKind.CLIENT, attributes=span_attributes(entry), start_time=start
+            )  # fmt: skip
+            if entry.get("status") == "error":
+                span.set_status(Status(StatusCode.ERROR, str(entry.get("error_message") or entry.get("error_type") or "error")))
+            span.end(end_time=end)
 
     # ---- lifecycle ------------------------------------------------------------------------------
     def flush(self, timeout: float = 30.0) -> bool:
@@ -251,24 +259,3 @@ def _pop_metadata(kwargs: dict[str, Any]) -> dict[str, Any] | None:
         del kwargs["extra_body"]
     metadata = extra[_METADATA_KEY]
     return dict(metadata) if isinstance(metadata, Mapping) else None
-
-
-def _validated(data: Any) -> dict[str, Any]:
-    if not isinstance(data, Mapping):
-        raise ValidationError("data", f"must be a dict, got {type(data).__name__}")
-    unknown = set(data) - _LOG_FIELDS
-    if unknown:
-        raise ValidationError(sorted(unknown)[0], f"is not a log field (known: {', '.join(sorted(_LOG_FIELDS))})")
-    if not isinstance(data.get("model"), str) or not data["model"]:
-        raise ValidationError("model", "is required and must be a non-empty string")
-    for field in ("input_tokens", "output_tokens", "latency_ms"):
-        value = data.get(field)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            raise ValidationError(field, f"must be a non-negative integer, got {value!r}")
-    if data.get("status", "success") not in ("success", "error"):
-        raise ValidationError("status", f"must be 'success' or 'error', got {data.get('status')!r}")
-    metadata = data.get("metadata")
-    if metadata is not None and (not isinstance(metadata, Mapping) or len(metadata) > MAX_METADATA_KEYS):
-        raise ValidationError("metadata", f"must be a dict of at most {MAX_METADATA_KEYS} keys")
-    return dict(data)
-

@@ -16,6 +16,8 @@ from ._pricing import cost_usd
 
 STEP_INDEX = "aitracer.step_index"  # order of a step within its run (run() and the agents bridge set it)
 STEP_NAME = "aitracer.step_name"  # the step's name, from step(); the span name otherwise
+LOG_INPUT = "aitracer.input"  # AITracer.log() input_data, as given
+LOG_OUTPUT = "aitracer.output"  # AITracer.log() output_data, as given
 
 REDACTED = {"redacted": True}
 
@@ -97,7 +99,7 @@ def _tool_content(record: dict[str, Any], attrs: conv.Attributes, capture: bool)
 
 def _logged_content(record: dict[str, Any], attrs: conv.Attributes, capture: bool) -> None:
     """``AITracer.log()`` input_data / output_data, recorded as given."""
-    for field, key in (("input", "aitracer.input"), ("output", "aitracer.output")):
+    for field, key in (("input", LOG_INPUT), ("output", LOG_OUTPUT)):
         if key in attrs:
             record[field] = conv.json_value(attrs[key]) if capture else REDACTED
 

@@ -1,4 +1,4 @@
-"""AITracer (the seed SDK's surface), work in progress: construction, wrap_openai, metadata, log()."""
+"""AITracer (the seed SDK's surface): construction, wrapping, metadata, log(), projects."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import openai
 import pytest
 
-from otel_aitracer._facade import AITracer
+from otel_aitracer import AITracer
 from otel_aitracer._store import SQLiteStore
 from otel_aitracer.exceptions import ConfigurationError, ValidationError
 
@@ -64,7 +64,7 @@ def test_async_client_and_streams(tracer, fake_openai, tmp_path):
 def test_log_goes_through_the_same_path(tracer, tmp_path):
     tracer.log({"model": "gpt-4o-mini", "provider": "openai", "input_data": {"q": "mail bob@example.com"}, "output_data": {"a": "ok"},
                 "input_tokens": 12, "output_tokens": 3, "latency_ms": 450, "metadata": {"k": "v"}})
-    tracer.log({"model": "gpt-4o-mini", "status": "error", "error_message": "timeout for bob@example.com", "project": "other"})
+    tracer.log({"model": "gpt-4o-mini", "provider": "openai", "status": "error", "error_message": "timeout for bob@example.com", "project": "other"})
     ok, failed = records(tmp_path)
     assert ok["input"] == {"q": "mail [EMAIL]"} and ok["output"] == {"a": "ok"} and ok["latency_ms"] == 450
     assert (ok["input_tokens"], ok["output_tokens"], ok["metadata"]) == (12, 3, {"k": "v"}) and ok["cost"] > 0
@@ -73,8 +73,10 @@ def test_log_goes_through_the_same_path(tracer, tmp_path):
 
 @pytest.mark.parametrize(
     ("data", "field"),
-    [({}, "model"), ({"model": "m", "input_tokens": -1}, "input_tokens"), ({"model": "m", "status": "meh"}, "status"),
-     ({"model": "m", "metadata": {str(i): i for i in range(11)}}, "metadata"), ({"model": "m", "colour": "red"}, "colour")],
+    [({"provider": "openai"}, "model"), ({"model": "m"}, "provider"), ({"model": "m", "provider": "p", "input_tokens": -1}, "input_tokens"),
+     ({"model": "m", "provider": "p", "status": "meh"}, "status"), ({"model": "m", "provider": "p", "metadata": {str(i): i for i in range(11)}}, "metadata"),
+     ({"model": "m", "provider": "p", "colour": "red"}, "colour"), ({"model": "m", "provider": "p", "trace_id": "xyz"}, "trace_id"),
+     ({"model": "m", "provider": "p", "error_message": 3}, "error_message"), ("gpt-4o", "data")],
 )
 def test_log_validation_names_the_field(tracer, data, field, tmp_path):
     with pytest.raises(ValidationError) as info:
@@ -87,7 +89,7 @@ def test_disabled_records_nothing(fake_openai, tmp_path):
     tracer = AITracer(enabled=False, sync=True, store=str(tmp_path / "r.db"))
     client = openai.OpenAI(api_key="k", base_url=fake_openai.base_url, max_retries=0)
     assert tracer.wrap_openai(client) is client and not hasattr(client, "_aitracer_wrapped")
-    tracer.log({"model": "m"})
+    tracer.log({"model": "m", "provider": "openai"})
     client.chat.completions.create(model="gpt-4o-mini", messages=USER)
     assert records(tmp_path) == []
     tracer.shutdown()
@@ -120,7 +122,7 @@ def test_project_trace_session_and_user_from_metadata(tracer, fake_openai, tmp_p
     client = tracer.wrap_openai(openai.OpenAI(api_key="k", base_url=fake_openai.base_url, max_retries=0))
     with tracer.project("billing"):
         client.chat.completions.create(model="gpt-4o-mini", messages=USER)
-        tracer.log({"model": "gpt-4o-mini"})
+        tracer.log({"model": "gpt-4o-mini", "provider": "openai"})
     with tracer.session("s-1", user_id="u-1"), tracer.trace("req-9") as t:
         t.add_tag("beta")
         client.chat.completions.create(model="gpt-4o-mini", messages=USER)
@@ -129,3 +131,109 @@ def test_project_trace_session_and_user_from_metadata(tracer, fake_openai, tmp_p
     assert (billing["project"], logged["project"]) == ("billing", "billing")
     assert (in_session["session_id"], in_session["app_user_id"], in_session["tags"], in_session["project"]) == ("s-1", "u-1", ["beta"], "facade")
     assert by_metadata["app_user_id"] == "u-2" and by_metadata["project"] == "facade"
+
+
+def test_log_takes_the_sdk_keywords_cache_tokens_and_ids(tracer, tmp_path):
+    trace_id, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    tracer.log(model="claude-haiku-4-5", provider="anthropic", input_data={"q": "hi"}, output_data={"a": "yo"}, input_tokens=10,
+               cache_read_input_tokens=90, output_tokens=5, error_type="Overloaded", status="error", trace_id=trace_id, parent_span_id=parent)
+    [record] = records(tmp_path)
+    # the SDK counts input tokens without the cached ones; records count them all, as the GenAI conventions do
+    assert (record["input_tokens"], record["cache_read_input_tokens"], record["output_tokens"]) == (100, 90, 5)
+    assert (record["trace_id"], record["parent_span_id"], record["provider"]) == (trace_id, parent, "anthropic")
+    assert record["status"] == "error" and record["error_message"] == "Overloaded" and record["cost"] > 0
+
+
+def test_several_tracers_record_to_their_own_projects(fake_openai, tmp_path):
+    chat, search = (AITracer(project=name, sync=True, store=str(tmp_path / "r.db")) for name in ("chatbot", "search-feature"))
+    chat_client = chat.wrap_openai(openai.OpenAI(api_key="k", base_url=fake_openai.base_url, max_retries=0))
+    search_client = search.wrap_openai(openai.OpenAI(api_key="k", base_url=fake_openai.base_url, max_retries=0))
+    with chat.project("experimental"):  # one tracer's project block leaves the other tracer alone
+        chat_client.chat.completions.create(model="gpt-4o-mini", messages=USER)
+        search_client.chat.completions.create(model="gpt-4o-mini", messages=USER)
+    chat_client.chat.completions.create(model="gpt-4o-mini", messages=USER)
+    assert [r["project"] for r in records(tmp_path)] == ["experimental", "search-feature", "chatbot"]
+    chat.shutdown(), search.shutdown()
+
+
+def test_project_and_key_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("AITRACER_PROJECT", "from-env")
+    monkeypatch.setenv("AITRACER_STORE", str(tmp_path / "r.db"))
+    tracer = AITracer(sync=True)
+    tracer.log({"model": "gpt-4o-mini", "provider": "openai"})
+    assert tracer.project_name == "from-env" and records(tmp_path)[0]["project"] == "from-env"
+    tracer.shutdown()
+
+
+def test_step_name_from_metadata_names_the_step_of_a_run(tracer, fake_openai, tmp_path):
+    client = tracer.wrap_openai(openai.OpenAI(api_key="k", base_url=fake_openai.base_url, max_retries=0))
+    with tracer.run("triage") as run:
+        client.chat.completions.create(model="gpt-4o-mini", messages=USER, extra_body={"aitracer_metadata": {"step_name": "classify-intent"}})
+        client.chat.completions.create(model="gpt-4o-mini", messages=USER)
+    first, second = records(tmp_path)
+    assert (first["step_index"], first["name"], second["step_index"], second["name"]) == (0, "classify-intent", 1, "step_2")
+    assert first["trace_id"] == second["trace_id"] == run.run_id and "step_name" not in first["metadata"]
+    assert "aitracer_metadata" not in fake_openai.requests[-2]["body"]
+
+
+def test_trace_gives_its_calls_one_trace_id(tracer, fake_openai, tmp_path):
+    client = tracer.wrap_openai(openai.OpenAI(api_key="k", base_url=fake_openai.base_url, max_retries=0))
+    with tracer.trace("request-123") as t:
+        client.chat.completions.create(model="gpt-4o-mini", messages=USER)
+        tracer.log({"model": "gpt-4o-mini", "provider": "openai"})
+        t.set_metadata({"feature": "summarization"})
+        t.add_tag("production")
+        client.chat.completions.create(model="gpt-4o-mini", messages=USER)
+    first, logged, last = records(tmp_path)
+    assert first["trace_id"] == logged["trace_id"] == last["trace_id"] == t.trace_id
+    assert "feature" not in first["metadata"] and "tags" not in first  # they reach the calls made after them
+    assert last["metadata"]["feature"] == "summarization" and last["tags"] == ["production"]
+
+
+def test_flush_honours_its_timeout():
+    from .fake_aitracer_api import FakeAITracerAPI
+
+    with FakeAITracerAPI() as api:
+        tracer = AITracer(api_key="at-test", base_url=api.base_url)
+        api.hold.clear()
+        tracer.log({"model": "gpt-4o-mini", "provider": "openai"})
+        assert tracer.flush(timeout=0.2) is False  # the API is still holding the batch
+        api.hold.set()
+        assert tracer.flush(timeout=10) is True and len(api.requests) == 1
+        tracer.shutdown()
+
+
+def test_an_unreachable_api_never_reaches_the_application(fake_openai):
+    tracer = AITracer(api_key="at-test", base_url="http://127.0.0.1:9", sync=True)  # nothing listens on port 9
+    client = tracer.wrap_openai(openai.OpenAI(api_key="k", base_url=fake_openai.base_url, max_retries=0))
+    with tracer.session("s") as session:
+        reply = client.chat.completions.create(model="gpt-4o-mini", messages=USER)
+        session.thumbs_up()
+    assert reply.choices[0].message.content
+    assert tracer._processor.stats()["dropped"]["sink_error"] == 4  # session start, the record, feedback, session end
+    tracer.shutdown()
+
+
+def test_async_anthropic_and_gemini_clients(tracer, tmp_path):
+    import anthropic
+    from google import genai
+
+    from otel_aitracer.demo.fake_anthropic import FakeAnthropicServer
+    from otel_aitracer.demo.fake_gemini import FakeGeminiServer
+
+    with FakeAnthropicServer() as a, FakeGeminiServer() as g:
+        claude = tracer.wrap_anthropic(anthropic.AsyncAnthropic(api_key="k", base_url=a.base_url, max_retries=0))
+        gemini = tracer.wrap_gemini(genai.Client(api_key="k", http_options={"base_url": g.base_url}))
+
+        async def main():
+            await claude.messages.create(model="claude-haiku-4-5", max_tokens=20, messages=USER)
+            async for _ in await claude.messages.create(model="claude-haiku-4-5", max_tokens=20, messages=USER, stream=True):
+                pass
+            async with claude.messages.stream(model="claude-haiku-4-5", max_tokens=20, messages=USER) as stream:
+                await stream.until_done()
+            await gemini.aio.models.generate_content(model="gemini-2.5-flash", contents="hello")
+            async for _ in await gemini.aio.models.generate_content_stream(model="gemini-2.5-flash", contents="hello"):
+                pass
+
+        asyncio.run(main())
+    assert [(r["provider"], r["output_tokens"] > 0) for r in records(tmp_path)] == [("anthropic", True)] * 3 + [("gemini", True)] * 2

@@ -135,12 +135,13 @@ class AITracer:
         tools = Instruments(self._tracer, None, self._processor.settings.capture_content)
         is_async = isinstance(client, openai.AsyncOpenAI)
         stream, proxy, wrapper = (openai.AsyncStream, AsyncStreamProxy, async_wrapper) if is_async else (openai.Stream, SyncStreamProxy, sync_wrapper)
-        for resource, op in (
-            (client.chat.completions, ChatCompletions(stream, proxy)),
-            (client.responses, Responses(stream, proxy)),
-            (client.embeddings, Embeddings()),
+        for resource, op, methods in (
+            (client.chat.completions, ChatCompletions(stream, proxy), ("create", "parse")),  # .stream() calls create
+            (client.responses, Responses(stream, proxy), ("create", "parse")),
+            (client.embeddings, Embeddings(), ("create",)),
         ):
-            self._wrap_method(resource, "create", wrapper(tools, op), is_async)
+            for method in methods:
+                self._wrap_method(resource, method, wrapper(tools, op), is_async)
         client._aitracer_wrapped = True
         return client
 

@@ -237,3 +237,17 @@ def test_async_anthropic_and_gemini_clients(tracer, tmp_path):
 
         asyncio.run(main())
     assert [(r["provider"], r["output_tokens"] > 0) for r in records(tmp_path)] == [("anthropic", True)] * 3 + [("gemini", True)] * 2
+
+
+def test_every_openai_entry_point_of_the_wrapped_client(tracer, fake_openai, tmp_path):
+    client = tracer.wrap_openai(openai.OpenAI(api_key="k", base_url=fake_openai.base_url, max_retries=0))
+    client.chat.completions.parse(model="gpt-4o-mini", messages=USER)
+    with client.chat.completions.stream(model="gpt-4o-mini", messages=USER) as stream:
+        stream.until_done()
+    assert client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=USER).parse().choices
+    client.responses.create(model="gpt-4o-mini", input="hi")
+    client.responses.parse(model="gpt-4o-mini", input="hi")
+    with client.responses.stream(model="gpt-4o-mini", input="hi") as stream:
+        stream.until_done()
+    client.embeddings.create(model="text-embedding-3-small", input="hi")
+    assert [r["operation"] for r in records(tmp_path)] == ["chat"] * 6 + ["embeddings"]

@@ -102,6 +102,29 @@ def resolve_settings(
     )
 
 
+def env_number(name: str, default: float) -> float:
+    """A positive number from the environment; a bad value logs a warning and gives ``default``."""
+    raw = (os.environ.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value > 0:
+        return value
+    _logger.warning("%s=%r is not a positive number; using %s", name, raw, default)
+    return default
+
+
+def default_spool_dir() -> Path:
+    configured = os.environ.get(env.AITRACER_SPOOL_DIR)
+    if configured:
+        return Path(configured)
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "otel-aitracer" / "spool"
+
+
 def _env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
     raw = (os.environ.get(name) or "").strip().lower()
     if not raw:

@@ -1,57 +1,192 @@
-"""A sink that posts records to the AITracer API (SPEC §4) with httpx.
+"""The AITracer API as a destination (SPEC §4): spool first, then send, so nothing is lost.
 
-Session events go to the endpoints the AITracer SDK uses: ``POST /api/v1/sessions/``
-(start), ``PATCH /api/v1/sessions/{id}/end/``, ``POST /api/v1/sessions/{id}/feedback/``
-and ``POST /api/v1/sessions/{id}/events/``.
+``write()`` (on the pipeline's worker, never the application's thread) turns a
+batch into a gzip request and puts it in the durable :class:`Spool`; a sender
+thread sends spooled requests oldest first and deletes each one only when the
+API acknowledges it. Retryable failures (``_retry``) pause the sender with
+backoff and leave the request in place; a 413 splits the batch in halves;
+other answers are final and counted as ``rejected``; 401/403 keep the data and
+report a configuration problem. Session events take the endpoints the AITracer
+SDK uses: ``POST /api/v1/sessions/`` (start), ``PATCH /api/v1/sessions/{id}/end/``,
+``POST /api/v1/sessions/{id}/feedback/`` and ``POST /api/v1/sessions/{id}/events/``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import gzip
+import logging
+import os
+import threading
+import time
+import uuid
+import weakref
+from typing import Any, Callable, Sequence
 from urllib.parse import quote
 
 import httpx
 import orjson
 
-from .exceptions import APIError, RateLimitError
+from . import _retry
+from ._spool import Entry, Spool
 
-_BATCH_PATH = "/api/v1/logs/batch/"
+_logger = logging.getLogger(__name__)
+
+BATCH_PATH = "/api/v1/logs/batch/"
+_SESSIONS = "/api/v1/sessions/"
 _TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+_UNAUTHORIZED_PAUSE = 60.0
+_IDLE_POLL = 1.0
 
 
 class HTTPSink:
-    """Sends each batch as one ``POST /api/v1/logs/batch/``; raises :class:`APIError` on failure."""
+    """Spools and sends records and session events to the AITracer API.
 
-    def __init__(self, base_url: str, api_key: str, client: httpx.Client | None = None) -> None:
+    ``count(reason, n)`` receives ``sent``, ``rejected``, ``ttl_expired``,
+    ``spool_full`` and ``unauthorized`` (the pipeline's :class:`Stats`).
+    """
+
+    def __init__(self, base_url: str, api_key: str, spool: Spool, count: Callable[[str, int], None], sync: bool = False) -> None:
         self.base_url = base_url.rstrip("/")
-        self.url = self.base_url + _BATCH_PATH
-        self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
-        self._client = client or httpx.Client(timeout=_TIMEOUT)
+        self.spool = spool
+        self.last_error: str | None = None
+        self._count = count
+        self._sync = sync
+        self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json", "Content-Encoding": "gzip"}
+        self._start()
+        weak = weakref.WeakMethod(self._start)
+        os.register_at_fork(after_in_child=lambda: (m := weak()) is not None and m())
 
+    def _start(self) -> None:
+        self._client = httpx.Client(timeout=_TIMEOUT)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._paused_until = 0.0
+        self._failures = 0
+        self._send_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="otel-aitracer-sender", daemon=True)
+        self._thread.start()
+
+    # ---- what the pipeline calls ------------------------------------------------------------------
     def write(self, records: Sequence[dict[str, Any]]) -> None:
-        self._send("POST", self.url, {"logs": list(records)})
+        self._put("POST", BATCH_PATH, {"logs": list(records)}, len(records))
 
     def write_events(self, events: Sequence[dict[str, Any]]) -> None:
-        """One request per event, in order; the first failure fails the rest of the batch."""
         for event in events:
             method, path = _event_endpoint(event)
-            self._send(method, self.base_url + path, {k: v for k, v in event.items() if k != "type"})
+            self._put(method, path, {k: v for k, v in event.items() if k != "type"}, 1)
 
-    def _send(self, method: str, url: str, body: Any) -> None:
-        try:
-            response = self._client.request(method, url, content=orjson.dumps(body), headers=self._headers)
-        except httpx.HTTPError as exc:
-            raise APIError(f"cannot reach {url}: {exc}") from exc
-        if response.status_code == 429:
-            raise RateLimitError("AITracer API rate limit", status_code=429)
-        if response.status_code >= 300:
-            raise APIError(f"AITracer API answered {response.status_code}: {response.text[:200]}", status_code=response.status_code)
+    def flush(self, timeout: float) -> bool:
+        """Send what is spooled; False if some is still there when ``timeout`` runs out."""
+        deadline = time.monotonic() + timeout
+        while self.spool.pending()[0]:
+            remaining = deadline - time.monotonic()
+            pause = self._paused_until - time.monotonic()
+            if remaining <= 0 or pause >= remaining:
+                return False
+            if pause > 0:
+                time.sleep(pause)  # the backoff ends within the budget: wait it out
+            elif self._send_lock.acquire(timeout=remaining):  # the sender may have a request in flight
+                try:
+                    self._send_until(deadline)
+                finally:
+                    self._send_lock.release()
+            else:
+                return False
+        return True
 
-    def close(self) -> None:
+    def close(self, timeout: float = 2.0) -> None:
+        """Send for at most ``timeout``; what is left stays in the spool for the next process."""
+        deadline = time.monotonic() + timeout
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+        self.flush(max(0.0, deadline - time.monotonic()))
         self._client.close()
+        self.spool.close()
+
+    # ---- spooling ---------------------------------------------------------------------------------
+    def _put(self, method: str, path: str, body: Any, items: int) -> None:
+        payload = gzip.compress(orjson.dumps(body), compresslevel=5)
+        if not self.spool.put(method, path, payload, items, uuid.uuid4().hex):
+            self._count("spool_full", items)
+            return
+        if self._sync:
+            self._send_some(time.monotonic() + _TIMEOUT.read)
+        else:
+            self._wake.set()
+
+    # ---- sending ----------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            pause = self._paused_until - time.monotonic()
+            self._wake.wait(pause if pause > 0 else _IDLE_POLL)
+            self._wake.clear()
+            if self._stop.is_set() or time.monotonic() < self._paused_until:
+                continue
+            try:
+                expired = self.spool.expire()
+                if expired:
+                    self._count("ttl_expired", expired)
+                self._send_some(None)
+            except Exception:  # noqa: BLE001 - the sender must survive anything
+                _logger.exception("otel-aitracer sender failed; retrying later")
+
+    def _send_some(self, deadline: float | None) -> None:
+        with self._send_lock:
+            self._send_until(deadline)
+
+    def _send_until(self, deadline: float | None) -> None:
+        """Send spooled requests oldest first until none is left, one fails for now, or the deadline passes."""
+        while (deadline is None or time.monotonic() < deadline) and time.monotonic() >= self._paused_until:
+            entry = self.spool.lease()
+            if entry is None or not self._send(entry):
+                return
+
+    def _send(self, entry: Entry) -> bool:
+        """One attempt; True when the request is done with (sent, split or rejected)."""
+        headers = {**self._headers, "Idempotency-Key": entry.key}
+        try:
+            response = self._client.request(entry.method, self.base_url + entry.path, content=entry.body, headers=headers)
+        except httpx.HTTPError as exc:
+            return self._retry_later(entry, f"cannot reach {self.base_url}: {exc!r}", None)
+        status = response.status_code
+        if 200 <= status < 300:
+            self.spool.ack(entry)
+            self._count("sent", entry.items)
+            self._failures, self.last_error = 0, None
+            return True
+        if status in _retry.RETRYABLE_STATUS:
+            return self._retry_later(entry, f"{status} from {entry.path}", response.headers.get("Retry-After"))
+        if status in _retry.UNAUTHORIZED_STATUS:
+            self.spool.release(entry)
+            self._count("unauthorized", entry.items)
+            self._pause(_UNAUTHORIZED_PAUSE, f"{status}: the API key was refused; records are kept in the spool")
+            return False
+        if status == _retry.TOO_LARGE_STATUS and entry.items > 1 and entry.path == BATCH_PATH:
+            self.spool.replace(entry, _halves(entry))
+            return True
+        self.spool.ack(entry)
+        self._count("rejected", entry.items)
+        _logger.warning("AITracer API rejected %d items with %d: %s", entry.items, status, response.text[:200])
+        return True
+
+    def _retry_later(self, entry: Entry, error: str, retry_after: str | None) -> bool:
+        self.spool.release(entry)
+        self._failures += 1
+        self._pause(_retry.wait_before_retry(self._failures, retry_after), error)
+        return False
+
+    def _pause(self, seconds: float, error: str) -> None:
+        self._paused_until = time.monotonic() + seconds
+        if error != self.last_error:
+            _logger.warning("otel-aitracer: %s; sending again in %.1f s", error, seconds)
+        self.last_error = error
 
 
-_SESSIONS = "/api/v1/sessions/"
+def _halves(entry: Entry) -> list[tuple[bytes, int, str]]:
+    logs = orjson.loads(gzip.decompress(entry.body))["logs"]
+    middle = len(logs) // 2
+    return [(gzip.compress(orjson.dumps({"logs": part})), len(part), uuid.uuid4().hex) for part in (logs[:middle], logs[middle:])]
 
 
 def _event_endpoint(event: dict[str, Any]) -> tuple[str, str]:

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections import Counter
 from itertools import groupby
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
@@ -21,12 +21,13 @@ from ._mapping import span_to_record
 from ._pii import PIIRedactor
 from ._pii._records import redact_record
 from ._sessions import SessionEvent
+from ._spool import open_spool
 from ._store import SQLiteStore
 
 _logger = logging.getLogger(__name__)
 
-# Why a span that should have become a record did not.
-DROP_REASONS = ("queue_full", "mapping_error", "redaction_error", "sink_error", "shutdown")
+# Why a span that should have become a record (or a session event) did not reach its destination.
+DROP_REASONS = ("queue_full", "mapping_error", "redaction_error", "sink_error", "shutdown", "rejected", "ttl_expired", "spool_full")
 
 
 # Session event fields that can hold what users typed.
@@ -41,9 +42,9 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-def make_sink(settings: Settings) -> Sink:
+def make_sink(settings: Settings, count: Callable[[str, int], None]) -> Sink:
     if settings.api_key:
-        return HTTPSink(settings.base_url, settings.api_key)
+        return HTTPSink(settings.base_url, settings.api_key, open_spool(settings.base_url, settings.api_key), count, settings.sync)
     return SQLiteStore(settings.store)
 
 
@@ -67,11 +68,15 @@ class Stats:
                 self._counts[name] += n
 
     def snapshot(self) -> dict[str, Any]:
+        """``written``: records accepted by the sink (for the API: spooled); ``sent``: acknowledged by the API;
+        ``unauthorized``: sends refused with 401/403 (the data stays spooled)."""
         with self._lock:
             counts = dict(self._counts)
         return {
             "written": counts.get("written", 0),
             "session_events": counts.get("session_events", 0),
+            "sent": counts.get("sent", 0),
+            "unauthorized": counts.get("unauthorized", 0),
             "dropped": {reason: counts.get(reason, 0) for reason in DROP_REASONS},
         }
 
@@ -82,8 +87,8 @@ class RecordPipeline:
     def __init__(self, settings: Settings, sink: Sink | None = None, redactor: PIIRedactor | None = None) -> None:
         self.settings = settings
         self.redactor = redactor if redactor is not None else make_redactor(settings)
-        self.sink: Sink = sink if sink is not None else make_sink(settings)
         self.stats = Stats()
+        self.sink: Sink = sink if sink is not None else make_sink(settings, self.stats.add)
 
     def process(self, items: Iterable[ReadableSpan | SessionEvent]) -> bool:
         """Write the records of the spans and the session events, in the order given; False if the sink failed."""
@@ -149,5 +154,19 @@ class RecordPipeline:
         self.stats.add(counter, len(items))
         return True
 
-    def close(self) -> None:
-        self.sink.close()
+    def flush(self, timeout: float) -> bool:
+        """Deliver what the sink holds (the API's spool), within ``timeout``."""
+        flush = getattr(self.sink, "flush", None)
+        return True if flush is None else bool(flush(timeout))
+
+    def pending(self) -> int:
+        """Items waiting in the sink's spool (0 for a local store)."""
+        spool = getattr(self.sink, "spool", None)
+        return spool.pending()[1] if spool is not None else 0
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Close the sink; an API sink sends for at most ``timeout`` and leaves the rest spooled."""
+        if isinstance(self.sink, HTTPSink):
+            self.sink.close(timeout)
+        else:
+            self.sink.close()

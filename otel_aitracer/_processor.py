@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import time
 import weakref
 from typing import Any, Sequence
 
@@ -143,24 +144,28 @@ class AITracerSpanProcessor(SpanProcessor):
             self._pipeline.process((item,))
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        if self._worker is None:
-            return True
-        return self._worker.flush(timeout_millis / 1000)
+        """Write what is queued, then deliver what the API sink has spooled; False if ``timeout_millis`` ran out."""
+        deadline = time.monotonic() + timeout_millis / 1000
+        if self._worker is not None and not self._worker.flush(timeout_millis / 1000):
+            return False
+        return self._pipeline.flush(max(0.0, deadline - time.monotonic()))
 
     def shutdown(self, timeout: float = 30.0) -> None:
+        """Write what is queued (within ``timeout``), then send for at most 2 s; the rest stays spooled."""
         if self._shut_down:
             return
         self._shut_down = True
+        deadline = time.monotonic() + timeout
         if self._worker is not None:
             self._worker.shutdown(timeout)
-        self._pipeline.close()
+        self._pipeline.close(max(0.0, min(_EXIT_FLUSH_SECONDS, deadline - time.monotonic())))
 
     def _exit(self) -> None:
         self.shutdown(_EXIT_FLUSH_SECONDS)
 
     def stats(self) -> dict[str, Any]:
-        """Records written and spans dropped, by reason (``queue_full``, ``mapping_error``, ...)."""
-        return self._pipeline.stats.snapshot()
+        """Records written, sent and still spooled (``pending``), and what was dropped, by reason."""
+        return {**self._pipeline.stats.snapshot(), "pending": self._pipeline.pending()}
 
 
 class AITracerSpanExporter(SpanExporter):
@@ -190,10 +195,10 @@ class AITracerSpanExporter(SpanExporter):
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
     def shutdown(self) -> None:
-        self._pipeline.close()
+        self._pipeline.close(_EXIT_FLUSH_SECONDS)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
+        return self._pipeline.flush(timeout_millis / 1000)
 
     def stats(self) -> dict[str, Any]:
-        return self._pipeline.stats.snapshot()
+        return {**self._pipeline.stats.snapshot(), "pending": self._pipeline.pending()}

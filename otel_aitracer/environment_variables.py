@@ -76,3 +76,32 @@ AITRACER_PII_NLP_MODEL = "AITRACER_PII_NLP_MODEL"
 
 spaCy pipeline (name or path) for the optional ``person`` / ``street_address`` types. Default: ``en_core_web_lg``.
 """
+
+AITRACER_SPOOL_DIR = "AITRACER_SPOOL_DIR"
+"""
+.. envvar:: AITRACER_SPOOL_DIR
+
+Directory of the durable spool where records for the AITracer API wait until it acknowledges them
+(one SQLite file per destination). Default: ``$XDG_CACHE_HOME/otel-aitracer/spool`` (``~/.cache/…``).
+"""
+
+AITRACER_SPOOL_MAX_MB = "AITRACER_SPOOL_MAX_MB"
+"""
+.. envvar:: AITRACER_SPOOL_MAX_MB
+
+Size cap of the spool in MiB (compressed bodies); beyond it new records are dropped as ``spool_full``. Default: ``256``.
+"""
+
+AITRACER_SPOOL_TTL_HOURS = "AITRACER_SPOOL_TTL_HOURS"
+"""
+.. envvar:: AITRACER_SPOOL_TTL_HOURS
+
+Records still unsent after this long are dropped as ``ttl_expired``. Default: ``24``.
+"""
+
+AITRACER_SPOOL_FSYNC = "AITRACER_SPOOL_FSYNC"
+"""
+.. envvar:: AITRACER_SPOOL_FSYNC
+
+``true`` syncs every spool write to disk (survives power loss, not only a killed process). Default: ``false``.
+"""

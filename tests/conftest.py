@@ -14,10 +14,11 @@ from instrumentors.openai import OpenAIInstrumentor
 from otel_aitracer.demo.fake_openai import FakeOpenAIServer
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     for name in list(os.environ):
         if name.startswith(("AITRACER_", "OTEL_")):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("AITRACER_SPOOL_DIR", str(tmp_path_factory.mktemp("spool")))  # never the user's cache
 
 
 @pytest.fixture(scope="session")

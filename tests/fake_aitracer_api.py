@@ -1,31 +1,55 @@
-"""A stand-in for the AITracer API on 127.0.0.1: keeps every request, answers with ``status``.
+"""A stand-in for the AITracer API on 127.0.0.1 that keeps every request and can misbehave.
 
-``hold`` makes handlers wait until it is set, to show that nothing the application
-calls waits for the API.
+- ``status``: the answer when nothing else is scripted (201).
+- ``script``: answers to give first, in order: ``(status, headers, delay_seconds)``.
+- ``max_logs``: a batch with more records than this gets 413.
+- ``hold``: handlers wait until it is set (to show nobody waits for the API).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
+import time
+from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
 class FakeAITracerAPI:
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.requests: list[tuple[str, str, str | None, Any]] = []  # (method, path, authorization, JSON body)
+        self.headers: list[dict[str, str]] = []
+        self.times: list[float] = []
+        self.statuses: list[int] = []
         self.status = 201
+        self.script: deque[tuple[int, dict[str, str], float]] = deque()
+        self.max_logs: int | None = None
         self.hold = threading.Event()
         self.hold.set()
+        self._lock = threading.Lock()
         api = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
             def _handle(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
                 api.hold.wait(30)
-                api.requests.append((self.command, self.path, self.headers["Authorization"], json.loads(body) if body else None))
-                self.send_response(api.status)
+                parsed = json.loads(body) if body else None
+                status, headers, delay = api._answer(parsed)
+                time.sleep(delay)
+                with api._lock:
+                    api.requests.append((self.command, self.path, self.headers["Authorization"], parsed))
+                    api.headers.append(dict(self.headers))
+                    api.times.append(time.monotonic())
+                    api.statuses.append(status)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"{}")
@@ -35,8 +59,17 @@ class FakeAITracerAPI:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self._server.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def _answer(self, body: Any) -> tuple[int, dict[str, str], float]:
+        with self._lock:
+            if self.script:
+                return self.script.popleft()
+        if self.max_logs is not None and isinstance(body, dict) and len(body.get("logs", ())) > self.max_logs:
+            return 413, {}, 0.0
+        return self.status, {}, 0.0
 
     def __enter__(self) -> FakeAITracerAPI:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -49,3 +82,8 @@ class FakeAITracerAPI:
 
     def paths(self) -> list[tuple[str, str]]:
         return [(method, path) for method, path, _, _ in self.requests]
+
+    def delivered(self) -> list[dict[str, Any]]:
+        """Records of batches answered 2xx (a receiver keeps those), in arrival order."""
+        answered = zip(self.requests, self.statuses)
+        return [r for (_, path, _, body), status in answered if path == "/api/v1/logs/batch/" and status < 300 for r in body["logs"]]

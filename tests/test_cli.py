@@ -140,8 +140,10 @@ def test_doctor_reports_destination(tmp_path):
     report = json.loads(result.stdout)
     assert report["destination"] == f"local store {tmp_path / 'x.db'}"
     assert report["sdks"]["openai"]["status"] == "instrumented by register()"
-    keyed = json.loads(cli("doctor", "--json", env={"PATH": "/usr/bin:/bin", "AITRACER_API_KEY": "at-secret"}).stdout)
+    keyed_env = {"PATH": "/usr/bin:/bin", "AITRACER_API_KEY": "at-secret", "AITRACER_SPOOL_DIR": str(tmp_path / "spool")}
+    keyed = json.loads(cli("doctor", "--json", env=keyed_env).stdout)
     assert keyed["destination"].startswith("AITracer API at https://api.aitracer.co")
+    assert keyed["spool"]["path"].startswith(str(tmp_path / "spool")) and keyed["spool"]["pending_items"] == 0
     assert "at-secret" not in json.dumps(keyed)
 
 

@@ -117,7 +117,7 @@ def test_failed_event_delivery_is_counted_and_never_raises(fake_openai):
         tracer = AITracer(api_key="at-test", base_url=api.base_url, sync=True)
         with tracer.session("s-5") as session:
             session.thumbs_up()
-        assert tracer._processor.stats()["dropped"]["sink_error"] == 3
+        assert tracer._processor.stats()["dropped"]["rejected"] == 3 and len(api.requests) == 3  # 500 is final: no retry
         tracer.shutdown()
 
 

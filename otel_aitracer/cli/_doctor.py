@@ -11,6 +11,7 @@ from typing import Any
 from .. import environment_variables as env
 from .._config import Settings
 from .._register import INSTRUMENTORS, current_pipeline
+from .._spool import open_spool
 from .._store import SQLiteStore
 
 _PACKAGES = ("opentelemetry-sdk", "opentelemetry-semantic-conventions", "genai-prices")
@@ -43,6 +44,11 @@ def diagnose(settings: Settings) -> dict[str, Any]:
     }
     if not settings.api_key and settings.store.exists():
         report["store_records"] = SQLiteStore(settings.store).count()
+    if settings.api_key:
+        spool = open_spool(settings.base_url, settings.api_key)
+        requests, items, size = spool.pending()
+        report["spool"] = {"path": spool.path, "pending_items": items, "pending_requests": requests, "bytes": size}
+        spool.close()
     pipeline = current_pipeline()
     if pipeline is not None:
         report["pipeline"] = pipeline.stats()
@@ -70,6 +76,13 @@ def render(report: dict[str, Any]) -> str:
     lines.append(f"PII redaction: {report['pii']}")
     if "store_records" in report:
         lines.append(f"records in store: {report['store_records']}")
+    if "spool" in report:
+        spool = report["spool"]
+        lines.append(f"spool: {spool['pending_items']} items waiting ({spool['bytes']} bytes) in {spool['path']}")
+    if "pipeline" in report:
+        stats = report["pipeline"]
+        dropped = ", ".join(f"{k} {v}" for k, v in stats["dropped"].items() if v) or "none"
+        lines.append(f"this process: written {stats['written']}, sent {stats['sent']}, pending {stats['pending']}; dropped: {dropped}")
     for name, value in report["environment"].items():
         lines.append(f"  {name}={value}")
     return "\n".join(lines)

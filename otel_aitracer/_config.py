@@ -20,6 +20,7 @@ _logger = logging.getLogger(__name__)
 DEFAULT_PROJECT = "default"
 DEFAULT_BASE_URL = "https://api.aitracer.co"
 DEFAULT_STORE = "aitracer.db"
+DEFAULT_MAX_RECORD_BYTES = 512 * 1024
 PII_ACTIONS = ("mask", "redact", "hash", "none")
 PII_TYPES = ("email", "phone", "credit_card", "ssn", "ip_address", "iban", "secret", "person", "street_address")
 _TRUE = {"1", "true", "yes", "on"}
@@ -40,6 +41,7 @@ class Settings:
     pii_detection: bool
     pii_action: str
     pii_types: tuple[str, ...] | None
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
 
     @property
     def destination(self) -> str:
@@ -99,6 +101,7 @@ def resolve_settings(
         pii_detection=env_bool(env.AITRACER_PII_DETECTION, True) if pii_detection is None else bool(pii_detection),
         pii_action=pii_action if pii_action is not None else _env_choice(env.AITRACER_PII_ACTION, PII_ACTIONS, "mask"),
         pii_types=tuple(pii_types) if pii_types is not None else _env_types(),
+        max_record_bytes=int(env_number(env.AITRACER_MAX_RECORD_BYTES, DEFAULT_MAX_RECORD_BYTES)),
     )
 
 

@@ -21,6 +21,7 @@ from ._mapping import span_to_record
 from ._pii import PIIRedactor
 from ._pii._records import redact_record
 from ._sessions import SessionEvent
+from ._size_budget import fit_record
 from ._spool import open_spool
 from ._store import SQLiteStore
 
@@ -77,6 +78,7 @@ class Stats:
             "session_events": counts.get("session_events", 0),
             "sent": counts.get("sent", 0),
             "unauthorized": counts.get("unauthorized", 0),
+            "truncated": counts.get("truncated", 0),
             "dropped": {reason: counts.get(reason, 0) for reason in DROP_REASONS},
         }
 
@@ -109,14 +111,17 @@ class RecordPipeline:
             _logger.warning("could not map span %r; dropped", getattr(span, "name", "?"), exc_info=True)
             self.stats.add("mapping_error")
             return None
-        if record is None or self.redactor is None:
-            return record
-        try:
-            redact_record(record, self.redactor)
-        except Exception:  # noqa: BLE001 - a record that could not be redacted never leaves
-            _logger.warning("could not redact the record of span %r; dropped", getattr(span, "name", "?"), exc_info=True)
-            self.stats.add("redaction_error")
+        if record is None:
             return None
+        if self.redactor is not None:
+            try:
+                redact_record(record, self.redactor)
+            except Exception:  # noqa: BLE001 - a record that could not be redacted never leaves
+                _logger.warning("could not redact the record of span %r; dropped", getattr(span, "name", "?"), exc_info=True)
+                self.stats.add("redaction_error")
+                return None
+        if fit_record(record, self.settings.max_record_bytes):
+            self.stats.add("truncated")
         return record
 
     def _event(self, item: SessionEvent) -> dict[str, Any] | None:

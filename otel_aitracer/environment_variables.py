@@ -105,3 +105,10 @@ AITRACER_SPOOL_FSYNC = "AITRACER_SPOOL_FSYNC"
 
 ``true`` syncs every spool write to disk (survives power loss, not only a killed process). Default: ``false``.
 """
+
+AITRACER_MAX_RECORD_BYTES = "AITRACER_MAX_RECORD_BYTES"
+"""
+.. envvar:: AITRACER_MAX_RECORD_BYTES
+
+Byte budget of one record (its JSON); longer content is cut, with a marker giving the original size. Default: ``524288``.
+"""

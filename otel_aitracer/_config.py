@@ -42,10 +42,35 @@ class Settings:
     pii_action: str
     pii_types: tuple[str, ...] | None
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    cluster_endpoint: str | None = None  # the in-cluster serve, when records go there (see ``route``)
+    why: str = ""
 
     @property
     def destination(self) -> str:
-        return f"AITracer API at {self.base_url}" if self.api_key else f"local store {self.store}"
+        if self.api_key:
+            return f"AITracer API at {self.base_url}"
+        if self.cluster_endpoint:
+            return f"in-cluster otel-aitracer serve at {self.cluster_endpoint}"
+        return f"local store {self.store}"
+
+
+def route(api_key: str | None, store_given: bool) -> tuple[str | None, str]:
+    """The in-cluster endpoint records go to (or None), and why: an API key or a store wins, then Kubernetes."""
+    from ._kubernetes import DEFAULT_K8S_ENDPOINT, kubernetes_signal
+
+    if api_key:
+        return None, f"an API key is set ({env.AITRACER_API_KEY} or api_key=)"
+    if store_given:
+        return None, f"a store is set ({env.AITRACER_STORE} or store=)"
+    configured = (os.environ.get(env.AITRACER_K8S_ENDPOINT) or "").strip()
+    signal = kubernetes_signal() if configured.lower() != "off" else None
+    if signal:
+        endpoint = configured or DEFAULT_K8S_ENDPOINT
+        if not endpoint.startswith(("http://", "https://")):
+            _logger.warning("%s=%r is not an http(s) URL; using %s", env.AITRACER_K8S_ENDPOINT, endpoint, DEFAULT_K8S_ENDPOINT)
+            endpoint = DEFAULT_K8S_ENDPOINT
+        return endpoint.rstrip("/"), f"in Kubernetes ({signal}) with no API key and no store"
+    return None, "no API key, no store set, not in Kubernetes: the default local store"
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -90,9 +115,11 @@ def resolve_settings(
     if pii_types is not None:
         if isinstance(pii_types, str) or any(t not in PII_TYPES for t in pii_types):
             raise ConfigurationError(f"pii_types must be a list of {', '.join(PII_TYPES)}, got {pii_types!r}")
+    key = _text("api_key", api_key, env.AITRACER_API_KEY, None)
+    cluster_endpoint, why = route(key, store is not None or bool(os.environ.get(env.AITRACER_STORE)))
     return Settings(
         project=_text("project", project, env.AITRACER_PROJECT, DEFAULT_PROJECT) or DEFAULT_PROJECT,
-        api_key=_text("api_key", api_key, env.AITRACER_API_KEY, None),
+        api_key=key,
         base_url=url.rstrip("/"),
         store=Path(store if store is not None else os.environ.get(env.AITRACER_STORE) or DEFAULT_STORE),
         capture_content=env_bool(env.AITRACER_CAPTURE_CONTENT, True) if capture_content is None else bool(capture_content),
@@ -102,6 +129,8 @@ def resolve_settings(
         pii_action=pii_action if pii_action is not None else _env_choice(env.AITRACER_PII_ACTION, PII_ACTIONS, "mask"),
         pii_types=tuple(pii_types) if pii_types is not None else _env_types(),
         max_record_bytes=int(env_number(env.AITRACER_MAX_RECORD_BYTES, DEFAULT_MAX_RECORD_BYTES)),
+        cluster_endpoint=cluster_endpoint,
+        why=why,
     )
 
 

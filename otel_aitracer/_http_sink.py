@@ -45,13 +45,15 @@ class HTTPSink:
     ``spool_full`` and ``unauthorized`` (the pipeline's :class:`Stats`).
     """
 
-    def __init__(self, base_url: str, api_key: str, spool: Spool, count: Callable[[str, int], None], sync: bool = False) -> None:
+    def __init__(self, base_url: str, api_key: str | None, spool: Spool, count: Callable[[str, int], None], sync: bool = False) -> None:
         self.base_url = base_url.rstrip("/")
         self.spool = spool
         self.last_error: str | None = None
         self._count = count
         self._sync = sync
-        self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json", "Content-Encoding": "gzip"}
+        self._headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        if api_key:  # an in-cluster serve may run without keys
+            self._headers["Authorization"] = f"Bearer {api_key}"
         self._start()
         weak = weakref.WeakMethod(self._start)
         os.register_at_fork(after_in_child=lambda: (m := weak()) is not None and m())

@@ -44,8 +44,10 @@ class Sink(Protocol):
 
 
 def make_sink(settings: Settings, count: Callable[[str, int], None]) -> Sink:
-    if settings.api_key:
-        return HTTPSink(settings.base_url, settings.api_key, open_spool(settings.base_url, settings.api_key), count, settings.sync)
+    """The AITracer API with a key, else the in-cluster serve inside Kubernetes, else the local store."""
+    url = settings.base_url if settings.api_key else settings.cluster_endpoint
+    if url:
+        return HTTPSink(url, settings.api_key, open_spool(url, settings.api_key or ""), count, settings.sync)
     return SQLiteStore(settings.store)
 
 

@@ -112,3 +112,12 @@ AITRACER_MAX_RECORD_BYTES = "AITRACER_MAX_RECORD_BYTES"
 
 Byte budget of one record (its JSON); longer content is cut, with a marker giving the original size. Default: ``524288``.
 """
+
+AITRACER_K8S_ENDPOINT = "AITRACER_K8S_ENDPOINT"
+"""
+.. envvar:: AITRACER_K8S_ENDPOINT
+
+Where records go inside Kubernetes when neither an API key nor a store is set: the in-cluster
+``otel-aitracer serve``. Default: ``http://otel-aitracer.observability.svc.cluster.local:4318``;
+``off`` keeps them in the local store.
+"""

@@ -19,6 +19,7 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
         if name.startswith(("AITRACER_", "OTEL_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("AITRACER_SPOOL_DIR", str(tmp_path_factory.mktemp("spool")))  # never the user's cache
+    monkeypatch.setenv("AITRACER_K8S_ENDPOINT", "off")  # the same destinations when CI runs in a pod
 
 
 @pytest.fixture(scope="session")

@@ -37,15 +37,16 @@ def diagnose(settings: Settings) -> dict[str, Any]:
         "packages": {p: _version(p) for p in ("otel-aitracer",) + _PACKAGES},
         "sdks": sdks,
         "destination": settings.destination,
-        "why": f"{env.AITRACER_API_KEY} is set" if settings.api_key else f"no API key ({env.AITRACER_API_KEY} unset), so the local store",
+        "why": settings.why,
         "project": settings.project,
         "pii": _pii(settings),
         "environment": {name: ("<set>" if _secret_env(name) else os.environ[name]) for name in sorted(os.environ) if name.startswith("AITRACER_")},
     }
     if not settings.api_key and settings.store.exists():
         report["store_records"] = SQLiteStore(settings.store).count()
-    if settings.api_key:
-        spool = open_spool(settings.base_url, settings.api_key)
+    url = settings.base_url if settings.api_key else settings.cluster_endpoint
+    if url:
+        spool = open_spool(url, settings.api_key or "")
         requests, items, size = spool.pending()
         report["spool"] = {"path": spool.path, "pending_items": items, "pending_requests": requests, "bytes": size}
         spool.close()

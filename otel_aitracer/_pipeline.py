@@ -99,36 +99,38 @@ class RecordPipeline:
         ok = True
         for is_event, run in groupby(items, key=lambda item: isinstance(item, SessionEvent)):
             if is_event:
-                events = [e for e in map(self._event, run) if e is not None]
+                events = [e for e in (self.prepare_event(item.as_dict()) for item in run) if e is not None]
                 ok = self._write(self._write_events, events, "session_events", "session events") and ok
             else:
-                records = [r for r in map(self._record, run) if r is not None]
+                records = [r for r in map(self.record, run) if r is not None]
                 ok = self._write(self.sink.write, records, "written", "records") and ok
         return ok
 
-    def _record(self, span: ReadableSpan) -> dict[str, Any] | None:
+    def record(self, span: ReadableSpan) -> dict[str, Any] | None:
+        """The span's record, redacted and within budget; None for a span that is no LLM step or could not be mapped."""
         try:
             record = span_to_record(span, default_project=self.settings.project, capture_content=self.settings.capture_content)
         except Exception:  # noqa: BLE001 - one bad span must not lose the batch
             _logger.warning("could not map span %r; dropped", getattr(span, "name", "?"), exc_info=True)
             self.stats.add("mapping_error")
             return None
-        if record is None:
-            return None
+        return None if record is None else self.prepare(record)
+
+    def prepare(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """Redact ``record`` and fit it to the byte budget, in place; None (counted) if it cannot be redacted."""
         if self.redactor is not None:
             try:
                 redact_record(record, self.redactor)
             except Exception:  # noqa: BLE001 - a record that could not be redacted never leaves
-                _logger.warning("could not redact the record of span %r; dropped", getattr(span, "name", "?"), exc_info=True)
+                _logger.warning("could not redact the record of span %r; dropped", record.get("span_id"), exc_info=True)
                 self.stats.add("redaction_error")
                 return None
         if fit_record(record, self.settings.max_record_bytes):
             self.stats.add("truncated")
         return record
 
-    def _event(self, item: SessionEvent) -> dict[str, Any] | None:
-        """The event's wire form, with what users typed redacted (or withheld without content capture)."""
-        event = item.as_dict()
+    def prepare_event(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """A session event's wire form, with what users typed redacted (or withheld without content capture)."""
         for name in _FREE_TEXT_FIELDS:
             if event.get(name) is None:
                 continue
@@ -138,7 +140,7 @@ class RecordPipeline:
                 try:
                     event[name] = self.redactor.redact_value(event[name])
                 except Exception:  # noqa: BLE001 - never sent unredacted
-                    _logger.warning("could not redact a %s event; dropped", item.kind, exc_info=True)
+                    _logger.warning("could not redact a %s event; dropped", event.get("type"), exc_info=True)
                     self.stats.add("redaction_error")
                     return None
         return event

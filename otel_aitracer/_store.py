@@ -35,6 +35,7 @@ CREATE INDEX IF NOT EXISTS records_trace ON records (trace_id);
 CREATE INDEX IF NOT EXISTS records_session ON records (session_id);
 CREATE INDEX IF NOT EXISTS records_user ON records (app_user_id);
 CREATE INDEX IF NOT EXISTS records_time ON records (started_at);
+CREATE INDEX IF NOT EXISTS records_parent ON records (parent_span_id);
 CREATE TABLE IF NOT EXISTS sessions (
     project TEXT NOT NULL, session_id TEXT NOT NULL, app_user_id TEXT, metadata BLOB,
     started_at TEXT NOT NULL, ended_at TEXT, PRIMARY KEY (project, session_id)
@@ -91,17 +92,37 @@ class SQLiteStore:
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
-    def write(self, records: Sequence[dict[str, Any]]) -> None:
+    def write(self, records: Sequence[dict[str, Any]]) -> int:
+        """Insert ``records`` in one transaction; returns how many were new (a known span id is skipped)."""
         rows = [tuple(r.get(c) for c in _COLUMNS) + (orjson.dumps(r),) for r in records]
         with self._lock:
             conn = self._connection()
             conn.execute("BEGIN")
             try:
+                before = conn.total_changes
                 conn.executemany(_INSERT, rows)
+                added = conn.total_changes - before
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+        return added
+
+    def has_child_call(self, trace_id: str, span_id: str, operation: str) -> bool:
+        """Whether a stored record of the same operation is a direct child of ``span_id`` (the same call, recorded inside)."""
+        sql = "SELECT 1 FROM records WHERE parent_span_id = ? AND trace_id = ? AND operation = ? LIMIT 1"
+        with self._lock:
+            return self._connection().execute(sql, (span_id, trace_id, operation)).fetchone() is not None
+
+    def pop(self, span_id: str, trace_id: str, operation: str) -> dict[str, Any] | None:
+        """Remove and return the stored record of ``span_id`` if it is that operation (an outer duplicate)."""
+        with self._lock:
+            conn = self._connection()
+            row = conn.execute("SELECT record FROM records WHERE span_id = ? AND trace_id = ? AND operation = ?", (span_id, trace_id, operation)).fetchone()
+            if row is None:
+                return None
+            conn.execute("DELETE FROM records WHERE span_id = ?", (span_id,))
+        return orjson.loads(row[0])
 
     def write_events(self, events: Sequence[dict[str, Any]]) -> None:
         """Session starts and ends update ``sessions``; feedback and custom events are appended."""
@@ -146,9 +167,14 @@ class SQLiteStore:
         keys = ("project", "session_id", "app_user_id", "metadata", "started_at", "ended_at")
         return [dict(zip(keys, (*row[:3], orjson.loads(row[3] or b"{}"), *row[4:]))) for row in rows]
 
-    def query(self, limit: int | None = None, newest_first: bool = True, **filters: str | None) -> list[dict[str, Any]]:
-        """Records matching ``filters`` (keys of :data:`FILTERS`), newest first by default."""
+    def query(
+        self, limit: int | None = None, newest_first: bool = True, projects: Sequence[str] | None = None, **filters: str | None
+    ) -> list[dict[str, Any]]:
+        """Records matching ``filters`` (keys of :data:`FILTERS`) in ``projects`` (all if None), newest first by default."""
         clauses, params = [], []
+        if projects is not None:
+            clauses.append(f"project IN ({', '.join('?' * len(projects))})" if projects else "0")
+            params.extend(projects)
         for name, value in filters.items():
             if value is not None:
                 clauses.append(f"{FILTERS[name]} = ?")

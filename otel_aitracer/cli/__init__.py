@@ -1,4 +1,4 @@
-"""The ``otel-aitracer`` command: demo, logs, trace, stats, doctor."""
+"""The ``otel-aitracer`` command: demo, serve, logs, trace, stats, doctor."""
 
 from __future__ import annotations
 
@@ -39,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     stats.add_argument("--by", choices=sorted(_stats.GROUPS), default="project")
     stats.add_argument("--project")
 
+    serve = commands.add_parser("serve", help="run the ingest server (OTLP/HTTP /v1/traces and the AITracer API)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
+    serve.add_argument("--port", type=int, default=4318)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (they share the store)")
+    serve.add_argument("--store", help="SQLite store (default: $AITRACER_SERVER_STORE or ./aitracer-server.db)")
+    serve.add_argument("--keys", help='JSON file {"key": ["project", ...]} (also $AITRACER_SERVER_KEYS="key=p1,p2;key2=p3")')
+
     doctor = commands.add_parser("doctor", help="what is installed, instrumented, and where records go")
     doctor.add_argument("--json", action="store_true")
     return parser
@@ -69,6 +76,11 @@ def _run(args: argparse.Namespace) -> int:
         from ..demo import run_demo
 
         return run_demo(args.store)
+    if args.command == "serve":
+        from ..server import serve
+
+        serve(args.host, args.port, args.workers, args.store, args.keys)
+        return 0
     if args.command == "doctor":
         report = _doctor.diagnose(resolve_settings())
         _print_json(report) if args.json else print(_doctor.render(report))

@@ -1,0 +1,56 @@
+"""``otel-aitracer serve``: an ingest server an OpenTelemetry Collector (or an app) can point at.
+
+Starlette on uvicorn; ``--workers N`` runs N processes sharing one SQLite store
+(WAL). Workers are separate processes, so their configuration travels in
+``AITRACER_SERVER_*`` environment variables and each builds its app with
+:func:`app_from_env`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from starlette.applications import Starlette
+
+from .._config import env_bool, env_number
+from ._app import ServerConfig, create_app
+from ._auth import Keys
+
+__all__ = ["ServerConfig", "app_from_env", "create_app", "serve"]
+
+STORE = "AITRACER_SERVER_STORE"
+KEYS = "AITRACER_SERVER_KEYS"
+KEYS_FILE = "AITRACER_SERVER_KEYS_FILE"
+MAX_BODY_MB = "AITRACER_SERVER_MAX_BODY_MB"
+MAX_DECOMPRESSED_MB = "AITRACER_SERVER_MAX_DECOMPRESSED_MB"
+PII_DETECTION = "AITRACER_PII_DETECTION"
+DEFAULT_PORT = 4318
+
+
+def config_from_env() -> ServerConfig:
+    return ServerConfig(
+        store=os.environ.get(STORE) or "aitracer-server.db",
+        keys=Keys.load(os.environ.get(KEYS_FILE), os.environ.get(KEYS)),
+        max_body_bytes=int(env_number(MAX_BODY_MB, 16) * 1024 * 1024),
+        max_decompressed_bytes=int(env_number(MAX_DECOMPRESSED_MB, 64) * 1024 * 1024),
+        pii_detection=env_bool(PII_DETECTION, True),
+    )
+
+
+def app_from_env() -> Starlette:
+    """The app a uvicorn worker serves (``uvicorn --factory otel_aitracer.server:app_from_env``)."""
+    return create_app(config_from_env())
+
+
+def serve(host: str, port: int, workers: int, store: str | None, keys_file: str | None, log_level: str = "info") -> None:
+    import uvicorn
+
+    if store:
+        os.environ[STORE] = store
+    if keys_file:
+        os.environ[KEYS_FILE] = keys_file
+    config_from_env()  # a bad configuration fails here, once, with a clear message
+    uvicorn.run(
+        "otel_aitracer.server:app_from_env", factory=True, host=host, port=port, workers=workers,
+        log_level=log_level, access_log=False, timeout_graceful_shutdown=10,
+    )  # fmt: skip

@@ -1,0 +1,207 @@
+"""The ASGI application of ``otel-aitracer serve`` (Starlette): OTLP/HTTP traces, the AITracer API, reads.
+
+Every handler reads the body under limits, then does the blocking work (decode,
+map, redact, store) in the thread pool. Bad input is a 4xx with a reason, never
+a 5xx; a store that cannot write answers 503 with ``Retry-After``, so senders
+keep the data and retry.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import orjson
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .._config import resolve_settings
+from .._pipeline import RecordPipeline
+from .._store import SQLiteStore
+from ._auth import Grant, Keys
+from ._body import BodyError, decode_body, read_body
+from ._ingest import Forbidden, Ingest, now_rfc3339
+from ._otlp import JSON, PROTOBUF, parse_request, response, status_body
+
+_logger = logging.getLogger(__name__)
+_RETRY_AFTER_SECONDS = "5"
+_MAX_LIST = 1000
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    store: str = "aitracer-server.db"
+    keys: Keys = Keys({})
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_decompressed_bytes: int = 64 * 1024 * 1024
+    pii_detection: bool | None = None
+
+
+def create_app(config: ServerConfig) -> Starlette:
+    store = SQLiteStore(config.store)
+    settings = resolve_settings(store=config.store, pii_detection=config.pii_detection)
+    ingest = Ingest(store, RecordPipeline(settings, sink=store))
+    api = _Handlers(config, ingest)
+    routes = [
+        Route("/v1/traces", api.otlp_traces, methods=["POST"]),
+        Route("/api/v1/logs/batch/", api.logs_batch, methods=["POST"]),
+        Route("/api/v1/logs/", api.log_one, methods=["POST"]),
+        Route("/api/v1/logs", api.list_logs, methods=["GET"]),
+        Route("/api/v1/traces/{trace_id}", api.get_trace, methods=["GET"]),
+        Route("/api/v1/sessions/", api.session_start, methods=["POST"]),
+        Route("/api/v1/sessions/{session_id}/end/", api.session_end, methods=["PATCH"]),
+        Route("/api/v1/sessions/{session_id}/feedback/", api.session_feedback, methods=["POST"]),
+        Route("/api/v1/sessions/{session_id}/events/", api.session_event, methods=["POST"]),
+        Route("/healthz", api.healthz, methods=["GET"]),
+    ]
+    if config.keys.open:
+        _logger.warning("otel-aitracer serve: no API keys configured; accepting every request (set AITRACER_SERVER_KEYS)")
+    return Starlette(routes=routes)
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=JSON, headers=headers)
+
+
+class _Handlers:
+    def __init__(self, config: ServerConfig, ingest: Ingest) -> None:
+        self.config = config
+        self.ingest = ingest
+        self.store = ingest.store
+
+    # ---- helpers --------------------------------------------------------------------------------
+    def _grant(self, request: Request) -> Grant | None:
+        return self.config.keys.grant(request.headers.get("authorization"))
+
+    async def _body(self, request: Request) -> bytes:
+        raw = await read_body(request.stream(), request.headers.get("content-length"), self.config.max_body_bytes)
+        return decode_body(raw, request.headers.get("content-encoding"), self.config.max_decompressed_bytes)
+
+    async def _native(self, request: Request, work: Callable[[Any, Grant], Any]) -> Response:
+        """Auth, body, JSON, then ``work(document, grant)`` in the thread pool; errors as JSON."""
+        grant = self._grant(request)
+        if grant is None:
+            return _json({"error": "a valid Bearer API key is required"}, 401)
+        try:
+            document = orjson.loads(await self._body(request))
+            return await run_in_threadpool(work, document, grant)
+        except BodyError as exc:
+            return _json({"error": exc.message}, exc.status)
+        except orjson.JSONDecodeError as exc:
+            return _json({"error": f"body is not JSON: {exc}"}, 400)
+        except Forbidden as exc:
+            return _json({"error": str(exc)}, 403)
+        except (sqlite3.Error, OSError):
+            _logger.exception("the store could not take a request")
+            return _json({"error": "the store is unavailable; retry later"}, 503, {"Retry-After": _RETRY_AFTER_SECONDS})
+
+    # ---- OTLP -----------------------------------------------------------------------------------
+    async def otlp_traces(self, request: Request) -> Response:
+        media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if media not in (PROTOBUF, JSON):
+            return Response(b"unsupported content type: use application/x-protobuf or application/json", 415, media_type="text/plain")
+
+        def error(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> Response:
+            return Response(status_body(code, message, media), status, media_type=media, headers=headers)
+
+        grant = self._grant(request)
+        if grant is None:
+            return error(401, 16, "a valid Bearer API key is required")
+        try:
+            body = await self._body(request)
+            outcome = await run_in_threadpool(lambda: self.ingest.otlp(parse_request(body, media), grant))
+        except BodyError as exc:
+            return error(exc.status, 3, exc.message)
+        except Forbidden as exc:
+            return error(403, 7, str(exc))
+        except (sqlite3.Error, OSError):
+            _logger.exception("the store could not take an OTLP request")
+            return error(503, 14, "the store is unavailable; retry later", {"Retry-After": _RETRY_AFTER_SECONDS})
+        return Response(response(outcome.rejected, outcome.message(), media), 200, media_type=media)
+
+    # ---- AITracer API ---------------------------------------------------------------------------
+    async def logs_batch(self, request: Request) -> Response:
+        def work(document: Any, grant: Grant) -> Response:
+            if not isinstance(document, dict) or not isinstance(document.get("logs"), list):
+                return _json({"error": 'expected {"logs": [record, ...]}'}, 400)
+            outcome = self.ingest.native(document["logs"], grant)
+            body = {"accepted": outcome.accepted, "duplicates": outcome.duplicates, "rejected": outcome.rejected, "errors": outcome.errors}
+            return _json(body, 200)
+
+        return await self._native(request, work)
+
+    async def log_one(self, request: Request) -> Response:
+        def work(document: Any, grant: Grant) -> Response:
+            outcome = self.ingest.native([document], grant)
+            if outcome.rejected:
+                return _json({"error": outcome.message()}, 400)
+            return _json({"accepted": outcome.accepted, "duplicates": outcome.duplicates}, 201)
+
+        return await self._native(request, work)
+
+    async def session_start(self, request: Request) -> Response:
+        return await self._session(request, "session_start", None)
+
+    async def session_end(self, request: Request) -> Response:
+        return await self._session(request, "session_end", request.path_params["session_id"])
+
+    async def session_feedback(self, request: Request) -> Response:
+        return await self._session(request, "feedback", request.path_params["session_id"])
+
+    async def session_event(self, request: Request) -> Response:
+        return await self._session(request, "event", request.path_params["session_id"])
+
+    async def _session(self, request: Request, kind: str, session_id: str | None) -> Response:
+        def work(document: Any, grant: Grant) -> Response:
+            if not isinstance(document, dict):
+                return _json({"error": "expected a JSON object"}, 400)
+            sid = session_id or document.get("session_id")
+            if not isinstance(sid, str) or not sid:
+                return _json({"error": "session_id is required"}, 400)
+            event = {**document, "type": kind, "session_id": sid}
+            event.setdefault("timestamp", now_rfc3339())
+            self.ingest.events([event], grant)
+            return _json({"ok": True}, 201 if kind != "session_end" else 200)
+
+        return await self._native(request, work)
+
+    # ---- reads ----------------------------------------------------------------------------------
+    async def list_logs(self, request: Request) -> Response:
+        grant = self._grant(request)
+        if grant is None:
+            return _json({"error": "a valid Bearer API key is required"}, 401)
+        params = request.query_params
+        try:
+            limit = min(_MAX_LIST, max(1, int(params.get("limit", "100"))))
+        except ValueError:
+            return _json({"error": "limit must be an integer"}, 400)
+        filters = {name: params.get(name) for name in ("project", "session", "user", "trace", "model", "status")}
+        if filters["project"] is not None and not grant.allows(filters["project"]):
+            return _json({"error": f"this key may not read project {filters['project']!r}"}, 403)
+        projects = None if grant.allows("*") else sorted(grant.projects)
+        records = await run_in_threadpool(lambda: self.store.query(limit=limit, projects=projects, **filters))
+        return _json({"logs": records})
+
+    async def get_trace(self, request: Request) -> Response:
+        grant = self._grant(request)
+        if grant is None:
+            return _json({"error": "a valid Bearer API key is required"}, 401)
+        trace_id = request.path_params["trace_id"].lower()
+        projects = None if grant.allows("*") else sorted(grant.projects)
+        visible = await run_in_threadpool(lambda: self.store.query(newest_first=False, projects=projects, trace=trace_id))
+        if not visible:  # the same answer whether the trace does not exist or belongs to another project
+            return _json({"error": f"no trace {trace_id}"}, 404)
+        return _json({"trace_id": trace_id, "logs": visible})
+
+    async def healthz(self, request: Request) -> Response:
+        try:
+            count = await run_in_threadpool(self.store.count)
+        except sqlite3.Error as exc:
+            return _json({"status": "unavailable", "error": str(exc)}, 503)
+        return _json({"status": "ok", "records": count})
+

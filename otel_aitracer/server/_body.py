@@ -1,0 +1,55 @@
+"""Request bodies with limits: the raw size, and the size after gzip, checked while reading.
+
+A gzip bomb is stopped once its output passes the limit, without inflating the rest.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import AsyncIterator
+
+
+class BodyError(Exception):
+    """A body the server refuses: ``status`` is 400, 413 or 415."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def read_body(chunks: AsyncIterator[bytes], content_length: str | None, max_bytes: int) -> bytes:
+    """The raw body; 413 as soon as it is (or says it is) longer than ``max_bytes``."""
+    if content_length is not None:
+        try:
+            declared = int(content_length)
+        except ValueError:
+            raise BodyError(400, "Content-Length is not a number") from None
+        if declared > max_bytes:
+            raise BodyError(413, f"body of {declared} bytes is over the {max_bytes}-byte limit")
+    parts, size = [], 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            raise BodyError(413, f"body is over the {max_bytes}-byte limit")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def decode_body(raw: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
+    """The body after ``Content-Encoding`` (identity or gzip); 413 past ``max_bytes`` inflated, 400 for bad gzip."""
+    encoding = (content_encoding or "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding not in ("gzip", "x-gzip"):
+        raise BodyError(415, f"Content-Encoding {content_encoding!r} is not supported (gzip or identity)")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(raw, max_bytes + 1)
+    except zlib.error as exc:
+        raise BodyError(400, f"gzip: {exc}") from None
+    if len(out) > max_bytes or inflater.unconsumed_tail:
+        raise BodyError(413, f"body is over the {max_bytes}-byte limit once decompressed")
+    if not inflater.eof:
+        raise BodyError(400, "gzip: truncated body")
+    return out

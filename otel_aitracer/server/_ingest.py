@@ -1,0 +1,141 @@
+"""What the server does with what it receives: the same mapping, redaction and budget as in-process,
+then deduplication, the project check, and the store.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+from .._context import PROJECT_ATTRIBUTE
+from .._pipeline import RecordPipeline
+from .._store import SQLiteStore
+from ._auth import Grant
+from ._dedupe import against_store, drop_outer_duplicates
+from ._otlp import spans as otlp_spans
+
+_NATIVE_STRINGS = ("project", "model", "provider", "status", "trace_id", "span_id", "parent_span_id", "session_id", "app_user_id", "started_at")
+_NATIVE_COUNTS = ("input_tokens", "output_tokens", "latency_ms", "cache_read_input_tokens", "cache_creation_input_tokens")
+
+
+class Forbidden(Exception):
+    """The key may not write to a project the request names."""
+
+
+@dataclass
+class Outcome:
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    errors: list[str] | None = None
+
+    def message(self) -> str:
+        return "; ".join((self.errors or [])[:5])
+
+
+class Ingest:
+    def __init__(self, store: SQLiteStore, pipeline: RecordPipeline) -> None:
+        self.store = store
+        self.pipeline = pipeline
+
+    def otlp(self, request: Any, grant: Grant) -> Outcome:
+        """Spans of an OTLP request -> stored records; spans that are no LLM step are not records, not rejections."""
+        outcome, records, kept_spans = Outcome(errors=[]), [], []
+        for span in otlp_spans(request):
+            if isinstance(span, str):
+                outcome.rejected += 1
+                outcome.errors.append(span)
+                continue
+            kept_spans.append(span)
+            record = self.pipeline.record(span)
+            if record is not None:
+                records.append(self._owned(record, span, grant))
+        records, dropped = drop_outer_duplicates(kept_spans, records)
+        outcome.duplicates += dropped
+        self._store(records, grant, outcome)
+        return outcome
+
+    def native(self, entries: list[Any], grant: Grant) -> Outcome:
+        """AITracer records (``POST /api/v1/logs/batch/``), checked field by field; a bad one is rejected alone."""
+        outcome, records = Outcome(errors=[]), []
+        for n, entry in enumerate(entries):
+            problem = _native_problem(entry)
+            if problem:
+                outcome.rejected += 1
+                outcome.errors.append(f"logs[{n}]: {problem}")
+                continue
+            record = _completed(dict(entry), grant)
+            prepared = self.pipeline.prepare(record)
+            if prepared is None:
+                outcome.rejected += 1
+                outcome.errors.append(f"logs[{n}]: could not be redacted")
+            else:
+                records.append(prepared)
+        self._store(records, grant, outcome)
+        return outcome
+
+    def events(self, events: list[dict[str, Any]], grant: Grant) -> int:
+        prepared = []
+        for event in events:
+            event["project"] = event.get("project") or grant.default_project or self.pipeline.settings.project
+            if not grant.allows(event["project"]):
+                raise Forbidden(f"this key may not write to project {event['project']!r}")
+            ready = self.pipeline.prepare_event(event)
+            if ready is not None:
+                prepared.append(ready)
+        self.store.write_events(prepared)
+        return len(prepared)
+
+    def _owned(self, record: dict[str, Any], span: ReadableSpan, grant: Grant) -> dict[str, Any]:
+        if grant.default_project and not (span.attributes or {}).get(PROJECT_ATTRIBUTE):
+            record["project"] = grant.default_project
+        return record
+
+    def _store(self, records: list[dict[str, Any]], grant: Grant, outcome: Outcome) -> None:
+        refused = sorted({r["project"] for r in records if not grant.allows(r["project"])})
+        if refused:
+            raise Forbidden(f"this key may not write to project(s) {', '.join(map(repr, refused))}")
+        records, dropped = against_store(self.store, records)
+        added = self.store.write(records) if records else 0
+        outcome.accepted += added
+        outcome.duplicates += dropped + len(records) - added
+
+
+def _native_problem(entry: Any) -> str | None:
+    if not isinstance(entry, dict):
+        return "a record must be a JSON object"
+    if not isinstance(entry.get("model"), str) or not entry["model"]:
+        return "model is required (a non-empty string)"
+    for key in _NATIVE_STRINGS:
+        if entry.get(key) is not None and not isinstance(entry[key], str):
+            return f"{key} must be a string"
+    for key in _NATIVE_COUNTS:
+        value = entry.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            return f"{key} must be a non-negative integer"
+    if entry.get("metadata") is not None and not isinstance(entry["metadata"], dict):
+        return "metadata must be an object"
+    return None
+
+
+def _completed(record: dict[str, Any], grant: Grant) -> dict[str, Any]:
+    """Fill what the store needs and the AITracer SDK may leave out."""
+    record["project"] = record.get("project") or grant.default_project or "default"
+    record.setdefault("provider", "other")
+    record["span_id"] = record.get("span_id") or uuid.uuid4().hex[:16]
+    record["trace_id"] = record.get("trace_id") or record["span_id"]
+    record["started_at"] = record.get("started_at") or now_rfc3339()
+    record.setdefault("status", "success")
+    record.setdefault("metadata", {})
+    for key in ("input_tokens", "output_tokens", "latency_ms"):
+        record.setdefault(key, 0)
+    return record
+
+
+def now_rfc3339() -> str:
+    return datetime.fromtimestamp(time.time(), tz=timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")

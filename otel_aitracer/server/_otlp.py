@@ -1,0 +1,143 @@
+"""OTLP/HTTP trace requests (protobuf or JSON) -> SDK ``ReadableSpan`` objects for ``span_to_record``.
+
+OTLP JSON writes trace and span ids as hex, but protobuf's JSON parser reads
+``bytes`` fields as base64 and would silently turn a 32-hex trace id into 24
+wrong bytes; ids are therefore converted (and checked) before parsing.
+Unknown fields are ignored, as the OTLP spec requires.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Iterator
+
+import orjson
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+from .._context import PROJECT_ATTRIBUTE
+from ._body import BodyError
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+_ID_LENGTHS = {"traceId": 16, "trace_id": 16, "spanId": 8, "span_id": 8, "parentSpanId": 8, "parent_span_id": 8}
+_KINDS = {0: SpanKind.INTERNAL, 1: SpanKind.INTERNAL, 2: SpanKind.SERVER, 3: SpanKind.CLIENT, 4: SpanKind.PRODUCER, 5: SpanKind.CONSUMER}
+_STATUS = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
+
+
+def parse_request(body: bytes, content_type: str) -> ExportTraceServiceRequest:
+    """The request in ``content_type`` (protobuf or JSON); :class:`BodyError` 400 when it does not decode."""
+    request = ExportTraceServiceRequest()
+    try:
+        if content_type == PROTOBUF:
+            request.ParseFromString(body)
+        else:
+            document = orjson.loads(body) if body.strip() else {}
+            json_format.ParseDict(_hex_ids_to_base64(document), request, ignore_unknown_fields=True)
+    except (DecodeError, orjson.JSONDecodeError, json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
+        raise BodyError(400, f"not an OTLP trace request: {exc}") from None
+    return request
+
+
+def _hex_ids_to_base64(node: Any) -> Any:
+    """Rewrite every OTLP id (hex in OTLP JSON) as the base64 protobuf's parser expects; 400 for a bad id."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key in _ID_LENGTHS and isinstance(value, str) and value != "":
+                out[key] = _hex_id(key, value)
+            else:
+                out[key] = _hex_ids_to_base64(value)
+        return out
+    if isinstance(node, list):
+        return [_hex_ids_to_base64(item) for item in node]
+    return node
+
+
+def _hex_id(key: str, value: str) -> str:
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raise BodyError(400, f"{key} {value[:40]!r} is not hex (OTLP JSON ids are hex, not base64)") from None
+    if len(raw) != _ID_LENGTHS[key]:
+        raise BodyError(400, f"{key} must be {_ID_LENGTHS[key] * 2} hex digits, got {len(value)}")
+    return base64.b64encode(raw).decode()
+
+
+def spans(request: ExportTraceServiceRequest) -> Iterator[ReadableSpan | str]:
+    """Each span as a ``ReadableSpan``, or a string saying why it was rejected (a bad id)."""
+    for resource_spans in request.resource_spans:
+        resource_attrs = _attributes(resource_spans.resource.attributes)
+        resource = Resource(resource_attrs)
+        project = resource_attrs.get(PROJECT_ATTRIBUTE)  # a whole service may name its project on the resource
+        for scope_spans in resource_spans.scope_spans:
+            scope = InstrumentationScope(scope_spans.scope.name or "unknown", scope_spans.scope.version or None)
+            for span in scope_spans.spans:
+                yield _span(span, resource, scope, project)
+
+
+def _span(span: Any, resource: Resource, scope: InstrumentationScope, project: Any) -> ReadableSpan | str:
+    if len(span.trace_id) != 16 or len(span.span_id) != 8 or span.trace_id == bytes(16) or span.span_id == bytes(8):
+        return f"span {span.name!r}: trace_id must be 16 bytes and span_id 8 bytes, not all zero"
+    if span.parent_span_id and len(span.parent_span_id) != 8:
+        return f"span {span.name!r}: parent_span_id must be 8 bytes"
+    trace_id = int.from_bytes(span.trace_id, "big")
+    flags = TraceFlags(span.flags & 0xFF) if span.flags else TraceFlags(TraceFlags.SAMPLED)
+    attributes = _attributes(span.attributes)
+    if project is not None and PROJECT_ATTRIBUTE not in attributes:
+        attributes[PROJECT_ATTRIBUTE] = project
+    parent = SpanContext(trace_id, int.from_bytes(span.parent_span_id, "big"), True, flags) if span.parent_span_id else None
+    return ReadableSpan(
+        name=span.name,
+        context=SpanContext(trace_id, int.from_bytes(span.span_id, "big"), True, flags),
+        parent=parent,
+        resource=resource,
+        attributes=attributes,
+        events=[Event(e.name, _attributes(e.attributes), e.time_unix_nano or None) for e in span.events],
+        kind=_KINDS.get(span.kind, SpanKind.INTERNAL),
+        status=Status(_STATUS.get(span.status.code, StatusCode.UNSET), span.status.message or None),
+        start_time=span.start_time_unix_nano or None,
+        end_time=span.end_time_unix_nano or None,
+        instrumentation_scope=scope,
+    )
+
+
+def _attributes(pairs: Any) -> dict[str, Any]:
+    return {kv.key: _value(kv.value) for kv in pairs}
+
+
+def _value(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return tuple(_value(v) for v in value.array_value.values)
+    if kind == "kvlist_value":
+        return {kv.key: _value(kv.value) for kv in value.kvlist_value.values}
+    return getattr(value, kind)
+
+
+def response(rejected: int, message: str, content_type: str) -> bytes:
+    """``ExportTraceServiceResponse``: ``partial_success`` only when spans were rejected or there is a warning."""
+    answer = ExportTraceServiceResponse()
+    if rejected or message:
+        answer.partial_success.rejected_spans = rejected
+        answer.partial_success.error_message = message
+    if content_type == PROTOBUF:
+        return answer.SerializeToString()
+    return orjson.dumps(json_format.MessageToDict(answer))  # no ids in a response: MessageToDict is safe here
+
+
+def status_body(code: int, message: str, content_type: str) -> bytes:
+    """A ``google.rpc.Status`` error body in the request's content type."""
+    from google.rpc import status_pb2
+
+    if content_type == PROTOBUF:
+        return status_pb2.Status(code=code, message=message).SerializeToString()
+    return orjson.dumps({"code": code, "message": message})

@@ -1,0 +1,196 @@
+"""``otel-aitracer serve`` as a real process: the real OTLP exporters and our HTTP sink talk to it."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import httpx
+import openai
+import pytest
+from google.rpc import status_pb2
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+from instrumentors.openai import OpenAIInstrumentor
+from otel_aitracer import AITracer
+from otel_aitracer._store import SQLiteStore
+
+from .server_process import ServerProcess
+
+KEYS = "at-chat=chatbot,shared;at-search=search;at-admin=*"
+CHAT = {"Authorization": "Bearer at-chat"}
+GENAI = [
+    {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+    {"key": "gen_ai.provider.name", "value": {"stringValue": "openai"}},
+    {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o-mini"}},
+    {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "12"}},
+    {"key": "gen_ai.usage.output_tokens", "value": {"intValue": 5}},
+]
+TRACE = "5B8EFFF798038103D269B633813FC60C"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    process = ServerProcess(tmp_path_factory.mktemp("serve") / "server.db", keys=KEYS, workers=2)
+    yield process
+    process.stop()
+
+
+def otlp_json(spans, resource=None):
+    return {"resourceSpans": [{"resource": {"attributes": resource or []}, "scopeSpans": [{"scope": {"name": "t"}, "spans": spans}]}]}
+
+
+def span(span_id="EEE19B7EC3C1B174", parent="", trace=TRACE, attributes=GENAI, **extra):
+    return {"traceId": trace, "spanId": span_id, "parentSpanId": parent, "name": "chat gpt-4o-mini", "kind": 3,
+            "startTimeUnixNano": "1544712660000000000", "endTimeUnixNano": 1544712661000000000, "attributes": attributes, **extra}  # fmt: skip
+
+
+def post(server, body, content_type="application/json", headers=CHAT, path="/v1/traces"):
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return httpx.post(server.url + path, content=data, headers={"Content-Type": content_type, **headers}, timeout=30)
+
+
+def records(server, trace_id, headers=CHAT):
+    answer = httpx.get(f"{server.url}/api/v1/traces/{trace_id}", headers=headers, timeout=10)
+    return answer.json().get("logs", []) if answer.status_code == 200 else []
+
+
+def test_the_real_otlp_exporter_delivers_instrumented_calls(server, fake_openai):
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{server.url}/v1/traces", headers=CHAT)))
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=provider, capture_content=True)
+    try:
+        client = openai.OpenAI(api_key="sk-test", base_url=fake_openai.base_url, max_retries=0)
+        with provider.get_tracer("app").start_as_current_span("request") as root:
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "I am jane@example.com"}])
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+    [record] = records(server, format(root.get_span_context().trace_id, "032x"))
+    assert record["project"] == "chatbot" and record["operation"] == "chat" and record["output_tokens"] > 0
+    assert record["input"]["messages"][0]["content"] == "I am [EMAIL]"  # redacted by the server too
+
+
+def test_otlp_json_hex_ids_are_read_as_hex_not_base64(server):
+    answer = post(server, otlp_json([span(unknownField=1)]))
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/json") and answer.json() == {}
+    [record] = records(server, TRACE.lower())
+    assert (record["trace_id"], record["span_id"], record["input_tokens"]) == (TRACE.lower(), "eee19b7ec3c1b174", 12)
+
+
+@pytest.mark.parametrize(
+    ("trace_id", "why"),
+    [("W47/95gDgQPSabYzgT/GDA==", "not hex"), ("5b8efff798038103", "32 hex digits"), ("zz" * 16, "not hex")],
+)
+def test_otlp_json_bad_ids_are_a_400_never_a_wrong_id(server, trace_id, why):
+    answer = post(server, otlp_json([span(trace=trace_id)]))
+    assert answer.status_code == 400 and answer.json()["code"] == 3 and why in answer.json()["message"]
+
+
+def test_protobuf_gzip_charset_and_partial_success(server):
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from google.protobuf import json_format
+
+    document = otlp_json([span(span_id="1111111111111111", trace="a" * 32), span(span_id="0000000000000000", trace="a" * 32)])
+    document["resourceSpans"][0]["scopeSpans"][0]["spans"][1]["spanId"] = ""  # an empty span id: rejected alone
+    good = ExportTraceServiceRequest()
+    json_format.ParseDict(_b64(document), good)
+    answer = post(server, gzip.compress(good.SerializeToString()), "application/x-protobuf", {**CHAT, "Content-Encoding": "gzip"})
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/x-protobuf"
+    parsed = ExportTraceServiceResponse.FromString(answer.content)
+    assert parsed.partial_success.rejected_spans == 1 and "span_id" in parsed.partial_success.error_message
+    assert [r["span_id"] for r in records(server, "a" * 32)] == ["1111111111111111"]
+    assert post(server, otlp_json([]), "Application/JSON; charset=utf-8").status_code == 200
+
+
+def _b64(document):
+    """OTLP JSON -> protobuf JSON (base64 ids), for building a protobuf request in the test."""
+    import base64
+
+    for rs in document["resourceSpans"]:
+        for ss in rs["scopeSpans"]:
+            for s in ss["spans"]:
+                for key in ("traceId", "spanId", "parentSpanId"):
+                    s[key] = base64.b64encode(bytes.fromhex(s[key])).decode() if s.get(key) else ""
+    return document
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status"),
+    [(b"not gzip", {"Content-Type": "application/json", "Content-Encoding": "gzip"}, 400),
+     (b"{}", {"Content-Type": "text/plain"}, 415),
+     (b"\x0a\x05garbage", {"Content-Type": "application/x-protobuf"}, 400),
+     (b"{not json", {"Content-Type": "application/json"}, 400),
+     (b"{}", {"Content-Type": "application/json", "Content-Encoding": "br"}, 415)],
+)  # fmt: skip
+def test_bad_bodies_are_4xx_with_a_status(server, body, headers, status):
+    answer = httpx.post(server.url + "/v1/traces", content=body, headers={**CHAT, **headers}, timeout=10)
+    assert answer.status_code == status
+    if status == 400 and headers["Content-Type"] == "application/x-protobuf":
+        assert status_pb2.Status.FromString(answer.content).code == 3
+
+
+def test_limits_413_and_a_gzip_bomb_is_not_inflated(server):
+    huge = b"{" + b" " * (17 * 1024 * 1024) + b"}"
+    assert post(server, huge).status_code == 413
+    bomb = gzip.compress(b"\0" * (200 * 1024 * 1024), compresslevel=9)  # 200 MiB of zeros in ~200 KB
+    answer = post(server, bomb, headers={**CHAT, "Content-Encoding": "gzip"})
+    assert answer.status_code == 413 and "decompressed" in answer.json()["message"]
+
+
+def test_method_not_allowed_and_health(server):
+    assert httpx.get(server.url + "/v1/traces", timeout=10).status_code == 405
+    assert httpx.get(server.url + "/healthz", timeout=10).json()["status"] == "ok"
+
+
+def test_keys_are_bound_to_projects(server):
+    body = otlp_json([span(span_id="2222222222222222", trace="b" * 32)])
+    assert post(server, body, headers={}).status_code == 401
+    assert post(server, body, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    other = otlp_json([span(span_id="2222222222222222", trace="b" * 32)], resource=[{"key": "aitracer.project", "value": {"stringValue": "search"}}])
+    assert post(server, other).status_code == 403  # at-chat may not write to search
+    assert post(server, other, headers={"Authorization": "Bearer at-search"}).status_code == 200
+    assert records(server, "b" * 32) == []  # nor read it: the same 404 as for a trace that does not exist
+    assert [r["project"] for r in records(server, "b" * 32, {"Authorization": "Bearer at-admin"})] == ["search"]
+
+
+def test_native_records_one_bad_one_rejected_alone_and_duplicates_dropped(server):
+    good = {"model": "gpt-4o-mini", "provider": "openai", "span_id": "3333333333333333", "trace_id": "c" * 32, "input": {"q": "mail bob@example.com"}}
+    answer = httpx.post(f"{server.url}/api/v1/logs/batch/", json={"logs": [good, {"model": 3}, good]}, headers=CHAT, timeout=10)
+    assert answer.status_code == 200 and answer.json()["accepted"] == 1 and answer.json()["rejected"] == 1 and answer.json()["duplicates"] == 1
+    [stored] = records(server, "c" * 32)
+    assert stored["input"] == {"q": "mail [EMAIL]"} and stored["project"] == "chatbot"
+    assert httpx.post(f"{server.url}/api/v1/logs/", json={"provider": "x"}, headers=CHAT, timeout=10).status_code == 400
+    assert httpx.post(f"{server.url}/api/v1/logs/batch/", json=[1, 2], headers=CHAT, timeout=10).status_code == 400
+
+
+def test_an_llm_span_inside_an_llm_span_of_the_same_call_is_one_record(server):
+    outer_attrs = GENAI + [{"key": "session.id", "value": {"stringValue": "sess-1"}}]
+    inner = span(span_id="4444444444444444", parent="5555555555555555", trace="d" * 32)
+    middle = span(span_id="5555555555555555", parent="6666666666666666", trace="d" * 32, attributes=[])  # an HTTP span, say
+    outer = span(span_id="6666666666666666", trace="d" * 32, attributes=outer_attrs)
+    assert post(server, otlp_json([inner, middle, outer])).status_code == 200
+    [record] = records(server, "d" * 32)
+    assert record["span_id"] == "4444444444444444" and record["session_id"] == "sess-1"  # the inner one, with what the outer knew
+    # across requests: the inner call arrives first, its direct parent later
+    post(server, otlp_json([span(span_id="7777777777777777", parent="8888888888888888", trace="e" * 32)]))
+    post(server, otlp_json([span(span_id="8888888888888888", trace="e" * 32)]))
+    assert [r["span_id"] for r in records(server, "e" * 32)] == ["7777777777777777"]
+
+
+def test_the_aitracer_facade_with_sessions_sends_to_serve(server):
+    tracer = AITracer(api_key="at-chat", base_url=server.url, project="shared")
+    with tracer.session("s-serve", user_id="u-1") as session:
+        tracer.log({"model": "gpt-4o-mini", "provider": "openai", "input_data": {"q": "hi"}})
+        session.thumbs_up()
+    assert tracer.flush(10)
+    tracer.shutdown()
+    logs = httpx.get(f"{server.url}/api/v1/logs", params={"session": "s-serve"}, headers=CHAT, timeout=10).json()["logs"]
+    assert [(r["project"], r["app_user_id"]) for r in logs] == [("shared", "u-1")]
+    events = SQLiteStore(server.store).session_events("s-serve")
+    assert [(e["type"], e["log_id"]) for e in events] == [("feedback", logs[0]["span_id"])]
+    assert SQLiteStore(server.store).sessions()[-1]["ended_at"] is not None

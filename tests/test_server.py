@@ -194,3 +194,28 @@ def test_the_aitracer_facade_with_sessions_sends_to_serve(server):
     events = SQLiteStore(server.store).session_events("s-serve")
     assert [(e["type"], e["log_id"]) for e in events] == [("feedback", logs[0]["span_id"])]
     assert SQLiteStore(server.store).sessions()[-1]["ended_at"] is not None
+
+
+def test_the_cli_reads_from_a_server(server):
+    import subprocess
+    import sys
+
+    from .helpers import ROOT
+
+    trace_id = "f" * 32
+    post(server, otlp_json([span(span_id="9999999999999999", trace=trace_id)]))
+
+    def cli(*args):
+        env = {"PATH": "/usr/bin:/bin", "AITRACER_API_KEY": "at-chat"}
+        return subprocess.run([sys.executable, "-m", "otel_aitracer", *args, "--server", server.url], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
+
+    logs = json.loads(cli("logs", "--trace", trace_id, "--json").stdout)
+    assert [r["span_id"] for r in logs] == ["9999999999999999"]
+    tree = cli("trace", trace_id)
+    assert tree.returncode == 0 and "chat gpt-4o-mini" in tree.stdout
+    stats = json.loads(cli("stats", "--by", "project", "--json").stdout)
+    assert {row["project"] for row in stats} <= {"chatbot", "shared"} and sum(row["requests"] for row in stats) >= 1
+    assert cli("trace", "0" * 31 + "1").returncode == 1
+    refused = subprocess.run([sys.executable, "-m", "otel_aitracer", "logs", "--server", server.url], capture_output=True, text=True, cwd=ROOT,
+                             env={"PATH": "/usr/bin:/bin"}, timeout=60)  # fmt: skip
+    assert refused.returncode == 2 and "401" in refused.stderr

@@ -10,8 +10,9 @@ import orjson
 
 from .._config import resolve_settings
 from .._store import SQLiteStore
-from ..exceptions import ConfigurationError
+from ..exceptions import APIError, ConfigurationError
 from . import _doctor, _records, _stats
+from ._sources import ServerSource, Source, StoreSource
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,6 +22,8 @@ def _parser() -> argparse.ArgumentParser:
     def reader(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("--store", help="SQLite store to read (default: $AITRACER_STORE or ./aitracer.db)")
+        sub.add_argument("--server", help="read from a running otel-aitracer serve at this URL instead")
+        sub.add_argument("--api-key", help="key for --server (default: $AITRACER_API_KEY)")
         sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
         return sub
 
@@ -58,6 +61,16 @@ def _open_store(path: str | None) -> SQLiteStore:
     return SQLiteStore(settings.store)
 
 
+def _source(args: argparse.Namespace) -> Source:
+    if args.server:
+        import os
+
+        from .. import environment_variables as env
+
+        return ServerSource(args.server, args.api_key or os.environ.get(env.AITRACER_API_KEY))
+    return StoreSource(_open_store(args.store))
+
+
 def _print_json(value: object) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
@@ -66,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _run(args)
-    except ConfigurationError as exc:
+    except (ConfigurationError, APIError) as exc:
         print(f"otel-aitracer: {exc}", file=sys.stderr)
         return 2
 
@@ -85,19 +98,19 @@ def _run(args: argparse.Namespace) -> int:
         report = _doctor.diagnose(resolve_settings())
         _print_json(report) if args.json else print(_doctor.render(report))
         return 0
-    store = _open_store(args.store)
+    source = _source(args)
     if args.command == "logs":
         filters = {k: getattr(args, k) for k in ("project", "session", "user", "trace", "model", "status")}
-        records = store.query(limit=args.limit, **filters)
+        records = source.logs(args.limit, **filters)
         _print_json(records) if args.json else print(_records.logs_table(records))
         return 0
     if args.command == "trace":
-        records = store.query(trace=args.trace_id.lower(), newest_first=False)
+        records = source.trace(args.trace_id.lower())
         if not records:
             print(f"otel-aitracer: no records for trace {args.trace_id}", file=sys.stderr)
             return 1
         _print_json(records) if args.json else print(_records.trace_tree(records))
         return 0
-    rows = _stats.summarize(store.query(project=args.project), args.by)
+    rows = source.stats(args.by, args.project)
     _print_json(rows) if args.json else print(_stats.stats_table(rows, args.by))
     return 0

@@ -23,6 +23,7 @@ from starlette.routing import Route
 from .._config import resolve_settings
 from .._pipeline import RecordPipeline
 from .._store import SQLiteStore
+from ..cli._stats import GROUPS, summarize
 from ._auth import Grant, Keys
 from ._body import BodyError, decode_body, read_body
 from ._ingest import Forbidden, Ingest, now_rfc3339
@@ -53,6 +54,7 @@ def create_app(config: ServerConfig) -> Starlette:
         Route("/api/v1/logs/", api.log_one, methods=["POST"]),
         Route("/api/v1/logs", api.list_logs, methods=["GET"]),
         Route("/api/v1/traces/{trace_id}", api.get_trace, methods=["GET"]),
+        Route("/api/v1/stats", api.stats, methods=["GET"]),
         Route("/api/v1/sessions/", api.session_start, methods=["POST"]),
         Route("/api/v1/sessions/{session_id}/end/", api.session_end, methods=["PATCH"]),
         Route("/api/v1/sessions/{session_id}/feedback/", api.session_feedback, methods=["POST"]),
@@ -197,6 +199,20 @@ class _Handlers:
         if not visible:  # the same answer whether the trace does not exist or belongs to another project
             return _json({"error": f"no trace {trace_id}"}, 404)
         return _json({"trace_id": trace_id, "logs": visible})
+
+    async def stats(self, request: Request) -> Response:
+        """``otel-aitracer stats`` computed here: requests, tokens, cost, errors, latency per group."""
+        grant = self._grant(request)
+        if grant is None:
+            return _json({"error": "a valid Bearer API key is required"}, 401)
+        by, project = request.query_params.get("by", "project"), request.query_params.get("project")
+        if by not in GROUPS:
+            return _json({"error": f"by must be one of {', '.join(sorted(GROUPS))}"}, 400)
+        if project is not None and not grant.allows(project):
+            return _json({"error": f"this key may not read project {project!r}"}, 403)
+        projects = None if grant.allows("*") else sorted(grant.projects)
+        rows = await run_in_threadpool(lambda: summarize(self.store.query(project=project, projects=projects), by))
+        return _json({"stats": rows})
 
     async def healthz(self, request: Request) -> Response:
         try:

@@ -21,8 +21,9 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, store: Path, keys: str | None = None, workers: int = 1, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, store: Path, keys: str | None = None, workers: int = 1, extra_env: dict[str, str] | None = None, grpc: bool = False) -> None:
         self.port = free_port()
+        self.grpc_port = free_port() if grpc else None
         self.url = f"http://127.0.0.1:{self.port}"
         self.store = store
         env = {k: v for k, v in os.environ.items() if not k.startswith("AITRACER_SERVER_")}
@@ -30,6 +31,8 @@ class ServerProcess:
         if keys is not None:
             env["AITRACER_SERVER_KEYS"] = keys
         command = [sys.executable, "-m", "otel_aitracer", "serve", "--port", str(self.port), "--store", str(store), "--workers", str(workers)]
+        if self.grpc_port:
+            command += ["--grpc-port", str(self.grpc_port)]
         self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self._wait_ready()
 

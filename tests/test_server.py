@@ -34,7 +34,7 @@ TRACE = "5B8EFFF798038103D269B633813FC60C"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    process = ServerProcess(tmp_path_factory.mktemp("serve") / "server.db", keys=KEYS, workers=2)
+    process = ServerProcess(tmp_path_factory.mktemp("serve") / "server.db", keys=KEYS, workers=2, grpc=True)
     yield process
     process.stop()
 
@@ -219,3 +219,20 @@ def test_the_cli_reads_from_a_server(server):
     refused = subprocess.run([sys.executable, "-m", "otel_aitracer", "logs", "--server", server.url], capture_output=True, text=True, cwd=ROOT,
                              env={"PATH": "/usr/bin:/bin"}, timeout=60)  # fmt: skip
     assert refused.returncode == 2 and "401" in refused.stderr
+
+
+def test_the_real_otlp_grpc_exporter(server):
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    attributes = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic", "gen_ai.request.model": "claude-haiku-4-5"}
+    provider = TracerProvider()
+    exporter = GrpcExporter(endpoint=f"127.0.0.1:{server.grpc_port}", insecure=True, headers=(("authorization", "Bearer at-chat"),))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with provider.get_tracer("grpc").start_as_current_span("chat claude-haiku-4-5", attributes=attributes) as span:
+        pass
+    provider.shutdown()
+    [record] = records(server, format(span.get_span_context().trace_id, "032x"))
+    assert (record["provider"], record["project"]) == ("anthropic", "chatbot")
+    refused = GrpcExporter(endpoint=f"127.0.0.1:{server.grpc_port}", insecure=True, headers=(("authorization", "Bearer nope"),), timeout=5)
+    assert refused.export([span]) == SpanExportResult.FAILURE  # UNAUTHENTICATED is not retried

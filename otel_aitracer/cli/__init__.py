@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
     serve.add_argument("--port", type=int, default=4318)
     serve.add_argument("--workers", type=int, default=1, help="worker processes (they share the store)")
+    serve.add_argument("--grpc-port", type=int, help="also receive OTLP/gRPC on this port (4317 by convention)")
     serve.add_argument("--store", help="SQLite store (default: $AITRACER_SERVER_STORE or ./aitracer-server.db)")
     serve.add_argument("--keys", help='JSON file {"key": ["project", ...]} (also $AITRACER_SERVER_KEYS="key=p1,p2;key2=p3")')
 
@@ -92,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from ..server import serve
 
-        serve(args.host, args.port, args.workers, args.store, args.keys)
+        serve(args.host, args.port, args.workers, args.store, args.keys, args.grpc_port)
         return 0
     if args.command == "doctor":
         report = _doctor.diagnose(resolve_settings())

@@ -23,6 +23,8 @@ KEYS = "AITRACER_SERVER_KEYS"
 KEYS_FILE = "AITRACER_SERVER_KEYS_FILE"
 MAX_BODY_MB = "AITRACER_SERVER_MAX_BODY_MB"
 MAX_DECOMPRESSED_MB = "AITRACER_SERVER_MAX_DECOMPRESSED_MB"
+GRPC_PORT = "AITRACER_SERVER_GRPC_PORT"
+GRPC_HOST = "AITRACER_SERVER_GRPC_HOST"
 PII_DETECTION = "AITRACER_PII_DETECTION"
 DEFAULT_PORT = 4318
 
@@ -34,6 +36,8 @@ def config_from_env() -> ServerConfig:
         max_body_bytes=int(env_number(MAX_BODY_MB, 16) * 1024 * 1024),
         max_decompressed_bytes=int(env_number(MAX_DECOMPRESSED_MB, 64) * 1024 * 1024),
         pii_detection=env_bool(PII_DETECTION, True),
+        grpc_host=os.environ.get(GRPC_HOST) or "127.0.0.1",
+        grpc_port=int(os.environ[GRPC_PORT]) if os.environ.get(GRPC_PORT, "").isdigit() else None,
     )
 
 
@@ -42,9 +46,13 @@ def app_from_env() -> Starlette:
     return create_app(config_from_env())
 
 
-def serve(host: str, port: int, workers: int, store: str | None, keys_file: str | None, log_level: str = "info") -> None:
+def serve(
+    host: str, port: int, workers: int, store: str | None, keys_file: str | None, grpc_port: int | None = None, log_level: str = "info"
+) -> None:
     import uvicorn
 
+    if grpc_port is not None:
+        os.environ[GRPC_PORT], os.environ[GRPC_HOST] = str(grpc_port), host
     if store:
         os.environ[STORE] = store
     if keys_file:

@@ -8,10 +8,11 @@ keep the data and retry.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, AsyncIterator, Callable
 
 import orjson
 from starlette.applications import Starlette
@@ -41,6 +42,8 @@ class ServerConfig:
     max_body_bytes: int = 16 * 1024 * 1024
     max_decompressed_bytes: int = 64 * 1024 * 1024
     pii_detection: bool | None = None
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int | None = None  # OTLP/gRPC too when set (4317 by convention)
 
 
 def create_app(config: ServerConfig) -> Starlette:
@@ -63,7 +66,24 @@ def create_app(config: ServerConfig) -> Starlette:
     ]
     if config.keys.open:
         _logger.warning("otel-aitracer serve: no API keys configured; accepting every request (set AITRACER_SERVER_KEYS)")
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, lifespan=_grpc_lifespan(config, ingest))
+
+
+def _grpc_lifespan(config: ServerConfig, ingest: Ingest) -> Callable[[Starlette], Any]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        server = None
+        if config.grpc_port is not None:
+            from ._grpc import start_grpc
+
+            server = start_grpc(ingest, config.keys, config.grpc_host, config.grpc_port, config.max_decompressed_bytes)
+        try:
+            yield
+        finally:
+            if server is not None:
+                server.stop(grace=5).wait()
+
+    return lifespan
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -123,12 +123,18 @@ def _value(value: AnyValue) -> Any:
     return getattr(value, kind)
 
 
-def response(rejected: int, message: str, content_type: str) -> bytes:
+def response_message(rejected: int, message: str) -> ExportTraceServiceResponse:
     """``ExportTraceServiceResponse``: ``partial_success`` only when spans were rejected or there is a warning."""
     answer = ExportTraceServiceResponse()
     if rejected or message:
         answer.partial_success.rejected_spans = rejected
         answer.partial_success.error_message = message
+    return answer
+
+
+def response(rejected: int, message: str, content_type: str) -> bytes:
+    """The response body in the request's content type."""
+    answer = response_message(rejected, message)
     if content_type == PROTOBUF:
         return answer.SerializeToString()
     return orjson.dumps(json_format.MessageToDict(answer))  # no ids in a response: MessageToDict is safe here

@@ -36,6 +36,7 @@ _SESSIONS = "/api/v1/sessions/"
 _TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 _UNAUTHORIZED_PAUSE = 60.0
 _IDLE_POLL = 1.0
+_EXPIRY_EVERY = 10.0
 
 
 class HTTPSink:
@@ -63,6 +64,7 @@ class HTTPSink:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._paused_until = 0.0
+        self._next_expiry = 0.0
         self._failures = 0
         self._send_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="otel-aitracer-sender", daemon=True)
@@ -126,9 +128,11 @@ class HTTPSink:
             if self._stop.is_set() or time.monotonic() < self._paused_until:
                 continue
             try:
-                expired = self.spool.expire()
-                if expired:
-                    self._count("ttl_expired", expired)
+                if time.monotonic() >= self._next_expiry:  # a scan of the spool: not on every wake-up
+                    self._next_expiry = time.monotonic() + _EXPIRY_EVERY
+                    expired = self.spool.expire()
+                    if expired:
+                        self._count("ttl_expired", expired)
                 self._send_some(None)
             except Exception:  # noqa: BLE001 - the sender must survive anything
                 _logger.exception("otel-aitracer sender failed; retrying later")

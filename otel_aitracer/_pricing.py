@@ -1,9 +1,18 @@
-"""Cost in USD from ``genai-prices``; ``None`` when the model is unknown (never a guess)."""
+"""Cost in USD from ``genai-prices``; ``None`` when the model is unknown (never a guess).
+
+A full ``calc_price`` costs about 200 µs, too much for a server ingesting
+thousands of spans a second. For a model whose prices are flat per token (most
+are), the per-million rates are read once per model and day and the cost is a
+dot product; the rates are only used after they reproduce ``calc_price`` on
+probe usages, so tiered or unusual price models keep the exact slow path.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import math
+from datetime import date, datetime, timezone
+from decimal import Decimal
 from functools import lru_cache
 
 from genai_prices import Usage, calc_price
@@ -26,17 +35,50 @@ def cost_usd(
     """Price one call; input tokens include cached ones, as in the GenAI conventions."""
     if not model or (input_tokens is None and output_tokens is None) or not _known(model, provider):
         return None
-    usage = Usage(
-        input_tokens=input_tokens or 0,
-        output_tokens=output_tokens or 0,
-        cache_read_tokens=cache_read_tokens or 0,
-        cache_write_tokens=cache_write_tokens or 0,
-    )
+    counts = (input_tokens or 0, output_tokens or 0, cache_read_tokens or 0, cache_write_tokens or 0)
+    rates = _flat_rates(model, provider, (at or datetime.now(timezone.utc)).date())
+    if rates is not None:
+        return _dot(rates, counts)
+    return _exact(model, provider, counts, at)
+
+
+def _exact(model: str, provider: str, counts: tuple[int, int, int, int], at: datetime | None) -> float | None:
+    usage = Usage(input_tokens=counts[0], output_tokens=counts[1], cache_read_tokens=counts[2], cache_write_tokens=counts[3])
     try:
         price = calc_price(usage, model, provider_id=_PROVIDER_IDS.get(provider), genai_request_timestamp=at)
     except (LookupError, ValueError):
         return None
     return float(price.total_price)
+
+
+def _dot(rates: tuple[float, float, float, float], counts: tuple[int, int, int, int]) -> float:
+    """Cost from per-million rates: uncached input, output, cache reads, cache writes."""
+    input_tokens, output_tokens, cache_read, cache_write = counts
+    uncached = max(0, input_tokens - cache_read - cache_write)
+    return (uncached * rates[0] + output_tokens * rates[1] + cache_read * rates[2] + cache_write * rates[3]) / 1_000_000
+
+
+_PROBES = ((1_000_000, 0, 0, 0), (0, 1_000_000, 0, 0), (3_000, 500, 1_000, 0), (3_000, 500, 0, 1_000), (120_017, 7_331, 40_000, 9_000))
+
+
+@lru_cache(maxsize=1024)
+def _flat_rates(model: str, provider: str, day: date) -> tuple[float, float, float, float] | None:
+    """The model's flat per-million rates on ``day``, or None when a dot product would not equal ``calc_price``."""
+    at = datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc)
+    try:
+        price = calc_price(Usage(input_tokens=1), model, provider_id=_PROVIDER_IDS.get(provider), genai_request_timestamp=at).model_price
+    except (LookupError, ValueError):
+        return None
+    raw = [getattr(price, name, None) for name in ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")]
+    if not all(r is None or isinstance(r, (Decimal, int, float)) for r in raw):
+        return None  # tiered prices
+    base = float(raw[0] or 0)
+    rates = (base, float(raw[1] or 0), float(raw[2]) if raw[2] is not None else base, float(raw[3]) if raw[3] is not None else base)
+    for probe in _PROBES:
+        exact = _exact(model, provider, probe, at)
+        if exact is None or not math.isclose(exact, _dot(rates, probe), rel_tol=1e-9, abs_tol=1e-12):
+            return None
+    return rates
 
 
 @lru_cache(maxsize=512)

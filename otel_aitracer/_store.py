@@ -108,21 +108,31 @@ class SQLiteStore:
                 raise
         return added
 
-    def has_child_call(self, trace_id: str, span_id: str, operation: str) -> bool:
-        """Whether a stored record of the same operation is a direct child of ``span_id`` (the same call, recorded inside)."""
-        sql = "SELECT 1 FROM records WHERE parent_span_id = ? AND trace_id = ? AND operation = ? LIMIT 1"
-        with self._lock:
-            return self._connection().execute(sql, (span_id, trace_id, operation)).fetchone() is not None
-
-    def pop(self, span_id: str, trace_id: str, operation: str) -> dict[str, Any] | None:
-        """Remove and return the stored record of ``span_id`` if it is that operation (an outer duplicate)."""
+    def parents_with_child_call(self, keys: Sequence[tuple[str, str, str]]) -> set[str]:
+        """Of ``(trace_id, span_id, operation)``, the span ids with a stored direct child of the same operation."""
+        found: set[str] = set()
         with self._lock:
             conn = self._connection()
-            row = conn.execute("SELECT record FROM records WHERE span_id = ? AND trace_id = ? AND operation = ?", (span_id, trace_id, operation)).fetchone()
-            if row is None:
-                return None
-            conn.execute("DELETE FROM records WHERE span_id = ?", (span_id,))
-        return orjson.loads(row[0])
+            for chunk in _chunks(keys, 300):
+                sql = "SELECT trace_id, parent_span_id, operation FROM records WHERE parent_span_id IN (" + ", ".join("?" * len(chunk)) + ")"
+                rows = conn.execute(sql, [span_id for _, span_id, _ in chunk]).fetchall()
+                wanted = set(chunk)
+                found.update(parent for trace, parent, op in rows if (trace, parent, op) in wanted)
+        return found
+
+    def pop_calls(self, keys: Sequence[tuple[str, str, str]]) -> dict[str, dict[str, Any]]:
+        """Remove and return the stored records of ``(trace_id, span_id, operation)`` (outer duplicates), by span id."""
+        popped: dict[str, dict[str, Any]] = {}
+        with self._lock:
+            conn = self._connection()
+            for chunk in _chunks(keys, 300):
+                sql = "SELECT trace_id, span_id, operation, record FROM records WHERE span_id IN (" + ", ".join("?" * len(chunk)) + ")"
+                wanted = set(chunk)
+                for trace, span_id, op, record in conn.execute(sql, [span_id for _, span_id, _ in chunk]).fetchall():
+                    if (trace, span_id, op) in wanted:
+                        popped[span_id] = orjson.loads(record)
+            conn.executemany("DELETE FROM records WHERE span_id = ?", [(span_id,) for span_id in popped])
+        return popped
 
     def write_events(self, events: Sequence[dict[str, Any]]) -> None:
         """Session starts and ends update ``sessions``; feedback and custom events are appended."""
@@ -200,3 +210,7 @@ class SQLiteStore:
                 self._conn.close()
             self._conn = None
 
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -39,22 +39,21 @@ def drop_outer_duplicates(spans: Iterable[ReadableSpan], records: list[dict[str,
 
 def against_store(store: SQLiteStore, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     """Drop records whose inner call is already stored; replace a stored outer record by its inner one."""
-    kept, dropped = [], 0
+    calls = [r for r in records if r.get("operation") in LLM_OPERATIONS]
+    if not calls:
+        return records, 0
+    outer_of_stored = store.parents_with_child_call([(r["trace_id"], r["span_id"], r["operation"]) for r in calls])
+    parents = [(r["trace_id"], r["parent_span_id"], r["operation"]) for r in calls if r.get("parent_span_id") and r["span_id"] not in outer_of_stored]
+    stored_outer = store.pop_calls(parents) if parents else {}
+    kept = []
     for record in records:
-        operation = record.get("operation")
-        if operation not in LLM_OPERATIONS:
-            kept.append(record)
+        if record["span_id"] in outer_of_stored:
             continue
-        if store.has_child_call(record["trace_id"], record["span_id"], operation):
-            dropped += 1
-            continue
-        parent = record.get("parent_span_id")
-        outer = store.pop(parent, record["trace_id"], operation) if parent else None
-        if outer is not None:
+        outer = stored_outer.get(record.get("parent_span_id") or "")
+        if outer is not None and record.get("operation") in LLM_OPERATIONS:
             merge_outer(record, outer)
-            dropped += 1
         kept.append(record)
-    return kept, dropped
+    return kept, len(outer_of_stored) + len(stored_outer)
 
 
 def merge_outer(inner: dict[str, Any], outer: dict[str, Any]) -> None:

@@ -1,0 +1,160 @@
+"""Ingest throughput of ``otel-aitracer serve``: OTLP/HTTP protobuf (gzip) batches of 512 chat spans.
+
+Realistic spans: GenAI attributes, input and output messages as JSON (about 1.5 KB per
+span, one in four carrying an e-mail address or a phone number), redaction on, the
+SQLite store. Every request has fresh ids, so nothing is skipped as a duplicate. A
+thread pool posts the prebuilt bodies over keep-alive connections; the client runs on
+the same machine, so it takes CPU from the server: the figures are a floor.
+Also printed: the same work in-process (decode, map, redact, store) per span, which
+is the ceiling one worker can reach. Prints a table; asserts nothing.
+
+    .venv/bin/python bench/bench_server.py [--requests 120] [--workers 1 2] [--concurrency 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import orjson  # noqa: E402
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue  # noqa: E402
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span  # noqa: E402
+
+SPANS_PER_REQUEST = 512
+QUESTIONS = ["How do I reset my password?", "Summarise this contract clause about liability and indemnity in plain words.",
+             "My email is jane.doe@example.com, please update my account.", "Call me back on +1 415 555 2671 tomorrow."]  # fmt: skip
+
+
+def _kv(key: str, value: object) -> KeyValue:
+    if isinstance(value, int):
+        return KeyValue(key=key, value=AnyValue(int_value=value))
+    return KeyValue(key=key, value=AnyValue(string_value=str(value)))
+
+
+def chat_span(rng: random.Random, start: int) -> Span:
+    question = rng.choice(QUESTIONS)
+    system = "You are a helpful support assistant for ACME Corp. Answer briefly and cite the policy section. " * 3
+    messages = [{"role": "system", "parts": [{"type": "text", "content": system}]}, {"role": "user", "parts": [{"type": "text", "content": question}]}]
+    answer = [{"role": "assistant", "parts": [{"type": "text", "content": "Here is what you can do: " + " ".join(rng.choices(QUESTIONS[1].split(), k=80))}],
+               "finish_reason": "stop"}]  # fmt: skip
+    attributes = [
+        _kv("gen_ai.operation.name", "chat"), _kv("gen_ai.provider.name", "openai"), _kv("gen_ai.request.model", "gpt-4o-mini"),
+        _kv("gen_ai.response.model", "gpt-4o-mini-2024-07-18"), _kv("gen_ai.usage.input_tokens", rng.randint(50, 900)),
+        _kv("gen_ai.usage.output_tokens", rng.randint(20, 400)), _kv("gen_ai.input.messages", orjson.dumps(messages).decode()),
+        _kv("gen_ai.output.messages", orjson.dumps(answer).decode()), _kv("session.id", f"s-{rng.randint(1, 500)}"),
+        _kv("user.id", f"u-{rng.randint(1, 200)}"), _kv("server.address", "api.openai.com"),
+    ]  # fmt: skip
+    return Span(name="chat gpt-4o-mini", kind=Span.SPAN_KIND_CLIENT, start_time_unix_nano=start, end_time_unix_nano=start + 800_000_000, attributes=attributes)
+
+
+def build_bodies(count: int, seed: int = 7) -> list[bytes]:
+    """``count`` gzip protobuf requests of 512 spans, each span with fresh ids."""
+    rng = random.Random(seed)
+    template = [chat_span(rng, time.time_ns()) for _ in range(SPANS_PER_REQUEST)]
+    bodies = []
+    for _ in range(count):
+        spans = []
+        for span in template:
+            fresh = Span()
+            fresh.CopyFrom(span)
+            fresh.trace_id, fresh.span_id = os.urandom(16), os.urandom(8)
+            spans.append(fresh)
+        request = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])])
+        bodies.append(gzip.compress(request.SerializeToString(), compresslevel=6))
+    return bodies
+
+
+def run_server(bodies: list[bytes], workers: int, concurrency: int) -> dict[str, float]:
+    from tests.server_process import ServerProcess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server = ServerProcess(Path(tmp) / "bench.db", workers=workers)
+        try:
+            headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}
+            clients = [httpx.Client(base_url=server.url, timeout=120) for _ in range(concurrency)]
+            for c in clients:  # warm up each connection (and each worker's first request)
+                assert c.post("/v1/traces", content=bodies[0], headers=headers).status_code == 200
+            latencies: list[float] = []
+
+            def send(i: int) -> None:
+                started = time.perf_counter()
+                answer = clients[i % concurrency].post("/v1/traces", content=bodies[i], headers=headers)
+                latencies.append(time.perf_counter() - started)
+                assert answer.status_code == 200, answer.text
+
+            cpu_before = _cpu_seconds(server.process.pid)
+            started = time.perf_counter()
+            with ThreadPoolExecutor(concurrency) as pool:
+                list(pool.map(send, range(1, len(bodies))))
+            elapsed = time.perf_counter() - started
+            cpu = _cpu_seconds(server.process.pid) - cpu_before
+            for c in clients:
+                c.close()
+        finally:
+            server.stop()
+    latencies.sort()
+    spans = (len(bodies) - 1) * SPANS_PER_REQUEST
+    return {"spans_per_s": spans / elapsed, "cpu_us_per_span": cpu / spans * 1e6, "p50_ms": statistics.median(latencies) * 1000, "p99_ms": latencies[int(0.99 * (len(latencies) - 1))] * 1000}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (the uvicorn workers), from /proc."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids = [pid] + [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()] if Path(f"/proc/{pid}/task/{pid}/children").exists() else [pid]
+    for p in pids:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def in_process(bodies: list[bytes]) -> float:
+    """µs per span for decode + map + redact + dedupe + store, without HTTP: one worker's ceiling."""
+    from otel_aitracer._config import resolve_settings
+    from otel_aitracer._pipeline import RecordPipeline
+    from otel_aitracer._store import SQLiteStore
+    from otel_aitracer.server._auth import OPEN
+    from otel_aitracer.server._ingest import Ingest
+    from otel_aitracer.server._otlp import parse_request
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SQLiteStore(Path(tmp) / "inproc.db")
+        ingest = Ingest(store, RecordPipeline(resolve_settings(store=Path(tmp) / "inproc.db"), sink=store))
+        sample = bodies[: max(4, len(bodies) // 10)]
+        started = time.perf_counter()
+        for body in sample:
+            ingest.otlp(parse_request(gzip.decompress(body), "application/x-protobuf"), OPEN)
+        return (time.perf_counter() - started) / (len(sample) * SPANS_PER_REQUEST) * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=120)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+    bodies = build_bodies(args.requests + 1)
+    print(f"{SPANS_PER_REQUEST} spans per request, {len(bodies[0]) / 1024:.0f} KiB gzip, "
+          f"{args.requests} requests, concurrency {args.concurrency}, {os.cpu_count()} CPUs shared with the client")  # fmt: skip
+    print(f"in-process ingest (one worker's ceiling): {in_process(bodies):.1f} µs/span")
+    print("| workers | spans/s | server CPU µs/span | p50 ms/request | p99 ms/request |\n|---|---|---|---|---|")
+    for workers in args.workers:
+        result = run_server(bodies, workers, args.concurrency)
+        print(f"| {workers} | {result['spans_per_s']:,.0f} | {result['cpu_us_per_span']:.0f} | {result['p50_ms']:.0f} | {result['p99_ms']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

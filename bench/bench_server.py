@@ -2,7 +2,8 @@
 
 Realistic spans: GenAI attributes, input and output messages as JSON (about 1.5 KB per
 span, one in four carrying an e-mail address or a phone number), redaction on, the
-SQLite store. Every request has fresh ids, so nothing is skipped as a duplicate. A
+SQLite store. Every span has fresh ids and its own start time, so nothing is skipped
+as a duplicate and the time indexes grow as in a live service. A
 thread pool posts the prebuilt bodies over keep-alive connections; the client runs on
 the same machine, so it takes CPU from the server: the figures are a floor.
 Also printed: the same work in-process (decode, map, redact, store) per span, which
@@ -65,12 +66,15 @@ def build_bodies(count: int, seed: int = 7) -> list[bytes]:
     rng = random.Random(seed)
     template = [chat_span(rng, time.time_ns()) for _ in range(SPANS_PER_REQUEST)]
     bodies = []
+    start = time.time_ns()
     for _ in range(count):
         spans = []
         for span in template:
             fresh = Span()
             fresh.CopyFrom(span)
             fresh.trace_id, fresh.span_id = os.urandom(16), os.urandom(8)
+            start += 1_000_000  # calls end one after another, as in a live service
+            fresh.start_time_unix_nano, fresh.end_time_unix_nano = start, start + 800_000_000
             spans.append(fresh)
         request = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])])
         bodies.append(gzip.compress(request.SerializeToString(), compresslevel=6))

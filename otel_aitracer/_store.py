@@ -18,24 +18,22 @@ import orjson
 
 from .exceptions import ConfigurationError
 
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 _COLUMNS = (
     "span_id", "trace_id", "parent_span_id", "project", "session_id", "app_user_id", "model", "provider",
     "operation", "status", "started_at", "latency_ms", "input_tokens", "output_tokens", "cost",
 )  # fmt: skip
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS records (
-    span_id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, parent_span_id TEXT, project TEXT NOT NULL,
+    span_id TEXT NOT NULL, trace_id TEXT NOT NULL, parent_span_id TEXT, project TEXT NOT NULL,
     session_id TEXT, app_user_id TEXT, model TEXT, provider TEXT, operation TEXT, status TEXT,
     started_at TEXT NOT NULL, latency_ms INTEGER, input_tokens INTEGER, output_tokens INTEGER,
-    cost REAL, record BLOB NOT NULL
+    cost REAL, record BLOB NOT NULL, UNIQUE (trace_id, span_id)
 );
 CREATE INDEX IF NOT EXISTS records_project_time ON records (project, started_at);
-CREATE INDEX IF NOT EXISTS records_trace ON records (trace_id);
 CREATE INDEX IF NOT EXISTS records_session ON records (session_id);
 CREATE INDEX IF NOT EXISTS records_user ON records (app_user_id);
 CREATE INDEX IF NOT EXISTS records_time ON records (started_at);
-CREATE INDEX IF NOT EXISTS records_parent ON records (parent_span_id);
 CREATE TABLE IF NOT EXISTS sessions (
     project TEXT NOT NULL, session_id TEXT NOT NULL, app_user_id TEXT, metadata BLOB,
     started_at TEXT NOT NULL, ended_at TEXT, PRIMARY KEY (project, session_id)
@@ -48,11 +46,21 @@ CREATE INDEX IF NOT EXISTS session_events_session ON session_events (session_id)
 CREATE INDEX IF NOT EXISTS session_events_log ON session_events (log_id);
 PRAGMA user_version = {_SCHEMA_VERSION};
 """
-# Only a repeated span id is skipped; any other constraint failure fails the batch loudly.
+# Only a repeated (trace id, span id) is skipped; any other constraint failure fails the batch loudly.
+# One unique index serves deduplication and trace lookups: random keys are what make inserts slow.
 _INSERT = (
     f"INSERT INTO records ({', '.join(_COLUMNS)}, record) VALUES ({', '.join('?' * (len(_COLUMNS) + 1))})"
-    " ON CONFLICT(span_id) DO NOTHING"
+    " ON CONFLICT(trace_id, span_id) DO NOTHING"
 )
+# Stores written before schema 3 keyed records by span id alone.
+_MIGRATE_FROM_2 = f"""
+ALTER TABLE records RENAME TO records_v2;
+DROP INDEX IF EXISTS records_project_time; DROP INDEX IF EXISTS records_trace; DROP INDEX IF EXISTS records_session;
+DROP INDEX IF EXISTS records_user; DROP INDEX IF EXISTS records_time; DROP INDEX IF EXISTS records_parent;
+{_SCHEMA}
+INSERT OR IGNORE INTO records ({', '.join(_COLUMNS)}, record) SELECT {', '.join(_COLUMNS)}, record FROM records_v2;
+DROP TABLE records_v2;
+"""
 # A session entered again (one per request, say) keeps its first start and its latest end.
 _SESSION_START = (
     "INSERT INTO sessions (project, session_id, app_user_id, metadata, started_at) VALUES (?, ?, ?, ?, ?)"
@@ -88,7 +96,7 @@ class SQLiteStore:
             conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10.0, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
+            conn.executescript(_schema_script(conn))
             self._conn, self._pid = conn, os.getpid()
         return self._conn
 
@@ -110,29 +118,33 @@ class SQLiteStore:
 
     def parents_with_child_call(self, keys: Sequence[tuple[str, str, str]]) -> set[str]:
         """Of ``(trace_id, span_id, operation)``, the span ids with a stored direct child of the same operation."""
-        found: set[str] = set()
-        with self._lock:
-            conn = self._connection()
-            for chunk in _chunks(keys, 300):
-                sql = "SELECT trace_id, parent_span_id, operation FROM records WHERE parent_span_id IN (" + ", ".join("?" * len(chunk)) + ")"
-                rows = conn.execute(sql, [span_id for _, span_id, _ in chunk]).fetchall()
-                wanted = set(chunk)
-                found.update(parent for trace, parent, op in rows if (trace, parent, op) in wanted)
-        return found
+        wanted = set(keys)
+        rows = self._in_traces("trace_id, parent_span_id, operation", {trace for trace, _, _ in keys})
+        return {parent for trace, parent, op in rows if (trace, parent, op) in wanted}
 
     def pop_calls(self, keys: Sequence[tuple[str, str, str]]) -> dict[str, dict[str, Any]]:
         """Remove and return the stored records of ``(trace_id, span_id, operation)`` (outer duplicates), by span id."""
+        wanted = set(keys)
+        rows = self._in_traces("trace_id, span_id, operation, rowid", {trace for trace, _, _ in keys})
+        found = {span_id: rowid for trace, span_id, op, rowid in rows if (trace, span_id, op) in wanted}
         popped: dict[str, dict[str, Any]] = {}
         with self._lock:
             conn = self._connection()
-            for chunk in _chunks(keys, 300):
-                sql = "SELECT trace_id, span_id, operation, record FROM records WHERE span_id IN (" + ", ".join("?" * len(chunk)) + ")"
-                wanted = set(chunk)
-                for trace, span_id, op, record in conn.execute(sql, [span_id for _, span_id, _ in chunk]).fetchall():
-                    if (trace, span_id, op) in wanted:
-                        popped[span_id] = orjson.loads(record)
-            conn.executemany("DELETE FROM records WHERE span_id = ?", [(span_id,) for span_id in popped])
+            for span_id, rowid in found.items():
+                popped[span_id] = orjson.loads(conn.execute("SELECT record FROM records WHERE rowid = ?", (rowid,)).fetchone()[0])
+            conn.executemany("DELETE FROM records WHERE rowid = ?", [(rowid,) for rowid in found.values()])
         return popped
+
+    def _in_traces(self, columns: str, traces: set[str]) -> list[tuple[Any, ...]]:
+        """``columns`` of every record of ``traces`` (through the unique index's trace prefix)."""
+        rows: list[tuple[Any, ...]] = []
+        ordered = sorted(traces)
+        with self._lock:
+            conn = self._connection()
+            for chunk in _chunks(ordered, 300):
+                sql = f"SELECT {columns} FROM records WHERE trace_id IN ({', '.join('?' * len(chunk))})"
+                rows += conn.execute(sql, chunk).fetchall()
+        return rows
 
     def write_events(self, events: Sequence[dict[str, Any]]) -> None:
         """Session starts and ends update ``sessions``; feedback and custom events are appended."""
@@ -210,6 +222,12 @@ class SQLiteStore:
                 self._conn.close()
             self._conn = None
 
+
+
+def _schema_script(conn: sqlite3.Connection) -> str:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    has_records = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'").fetchone() is not None
+    return _MIGRATE_FROM_2 if has_records and version < 3 else _SCHEMA
 
 
 def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:

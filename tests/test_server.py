@@ -236,3 +236,43 @@ def test_the_real_otlp_grpc_exporter(server):
     assert (record["provider"], record["project"]) == ("anthropic", "chatbot")
     refused = GrpcExporter(endpoint=f"127.0.0.1:{server.grpc_port}", insecure=True, headers=(("authorization", "Bearer nope"),), timeout=5)
     assert refused.export([span]) == SpanExportResult.FAILURE  # UNAUTHENTICATED is not retried
+
+
+def _attrs(mapping):
+    out = []
+    for key, value in mapping.items():
+        if isinstance(value, bool):
+            out.append({"key": key, "value": {"boolValue": value}})
+        elif isinstance(value, int):
+            out.append({"key": key, "value": {"intValue": str(value)}})
+        elif isinstance(value, list):
+            out.append({"key": key, "value": {"arrayValue": {"values": [{"stringValue": v} for v in value]}}})
+        else:
+            out.append({"key": key, "value": {"stringValue": value}})
+    return out
+
+
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        ({"llm.request.type": "chat", "gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o-mini", "gen_ai.prompt.0.role": "user",  # OpenLLMetry
+          "gen_ai.prompt.0.content": "mail jane@example.com", "gen_ai.completion.0.content": "ok", "gen_ai.usage.prompt_tokens": 9,
+          "gen_ai.usage.completion_tokens": 2, "traceloop.association.properties.session_id": "ol-1"},
+         ("openai", "chat", 9, "ol-1")),
+        ({"openinference.span.kind": "LLM", "llm.provider": "anthropic", "llm.model_name": "claude-haiku-4-5",  # OpenInference
+          "llm.input_messages.0.message.role": "user", "llm.input_messages.0.message.content": "mail jane@example.com",
+          "llm.token_count.prompt": 11, "llm.token_count.completion": 3, "session.id": "oi-1"},
+         ("anthropic", "chat", 11, "oi-1")),
+        ({"gen_ai.provider.name": "openai", "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini",  # Logfire (GenAI conventions)
+          "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [{"type": "text", "content": "mail jane@example.com"}]}]),
+          "gen_ai.usage.input_tokens": 13, "logfire.span_type": "span", "logfire.msg": "Chat Completion with 'gpt-4o-mini'", "session.id": "lf-1"},
+         ("openai", "chat", 13, "lf-1")),
+    ],
+    ids=["openllmetry", "openinference", "logfire"],
+)  # fmt: skip
+def test_spans_of_other_instrumentations_become_redacted_records(server, attributes, expected):
+    trace_id = format(hash(expected[3]) & ((1 << 128) - 1) | 1, "032x")
+    assert post(server, otlp_json([span(span_id="abababababababab", trace=trace_id, attributes=_attrs(attributes))])).status_code == 200
+    [record] = records(server, trace_id)
+    assert (record["provider"], record["operation"], record["input_tokens"], record["session_id"]) == expected
+    assert "jane@example.com" not in json.dumps(record) and "[EMAIL]" in json.dumps(record["input"])

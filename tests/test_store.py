@@ -49,7 +49,9 @@ def test_store_uses_wal_and_indexes(tmp_path):
     conn = sqlite3.connect(tmp_path / "s.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert {"records_project_time", "records_trace", "records_session", "records_user", "records_time"} <= indexes
+    assert {"records_project_time", "records_session", "records_user", "records_time"} <= indexes
+    plan = " ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN SELECT record FROM records WHERE trace_id = 'x'"))
+    assert "USING INDEX sqlite_autoindex_records_1" in plan  # the (trace_id, span_id) unique index serves trace lookups
 
 
 def test_a_failed_batch_writes_nothing(tmp_path):
@@ -57,3 +59,24 @@ def test_a_failed_batch_writes_nothing(tmp_path):
     with pytest.raises(sqlite3.Error):
         store.write([record(1), record(2, started_at=None)])  # NOT NULL violated mid-batch
     assert store.count() == 0
+
+
+def test_a_store_of_schema_2_is_migrated_without_losing_records(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        """CREATE TABLE records (span_id TEXT PRIMARY KEY, trace_id TEXT NOT NULL, parent_span_id TEXT, project TEXT NOT NULL,
+        session_id TEXT, app_user_id TEXT, model TEXT, provider TEXT, operation TEXT, status TEXT, started_at TEXT NOT NULL,
+        latency_ms INTEGER, input_tokens INTEGER, output_tokens INTEGER, cost REAL, record BLOB NOT NULL);
+        CREATE INDEX records_trace ON records (trace_id); PRAGMA user_version = 2;"""
+    )
+    conn.execute("INSERT INTO records (span_id, trace_id, project, started_at, record) VALUES ('s1', 't1', 'p', '2026-01-01T00:00:00Z', ?)",
+                 (b'{"span_id": "s1", "trace_id": "t1", "project": "p"}',))  # fmt: skip
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(path)
+    assert [r["span_id"] for r in store.query()] == ["s1"]
+    assert store.write([{"span_id": "s1", "trace_id": "t1", "project": "p", "started_at": "2026-01-01T00:00:01Z"}]) == 0  # still a duplicate
+    assert store.write([{"span_id": "s1", "trace_id": "t2", "project": "p", "started_at": "2026-01-01T00:00:01Z"}]) == 1  # another trace

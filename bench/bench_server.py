@@ -2,8 +2,9 @@
 
 Realistic spans: GenAI attributes, input and output messages as JSON (about 1.5 KB per
 span, one in four carrying an e-mail address or a phone number), redaction on, the
-SQLite store. Every span has fresh ids and its own start time, so nothing is skipped
-as a duplicate and the time indexes grow as in a live service. A
+SQLite store. Every span has fresh ids, its own start time and its own answer text,
+so nothing is skipped as a duplicate, the redaction cache only helps with what real
+traffic repeats (the system prompt), and the time indexes grow as in a live service. A
 thread pool posts the prebuilt bodies over keep-alive connections; the client runs on
 the same machine, so it takes CPU from the server: the figures are a floor.
 Also printed: the same work in-process (decode, map, redact, store) per span, which
@@ -49,7 +50,8 @@ def chat_span(rng: random.Random, start: int) -> Span:
     question = rng.choice(QUESTIONS)
     system = "You are a helpful support assistant for ACME Corp. Answer briefly and cite the policy section. " * 3
     messages = [{"role": "system", "parts": [{"type": "text", "content": system}]}, {"role": "user", "parts": [{"type": "text", "content": question}]}]
-    answer = [{"role": "assistant", "parts": [{"type": "text", "content": "Here is what you can do: " + " ".join(rng.choices(QUESTIONS[1].split(), k=80))}],
+    words = QUESTIONS[1].split() + [f"#{rng.randint(1000, 99999)}" for _ in range(6)]
+    answer = [{"role": "assistant", "parts": [{"type": "text", "content": "Here is what you can do: " + " ".join(rng.choices(words, k=80))}],
                "finish_reason": "stop"}]  # fmt: skip
     attributes = [
         _kv("gen_ai.operation.name", "chat"), _kv("gen_ai.provider.name", "openai"), _kv("gen_ai.request.model", "gpt-4o-mini"),
@@ -62,20 +64,17 @@ def chat_span(rng: random.Random, start: int) -> Span:
 
 
 def build_bodies(count: int, seed: int = 7) -> list[bytes]:
-    """``count`` gzip protobuf requests of 512 spans, each span with fresh ids."""
+    """``count`` gzip protobuf requests of 512 spans: fresh ids, times and answers (nothing a cache could replay)."""
     rng = random.Random(seed)
-    template = [chat_span(rng, time.time_ns()) for _ in range(SPANS_PER_REQUEST)]
     bodies = []
     start = time.time_ns()
     for _ in range(count):
         spans = []
-        for span in template:
-            fresh = Span()
-            fresh.CopyFrom(span)
-            fresh.trace_id, fresh.span_id = os.urandom(16), os.urandom(8)
+        for _ in range(SPANS_PER_REQUEST):
             start += 1_000_000  # calls end one after another, as in a live service
-            fresh.start_time_unix_nano, fresh.end_time_unix_nano = start, start + 800_000_000
-            spans.append(fresh)
+            span = chat_span(rng, start)
+            span.trace_id, span.span_id = rng.randbytes(16), rng.randbytes(8)
+            spans.append(span)
         request = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=spans)])])
         bodies.append(gzip.compress(request.SerializeToString(), compresslevel=6))
     return bodies

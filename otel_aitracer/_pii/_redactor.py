@@ -7,7 +7,7 @@ import hmac
 import os
 import re
 import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from typing import Any, Mapping, Sequence, Union
 
 import orjson
@@ -37,8 +37,8 @@ class PIIRedactor:
       (``AITRACER_PII_SALT``, else random per process), so equal values stay
       correlatable without being guessable.
 
-    Results for a string are cached (bounded), so a conversation's earlier messages,
-    sent again on every call, are scanned once. Thread-safe.
+    Results for a string are cached (bounded, oldest out first), so a conversation's
+    earlier messages, sent again on every call, are scanned once. Thread-safe.
     """
 
     def __init__(
@@ -58,7 +58,7 @@ class PIIRedactor:
         nlp_types = self.types.intersection(NLP_TYPES)
         self._nlp = NLPDetector(nlp_types, nlp_model) if nlp_types else None
         self._salt = _salt_bytes(salt if salt is not None else os.environ.get(AITRACER_PII_SALT))
-        self._cache: OrderedDict[str, tuple[str, tuple[tuple[str, int], ...]]] = OrderedDict()
+        self._cache: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
         self._cache_chars = 0
         self._lock = threading.Lock()
 
@@ -83,59 +83,62 @@ class PIIRedactor:
 
     def redact_counted(self, value: Any) -> tuple[Any, Counter[str]]:
         """``redact_value`` plus how many findings of each type it replaced (never the values)."""
-        counts: Counter[str] = Counter()
-        return self._value(value, counts), counts
+        counts: dict[str, int] = {}
+        return self._value(value, counts), Counter(counts)
 
-    def _value(self, value: Any, counts: Counter[str]) -> Any:
+    # The walk below is the hot path of every record: exact type checks first, plain dict counts.
+    def _value(self, value: Any, counts: dict[str, int]) -> Any:
+        kind = type(value)
+        if kind is str:
+            return self._string(value, counts)
+        if kind is dict or isinstance(value, dict):
+            return {k: self._keyed(k, v, counts) for k, v in value.items()}
+        if kind is list or kind is tuple or isinstance(value, (list, tuple)):
+            return [self._value(v, counts) for v in value]
         if isinstance(value, str):
             return self._string(value, counts)
-        if isinstance(value, dict):
-            return {k: self._keyed(k, v, counts) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self._value(v, counts) for v in value]
         return value
 
-    def _keyed(self, key: Any, value: Any, counts: Counter[str]) -> Any:
-        if isinstance(key, str) and is_secret_key(key):
+    def _keyed(self, key: Any, value: Any, counts: dict[str, int]) -> Any:
+        if type(key) is str and is_secret_key(key):
             if _scalar(value):
                 return self._whole_secret(value, counts)
             if isinstance(value, (list, tuple)) and all(_scalar(v) for v in value):
                 return [self._whole_secret(v, counts) for v in value]
         return self._value(value, counts)
 
-    def _whole_secret(self, value: str | int | float, counts: Counter[str]) -> Any:
+    def _whole_secret(self, value: str | int | float, counts: dict[str, int]) -> Any:
         text = str(value)
         if not text.strip() or text.startswith("[SECRET"):
             return value
-        counts["secret"] += 1
+        counts["secret"] = counts.get("secret", 0) + 1
         return self._replacement("secret", text)
 
-    def _string(self, text: str, counts: Counter[str]) -> str:
-        stripped = text.lstrip()
-        if stripped[:1] in ("{", "[") and len(stripped) > 2:
+    def _string(self, text: str, counts: dict[str, int]) -> str:
+        if _looks_like_json(text):
             try:
                 parsed = orjson.loads(text)
             except orjson.JSONDecodeError:
                 parsed = None
             if isinstance(parsed, (dict, list)):
-                inner: Counter[str] = Counter()
+                inner: dict[str, int] = {}
                 redacted = self._value(parsed, inner)
                 if not inner:
                     return text
-                counts.update(inner)
+                for kind, n in inner.items():
+                    counts[kind] = counts.get(kind, 0) + n
                 return text if self.action == "none" else orjson.dumps(redacted).decode()
         redacted_text, found = self._text(text)
-        counts.update(dict(found))
+        for kind, n in found:
+            counts[kind] = counts.get(kind, 0) + n
         return redacted_text
 
     def _text(self, text: str) -> tuple[str, tuple[tuple[str, int], ...]]:
         if len(text) < _SHORTEST_PII and not self._custom:
             return text, ()
-        with self._lock:
-            hit = self._cache.get(text)
-            if hit is not None:
-                self._cache.move_to_end(text)
-                return hit
+        hit = self._cache.get(text)  # a dict read is atomic; only writes take the lock
+        if hit is not None:
+            return hit
         findings = self.scan(text)
         result = (self._apply(text, findings), tuple(Counter(f.type for f in findings).items()))
         if len(text) <= _CACHE_MAX_ITEM:
@@ -143,13 +146,15 @@ class PIIRedactor:
         return result
 
     def _remember(self, text: str, result: tuple[str, tuple[tuple[str, int], ...]]) -> None:
+        """Keep ``result`` for ``text``; the oldest entries go first once the cache holds too many characters."""
         with self._lock:
             if text in self._cache:
                 return
             self._cache[text] = result
             self._cache_chars += len(text)
             while self._cache_chars > _CACHE_CHARS:
-                old, _ = self._cache.popitem(last=False)
+                old = next(iter(self._cache))
+                del self._cache[old]
                 self._cache_chars -= len(old)
 
     def _apply(self, text: str, findings: list[Finding]) -> str:
@@ -173,6 +178,17 @@ class PIIRedactor:
         if self.action == "none":
             return value
         return f"[{kind.upper()}]"
+
+
+def _looks_like_json(text: str) -> bool:
+    """Starts (after whitespace) with ``{`` or ``[``; cheap for the common case of plain text."""
+    first = text[:1]
+    if first == "{" or first == "[":
+        return len(text) > 2
+    if first.isspace():
+        stripped = text.lstrip()
+        return stripped[:1] in ("{", "[") and len(stripped) > 2
+    return False
 
 
 def _scalar(value: Any) -> bool:

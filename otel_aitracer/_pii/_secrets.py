@@ -9,6 +9,7 @@ seeded by ``:`` and ``=`` (rare in prose) and decided by the key name.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Iterator
 
 from ._findings import SECRET, Finding, before, is_word_char
@@ -68,8 +69,11 @@ _PLACEHOLDER = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
 def is_secret_key(name: str) -> bool:
-    """Whether a mapping key, header or attribute name holds a secret (``api_key``, ``X-Api-Key``, ``password``)."""
+    """Whether a mapping key, header or attribute name holds a secret (``api_key``, ``X-Api-Key``, ``password``).
+
+    Cached: the same few keys (``role``, ``content``…) come back in every record."""
     key = name.lower().replace("-", "_").replace(".", "_").replace(" ", "_")
     return _SECRET_KEY.search(key) is not None
 

@@ -29,6 +29,9 @@ JSON = "application/json"
 _ID_LENGTHS = {"traceId": 16, "trace_id": 16, "spanId": 8, "span_id": 8, "parentSpanId": 8, "parent_span_id": 8}
 _KINDS = {0: SpanKind.INTERNAL, 1: SpanKind.INTERNAL, 2: SpanKind.SERVER, 3: SpanKind.CLIENT, 4: SpanKind.PRODUCER, 5: SpanKind.CONSUMER}
 _STATUS = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
+_PLAIN_STATUS = {code: Status(status_code) for code, status_code in _STATUS.items()}  # Status objects are immutable
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_FLAGS = {0: TraceFlags(0), 1: _SAMPLED}
 
 
 def parse_request(body: bytes, content_type: str) -> ExportTraceServiceRequest:
@@ -88,7 +91,7 @@ def _span(span: Any, resource: Resource, scope: InstrumentationScope, project: A
     if span.parent_span_id and len(span.parent_span_id) != 8:
         return f"span {span.name!r}: parent_span_id must be 8 bytes"
     trace_id = int.from_bytes(span.trace_id, "big")
-    flags = TraceFlags(span.flags & 0xFF) if span.flags else TraceFlags(TraceFlags.SAMPLED)
+    flags = _FLAGS.get(span.flags & 0xFF) or TraceFlags(span.flags & 0xFF) if span.flags else _SAMPLED
     attributes = _attributes(span.attributes)
     if project is not None and PROJECT_ATTRIBUTE not in attributes:
         attributes[PROJECT_ATTRIBUTE] = project
@@ -99,21 +102,33 @@ def _span(span: Any, resource: Resource, scope: InstrumentationScope, project: A
         parent=parent,
         resource=resource,
         attributes=attributes,
-        events=[Event(e.name, _attributes(e.attributes), e.time_unix_nano or None) for e in span.events],
+        events=[Event(e.name, _attributes(e.attributes), e.time_unix_nano or None) for e in span.events] if span.events else (),
         kind=_KINDS.get(span.kind, SpanKind.INTERNAL),
-        status=Status(_STATUS.get(span.status.code, StatusCode.UNSET), span.status.message or None),
+        status=_status(span.status),
         start_time=span.start_time_unix_nano or None,
         end_time=span.end_time_unix_nano or None,
         instrumentation_scope=scope,
     )
 
 
+def _status(status: Any) -> Status:
+    code, message = status.code, status.message
+    if not message and code in _PLAIN_STATUS:
+        return _PLAIN_STATUS[code]
+    return Status(_STATUS.get(code, StatusCode.UNSET), message or None)
+
+
 def _attributes(pairs: Any) -> dict[str, Any]:
-    return {kv.key: _value(kv.value) for kv in pairs}
+    out = {}
+    for kv in pairs:
+        value = kv.value
+        kind = value.WhichOneof("value")
+        out[kv.key] = value.string_value if kind == "string_value" else value.int_value if kind == "int_value" else _value(value, kind)
+    return out
 
 
-def _value(value: AnyValue) -> Any:
-    kind = value.WhichOneof("value")
+def _value(value: AnyValue, kind: str | None = None) -> Any:
+    kind = kind or value.WhichOneof("value")
     if kind is None:
         return None
     if kind == "array_value":

@@ -69,3 +69,40 @@ def test_sigkill_mid_stream_then_restart_delivers_every_spooled_record():
     assert not missing, f"{len(missing)} spooled records never arrived"
     duplicated = [span_id for span_id, n in received.items() if n > 1]
     assert len(duplicated) <= 1  # only the request in flight at the kill may arrive twice (the receiver drops it by span_id)
+
+
+FORKED = """
+import os, sys
+from opentelemetry.sdk.trace import TracerProvider
+from otel_aitracer import AITracerSpanProcessor
+
+processor = AITracerSpanProcessor(api_key="at-test", base_url=sys.argv[1])   # set up before fork, as gunicorn --preload does
+provider = TracerProvider()
+provider.add_span_processor(processor)
+attributes = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini"}
+children = []
+for worker in range(2):
+    pid = os.fork()
+    if pid == 0:
+        for n in range(50):
+            provider.get_tracer("w").start_span(f"chat {worker}-{n}", attributes={**attributes, "aitracer.metadata": f'{{"worker": {worker}}}'}).end()
+        ok = processor.force_flush(20_000)
+        os._exit(0 if ok else 3)
+    children.append(pid)
+for pid in children:
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, status
+provider.get_tracer("parent").start_span("chat parent", attributes=attributes).end()
+assert processor.force_flush(20_000)
+print(processor.stats()["sent"])
+"""
+
+
+def test_forked_workers_share_the_spool_and_each_record_arrives_once():
+    with FakeAITracerAPI() as api:
+        parent = _python(FORKED, api.base_url, stdout=subprocess.PIPE)
+        out, _ = parent.communicate(timeout=90)
+        assert parent.returncode == 0, out
+        time.sleep(0.2)
+        received = collections.Counter(r["span_id"] for r in api.delivered())
+    assert len(received) == 101 and max(received.values()) == 1  # 2 x 50 from the children, 1 from the parent, none twice

@@ -12,6 +12,7 @@ keep the data and retry.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import sqlite3
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ class ServerConfig:
 
 
 def create_app(config: ServerConfig) -> Starlette:
-    store = SQLiteStore(config.store)
+    store = SQLiteStore(config.store, cache_mib=32)
     settings = resolve_settings(store=config.store, pii_detection=config.pii_detection)
     ingest = Ingest(store, RecordPipeline(settings, sink=store))
     api = _Handlers(config, ingest)
@@ -77,6 +78,12 @@ def create_app(config: ServerConfig) -> Starlette:
 def _grpc_lifespan(config: ServerConfig, ingest: Ingest) -> Callable[[Starlette], Any]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Everything loaded so far (modules, price tables, detectors) lives as long as the worker:
+        # keep it out of the collector's scans, and collect young objects less often (a request
+        # allocates thousands), which the benchmark measured at about 7% of ingest CPU.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
         server = None
         if config.grpc_port is not None:
             from ._grpc import start_grpc

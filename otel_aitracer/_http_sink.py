@@ -145,14 +145,15 @@ class HTTPSink:
         """Send spooled requests oldest first until none is left, one fails for now, or the deadline passes."""
         while (deadline is None or time.monotonic() < deadline) and time.monotonic() >= self._paused_until:
             entry = self.spool.lease()
-            if entry is None or not self._send(entry):
+            if entry is None or not self._send(entry, deadline):
                 return
 
-    def _send(self, entry: Entry) -> bool:
-        """One attempt; True when the request is done with (sent, split or rejected)."""
+    def _send(self, entry: Entry, deadline: float | None = None) -> bool:
+        """One attempt, within ``deadline`` if one is given; True when the request is done with (sent, split or rejected)."""
         headers = {**self._headers, "Idempotency-Key": entry.key}
+        timeout = _TIMEOUT if deadline is None else httpx.Timeout(max(0.05, min(_TIMEOUT.read, deadline - time.monotonic())))
         try:
-            response = self._client.request(entry.method, self.base_url + entry.path, content=entry.body, headers=headers)
+            response = self._client.request(entry.method, self.base_url + entry.path, content=entry.body, headers=headers, timeout=timeout)
         except httpx.HTTPError as exc:
             return self._retry_later(entry, f"cannot reach {self.base_url}: {exc!r}", None)
         status = response.status_code

@@ -199,7 +199,8 @@ def test_flush_honours_its_timeout():
         tracer.log({"model": "gpt-4o-mini", "provider": "openai"})
         assert tracer.flush(timeout=0.2) is False  # the API is still holding the batch
         api.hold.set()
-        assert tracer.flush(timeout=10) is True and len(api.requests) == 1
+        assert tracer.flush(timeout=10) is True
+        assert len({r["span_id"] for r in api.delivered()}) == 1  # once, or twice if the short flush gave up mid-request
         tracer.shutdown()
 
 

@@ -144,12 +144,12 @@ def test_connection_refused_then_the_api_comes_up(fast_retries):
     processor.shutdown()
 
 
-def test_a_slow_api_times_out_and_is_retried(tmp_path, fast_retries):
+def test_a_slow_api_times_out_and_is_retried(tmp_path, fast_retries, monkeypatch):
     counts: dict[str, int] = {}
     with FakeAITracerAPI() as api:
         api.script.append((201, {}, 1.0))  # answered after the client gave up
         sink = HTTPSink(api.base_url, "at-test", Spool(tmp_path / "s.db", 1 << 20, 3600), lambda k, n: counts.__setitem__(k, counts.get(k, 0) + n))
-        sink._client.timeout = __import__("httpx").Timeout(0.3)
+        monkeypatch.setattr("otel_aitracer._http_sink._TIMEOUT", __import__("httpx").Timeout(0.3))
         sink.write([{"span_id": "a" * 16}])
         assert sink.flush(10)
         sink.close()

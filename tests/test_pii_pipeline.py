@@ -79,14 +79,14 @@ def test_the_action_and_types_given_to_the_processor_apply(recorded) -> None:
 
 def test_redaction_failure_is_counted_as_a_drop(client, tmp_path: Path) -> None:
     class Broken(PIIRedactor):
-        def redact_counted(self, value):
+        def scan(self, text):
             raise RuntimeError("detector bug")
 
     processor = AITracerSpanProcessor(store=tmp_path / "r.db", sync=True, redactor=Broken())
     provider = TracerProvider()
     provider.add_span_processor(processor)
     instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
+    instrumentor.instrument(tracer_provider=provider, capture_content=True)
     try:
         reply = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}])
     finally:

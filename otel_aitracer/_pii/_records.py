@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from ._redactor import PIIRedactor
@@ -12,12 +11,11 @@ CONTENT_FIELDS = ("input", "output", "error_message", "metadata")
 
 def redact_record(record: dict[str, Any], redactor: PIIRedactor) -> dict[str, Any]:
     """Redact ``record``'s content fields in place and add ``pii``: counts by type, never values."""
-    counts: Counter[str] = Counter()
+    counts: dict[str, int] = {}
     for field in CONTENT_FIELDS:
         value = record.get(field)
         if value is not None:
-            record[field], found = redactor.redact_counted(value)
-            counts.update(found)
+            record[field] = redactor.redact_into(value, counts)
     if counts:
         record["pii"] = dict(sorted(counts.items()))
     return record

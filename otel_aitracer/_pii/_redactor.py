@@ -86,6 +86,10 @@ class PIIRedactor:
         counts: dict[str, int] = {}
         return self._value(value, counts), Counter(counts)
 
+    def redact_into(self, value: Any, counts: dict[str, int]) -> Any:
+        """``redact_value``, adding the findings per type to ``counts`` (the record path: no Counter per field)."""
+        return self._value(value, counts)
+
     # The walk below is the hot path of every record: exact type checks first, plain dict counts.
     def _value(self, value: Any, counts: dict[str, int]) -> Any:
         kind = type(value)
@@ -140,7 +144,10 @@ class PIIRedactor:
         if hit is not None:
             return hit
         findings = self.scan(text)
-        result = (self._apply(text, findings), tuple(Counter(f.type for f in findings).items()))
+        found: dict[str, int] = {}
+        for f in findings:
+            found[f.type] = found.get(f.type, 0) + 1
+        result = (self._apply(text, findings), tuple(found.items()))
         if len(text) <= _CACHE_MAX_ITEM:
             self._remember(text, result)
         return result

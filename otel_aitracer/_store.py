@@ -140,6 +140,21 @@ class SQLiteStore:
             conn.executemany("DELETE FROM records WHERE rowid = ?", [(rowid,) for rowid in found.values()])
         return popped
 
+    def pop_stream_request(self, log: dict[str, Any]) -> dict[str, Any] | None:
+        """Remove and return the stored request of a streamed call whose result ``log`` carries:
+        the latest sibling of the same operation, started no later, with no output yet."""
+        sql = ("SELECT rowid, record FROM records WHERE trace_id = ? AND parent_span_id IS ? AND operation = ? AND started_at <= ?"
+               " AND span_id != ? ORDER BY started_at DESC LIMIT 8")  # fmt: skip
+        with self._lock:
+            conn = self._connection()
+            params = (log["trace_id"], log.get("parent_span_id"), log.get("operation"), log["started_at"], log["span_id"])
+            for rowid, blob in conn.execute(sql, params).fetchall():
+                record = orjson.loads(blob)
+                if record.get("output") in (None, {"redacted": True}) and not record.get("output_tokens"):
+                    conn.execute("DELETE FROM records WHERE rowid = ?", (rowid,))
+                    return record
+        return None
+
     def _in_traces(self, columns: str, traces: set[str]) -> list[tuple[Any, ...]]:
         """``columns`` of every record of ``traces`` (through the unique index's trace prefix)."""
         rows: list[tuple[Any, ...]] = []

@@ -276,3 +276,31 @@ def test_spans_of_other_instrumentations_become_redacted_records(server, attribu
     [record] = records(server, trace_id)
     assert (record["provider"], record["operation"], record["input_tokens"], record["session_id"]) == expected
     assert "jane@example.com" not in json.dumps(record) and "[EMAIL]" in json.dumps(record["input"])
+
+
+def _logfire_stream(trace_id, request_id, log_id, parent="1212121212121212"):
+    """A Logfire streamed call: the request span, then the 'streaming response' log with the result."""
+    common = {"gen_ai.provider.name": "openai", "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini",
+              "request_data": '{"model":"gpt-4o-mini"}', "logfire.tags": ["LLM"]}  # fmt: skip
+    request = span(span_id=request_id, parent=parent, trace=trace_id, attributes=_attrs({**common, "logfire.span_type": "span"}),
+                   startTimeUnixNano="1700000000000000000", endTimeUnixNano="1700000000050000000")  # fmt: skip
+    result = {**common, "logfire.span_type": "log", "logfire.msg_template": "streaming response from {request_data[model]!r} took {duration:.2f}s",
+              "gen_ai.usage.input_tokens": 8, "gen_ai.usage.output_tokens": 23,
+              "gen_ai.output.messages": json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "streamed answer"}]}])}  # fmt: skip
+    log = span(span_id=log_id, parent=parent, trace=trace_id, attributes=_attrs(result),
+               startTimeUnixNano="1700000000900000000", endTimeUnixNano="1700000000900000000")  # fmt: skip
+    return request, log
+
+
+@pytest.mark.parametrize("together", [True, False], ids=["one request", "two requests"])
+def test_a_logfire_streamed_call_is_one_record(server, together):
+    trace_id = ("3a" if together else "3b") * 16
+    request, log = _logfire_stream(trace_id, "5656565656565656", "7878787878787878")
+    if together:
+        assert post(server, otlp_json([request, log])).status_code == 200
+    else:  # SimpleSpanProcessor: the request span is exported when create() returns, the log when the stream ends
+        assert post(server, otlp_json([request])).status_code == 200
+        assert post(server, otlp_json([log])).status_code == 200
+    [record] = records(server, trace_id)
+    assert (record["span_id"], record["input_tokens"], record["output_tokens"]) == ("5656565656565656", 8, 23)
+    assert record["output"]["content"] == "streamed answer" and record["latency_ms"] == 900

@@ -5,10 +5,15 @@ is the same call seen from outside: the inner record is kept (it is closest to
 the provider) and takes what only the outer one knew (session, user, metadata,
 tags, content). Within a request the whole span tree is known; across requests
 only a direct parent and child can be matched, from the store.
+
+Logfire records a streamed call as two siblings: the request span (no output, no
+usage) and, when the stream ends, a ``streaming response`` log carrying the
+result. The pair is one record: the log's result over the request's start.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Iterable
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -18,6 +23,10 @@ from .._store import SQLiteStore
 LLM_OPERATIONS = frozenset({"chat", "generate_content", "text_completion", "embeddings"})
 _IDENTITY = ("session_id", "app_user_id", "step_index", "agent_name")
 _MAX_DEPTH = 64
+_LOGFIRE_TYPE = "logfire.span_type"
+_LOGFIRE_TEMPLATE = "logfire.msg_template"
+STREAM_LOG = "_stream_log"  # a transient mark on a record, never stored
+_RESULT_FIELDS = ("model", "output", "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "cost", "status", "error_message")
 
 
 def drop_outer_duplicates(spans: Iterable[ReadableSpan], records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
@@ -34,7 +43,59 @@ def drop_outer_duplicates(spans: Iterable[ReadableSpan], records: list[dict[str,
                 dropped.add(outer["span_id"])
                 break
             parent, depth = parent_of.get(parent), depth + 1
-    return [r for r in records if r["span_id"] not in dropped], len(dropped)
+    kept = [r for r in records if r["span_id"] not in dropped]
+    kept, paired = _pair_logfire_streams(spans, kept)
+    return kept, len(dropped) + paired
+
+
+def _pair_logfire_streams(spans: Iterable[ReadableSpan], records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Fold each Logfire ``streaming response`` log into its request span's record."""
+    by_id = {_hex(s.context.span_id): s for s in spans if s.context}
+    logs = [r for r in records if _is_stream_log(by_id.get(r["span_id"]))]
+    if not logs:
+        return records, 0
+    folded: set[str] = set()  # logs folded in, and requests that took one
+    for log in sorted(logs, key=lambda r: by_id[r["span_id"]].start_time or 0):
+        log_span = by_id[log["span_id"]]
+        request = _stream_request(log, log_span, records, by_id, folded)
+        if request is None:
+            continue
+        request_span = by_id[request["span_id"]]
+        _take_result(request, log, max(0, ((log_span.start_time or 0) - (request_span.start_time or 0)) // 1_000_000))
+        folded.update((log["span_id"], request["span_id"]))
+    for log in logs:
+        if log["span_id"] not in folded:  # its request span came in an earlier request: the store pairs it
+            log[STREAM_LOG] = True
+    gone = {log["span_id"] for log in logs} & folded
+    return [r for r in records if r["span_id"] not in gone], len(gone)
+
+
+def _take_result(request: dict[str, Any], log: dict[str, Any], latency_ms: int) -> None:
+    for key in _RESULT_FIELDS:
+        if key in log:
+            request[key] = log[key]
+    request["latency_ms"] = latency_ms
+
+
+def _is_stream_log(span: ReadableSpan | None) -> bool:
+    attrs = (span.attributes or {}) if span is not None else {}
+    return attrs.get(_LOGFIRE_TYPE) == "log" and str(attrs.get(_LOGFIRE_TEMPLATE, "")).startswith("streaming response")
+
+
+def _stream_request(log: dict[str, Any], log_span: ReadableSpan, records: list[dict[str, Any]], by_id: dict[str, ReadableSpan],
+                    folded: set[str]) -> dict[str, Any] | None:  # fmt: skip
+    """The latest earlier sibling request span of the same operation and request data."""
+    request_data = (log_span.attributes or {}).get("request_data")
+    candidates = []
+    for record in records:
+        span = by_id.get(record["span_id"])
+        if span is None or record is log or record["span_id"] in folded or _is_stream_log(span):
+            continue
+        same_parent = (span.parent.span_id if span.parent else None) == (log_span.parent.span_id if log_span.parent else None)
+        if same_parent and record["operation"] == log["operation"] and (span.attributes or {}).get("request_data") == request_data:
+            if (span.start_time or 0) <= (log_span.start_time or 0):
+                candidates.append((span.start_time or 0, record))
+    return max(candidates, key=lambda c: c[0])[1] if candidates else None
 
 
 def against_store(store: SQLiteStore, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
@@ -47,6 +108,11 @@ def against_store(store: SQLiteStore, records: list[dict[str, Any]]) -> tuple[li
     stored_outer = store.pop_calls(parents) if parents else {}
     kept = []
     for record in records:
+        if record.pop(STREAM_LOG, False):
+            request = store.pop_stream_request(record)
+            if request is not None:
+                _take_result(request, record, _ms_between(request["started_at"], record["started_at"]))
+                record = request
         if record["span_id"] in outer_of_stored:
             continue
         outer = stored_outer.get(record.get("parent_span_id") or "")
@@ -72,3 +138,9 @@ def merge_outer(inner: dict[str, Any], outer: dict[str, Any]) -> None:
 
 def _hex(span_id: int) -> str:
     return format(span_id, "016x")
+
+
+def _ms_between(start: str, end: str) -> int:
+    """Milliseconds between two records' ``started_at`` (RFC 3339)."""
+    parsed = [datetime.fromisoformat(text.replace("Z", "+00:00")) for text in (start, end)]
+    return max(0, int((parsed[1] - parsed[0]).total_seconds() * 1000))

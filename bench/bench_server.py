@@ -80,11 +80,12 @@ def build_bodies(count: int, seed: int = 7) -> list[bytes]:
     return bodies
 
 
-def run_server(bodies: list[bytes], workers: int, concurrency: int) -> dict[str, float]:
+def run_server(bodies: list[bytes], workers: int, concurrency: int, postgres: object | None = None) -> dict[str, float]:
     from tests.server_process import ServerProcess
 
     with tempfile.TemporaryDirectory() as tmp:
-        server = ServerProcess(Path(tmp) / "bench.db", workers=workers)
+        store = postgres.new_database(f"bench_{workers}") if postgres is not None else Path(tmp) / "bench.db"  # type: ignore[attr-defined]
+        server = ServerProcess(store, workers=workers)
         try:
             headers = {"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}
             clients = [httpx.Client(base_url=server.url, timeout=120) for _ in range(concurrency)]
@@ -148,15 +149,21 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=120)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--postgres", action="store_true", help="store in a local PostgreSQL (started here) instead of SQLite")
     args = parser.parse_args()
     bodies = build_bodies(args.requests + 1)
     print(f"{SPANS_PER_REQUEST} spans per request, {len(bodies[0]) / 1024:.0f} KiB gzip, "
           f"{args.requests} requests, concurrency {args.concurrency}, {os.cpu_count()} CPUs shared with the client")  # fmt: skip
     print(f"in-process ingest (one worker's ceiling): {in_process(bodies):.1f} µs/span")
     print("| workers | spans/s | server CPU µs/span | p50 ms/request | p99 ms/request |\n|---|---|---|---|---|")
-    for workers in args.workers:
-        result = run_server(bodies, workers, args.concurrency)
-        print(f"| {workers} | {result['spans_per_s']:,.0f} | {result['cpu_us_per_span']:.0f} | {result['p50_ms']:.0f} | {result['p99_ms']:.0f} |")
+    from contextlib import nullcontext
+
+    from tests.postgres_server import PostgresServer
+
+    with PostgresServer() if args.postgres else nullcontext() as postgres:
+        for workers in args.workers:
+            result = run_server(bodies, workers, args.concurrency, postgres)
+            print(f"| {workers} | {result['spans_per_s']:,.0f} | {result['cpu_us_per_span']:.0f} | {result['p50_ms']:.0f} | {result['p99_ms']:.0f} |")
 
 
 if __name__ == "__main__":

@@ -57,3 +57,14 @@ def client(fake_openai: FakeOpenAIServer) -> openai.OpenAI:
 @pytest.fixture
 def async_client(fake_openai: FakeOpenAIServer) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(api_key="sk-test", base_url=fake_openai.base_url, max_retries=0)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server for the whole run (the machine's PostgreSQL binaries, started by the tests)."""
+    from .postgres_server import PostgresServer, available
+
+    if not available():
+        pytest.skip("no PostgreSQL binaries (initdb, pg_ctl) on this machine")
+    with PostgresServer() as server:
+        yield server

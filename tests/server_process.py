@@ -21,7 +21,7 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, store: Path, keys: str | None = None, workers: int = 1, extra_env: dict[str, str] | None = None, grpc: bool = False) -> None:
+    def __init__(self, store: Path | str, keys: str | None = None, workers: int = 1, extra_env: dict[str, str] | None = None, grpc: bool = False) -> None:
         self.port = free_port()
         self.grpc_port = free_port() if grpc else None
         self.url = f"http://127.0.0.1:{self.port}"

@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from instrumentors.openai import OpenAIInstrumentor
 from otel_aitracer import AITracer
+from otel_aitracer._pg_store import PostgresStore, is_postgres_dsn
 from otel_aitracer._store import SQLiteStore
 
 from .server_process import ServerProcess
@@ -32,9 +33,13 @@ GENAI = [
 TRACE = "5B8EFFF798038103D269B633813FC60C"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    process = ServerProcess(tmp_path_factory.mktemp("serve") / "server.db", keys=KEYS, workers=2, grpc=True)
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(request, tmp_path_factory):
+    """serve with 2 workers and gRPC, on a SQLite file or on PostgreSQL: every test runs against both."""
+    store = tmp_path_factory.mktemp("serve") / "server.db"
+    if request.param == "postgres":
+        store = request.getfixturevalue("postgres").new_database("serve_tests")
+    process = ServerProcess(store, keys=KEYS, workers=2, grpc=True)
     yield process
     process.stop()
 
@@ -191,9 +196,10 @@ def test_the_aitracer_facade_with_sessions_sends_to_serve(server):
     tracer.shutdown()
     logs = httpx.get(f"{server.url}/api/v1/logs", params={"session": "s-serve"}, headers=CHAT, timeout=10).json()["logs"]
     assert [(r["project"], r["app_user_id"]) for r in logs] == [("shared", "u-1")]
-    events = SQLiteStore(server.store).session_events("s-serve")
+    store = PostgresStore(server.store) if is_postgres_dsn(server.store) else SQLiteStore(server.store)
+    events = store.session_events("s-serve")
     assert [(e["type"], e["log_id"]) for e in events] == [("feedback", logs[0]["span_id"])]
-    assert SQLiteStore(server.store).sessions()[-1]["ended_at"] is not None
+    assert store.sessions()[-1]["ended_at"] is not None
 
 
 def test_the_cli_reads_from_a_server(server):

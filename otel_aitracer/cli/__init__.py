@@ -9,6 +9,7 @@ from typing import Sequence
 import orjson
 
 from .._config import resolve_settings
+from .._pg_store import PostgresStore, is_postgres_dsn
 from .._store import SQLiteStore
 from ..exceptions import APIError, ConfigurationError
 from . import _doctor, _records, _stats
@@ -21,7 +22,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def reader(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("--store", help="SQLite store to read (default: $AITRACER_STORE or ./aitracer.db)")
+        sub.add_argument("--store", help="SQLite store to read, or a postgresql:// DSN (default: $AITRACER_STORE or ./aitracer.db)")
         sub.add_argument("--server", help="read from a running otel-aitracer serve at this URL instead")
         sub.add_argument("--api-key", help="key for --server (default: $AITRACER_API_KEY)")
         sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -47,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=4318)
     serve.add_argument("--workers", type=int, default=1, help="worker processes (they share the store)")
     serve.add_argument("--grpc-port", type=int, help="also receive OTLP/gRPC on this port (4317 by convention)")
-    serve.add_argument("--store", help="SQLite store (default: $AITRACER_SERVER_STORE or ./aitracer-server.db)")
+    serve.add_argument("--store", help="SQLite file or postgresql:// DSN (default: $AITRACER_SERVER_STORE or ./aitracer-server.db)")
     serve.add_argument("--keys", help='JSON file {"key": ["project", ...]} (also $AITRACER_SERVER_KEYS="key=p1,p2;key2=p3")')
 
     doctor = commands.add_parser("doctor", help="what is installed, instrumented, and where records go")
@@ -55,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open_store(path: str | None) -> SQLiteStore:
+def _open_store(path: str | None) -> SQLiteStore | PostgresStore:
+    if path is not None and is_postgres_dsn(path):
+        return PostgresStore(path)
     settings = resolve_settings(store=path)
     if not settings.store.exists():
         raise ConfigurationError(f"no store at {settings.store}; run `otel-aitracer demo` or pass --store")

@@ -29,6 +29,7 @@ from starlette.routing import Route
 
 from .._config import resolve_settings
 from .._pipeline import RecordPipeline
+from .._pg_store import PostgresStore, is_postgres_dsn
 from .._store import SQLiteStore
 from ..cli._stats import GROUPS, summarize
 from ._auth import Grant, Keys
@@ -38,12 +39,25 @@ from ._otlp import JSON, PROTOBUF, parse_request, response, status_body
 
 _logger = logging.getLogger(__name__)
 _RETRY_AFTER_SECONDS = "5"
+
+
+def _store_errors() -> tuple[type[BaseException], ...]:
+    """What a store that cannot take a write raises: answered with 503, so senders retry."""
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
+    try:
+        import psycopg
+    except ImportError:
+        return errors
+    return (*errors, psycopg.Error)
+
+
+STORE_ERRORS = _store_errors()
 _MAX_LIST = 1000
 
 
 @dataclass(frozen=True)
 class ServerConfig:
-    store: str = "aitracer-server.db"
+    store: str = "aitracer-server.db"  # a SQLite file, or a postgresql:// DSN
     keys: Keys = Keys({})
     max_body_bytes: int = 16 * 1024 * 1024
     max_decompressed_bytes: int = 64 * 1024 * 1024
@@ -53,7 +67,7 @@ class ServerConfig:
 
 
 def create_app(config: ServerConfig) -> Starlette:
-    store = SQLiteStore(config.store, cache_mib=32)
+    store = PostgresStore(config.store) if is_postgres_dsn(config.store) else SQLiteStore(config.store, cache_mib=32)
     settings = resolve_settings(store=config.store, pii_detection=config.pii_detection)
     ingest = Ingest(store, RecordPipeline(settings, sink=store))
     api = _Handlers(config, ingest)
@@ -137,7 +151,7 @@ class _Handlers:
             return _json({"error": f"body is not JSON: {exc}"}, 400)
         except Forbidden as exc:
             return _json({"error": str(exc)}, 403)
-        except (sqlite3.Error, OSError):
+        except STORE_ERRORS:
             _logger.exception("the store could not take a request")
             return _json({"error": "the store is unavailable; retry later"}, 503, {"Retry-After": _RETRY_AFTER_SECONDS})
 
@@ -160,7 +174,7 @@ class _Handlers:
             return error(exc.status, 3, exc.message)
         except Forbidden as exc:
             return error(403, 7, str(exc))
-        except (sqlite3.Error, OSError):
+        except STORE_ERRORS:
             _logger.exception("the store could not take an OTLP request")
             return error(503, 14, "the store is unavailable; retry later", {"Retry-After": _RETRY_AFTER_SECONDS})
         return Response(response(outcome.rejected, outcome.message(), media), 200, media_type=media)
@@ -256,7 +270,7 @@ class _Handlers:
     async def healthz(self, request: Request) -> Response:
         try:
             count = await run_in_threadpool(self.store.count)
-        except sqlite3.Error as exc:
+        except STORE_ERRORS as exc:
             return _json({"status": "unavailable", "error": str(exc)}, 503)
         return _json({"status": "ok", "records": count})
 

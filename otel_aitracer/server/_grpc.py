@@ -8,7 +8,6 @@ connections across workers as it does for HTTP.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from concurrent import futures
 from typing import Any
 
@@ -16,6 +15,7 @@ import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
 
+from ._app import STORE_ERRORS
 from ._auth import Keys
 from ._ingest import Forbidden, Ingest
 from ._otlp import response_message
@@ -37,7 +37,7 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
             outcome = self._ingest.otlp(request, grant)
         except Forbidden as exc:
             context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
-        except (sqlite3.Error, OSError):
+        except STORE_ERRORS:
             _logger.exception("the store could not take an OTLP/gRPC request")
             context.abort(grpc.StatusCode.UNAVAILABLE, "the store is unavailable; retry later")
         return response_message(outcome.rejected, outcome.message())

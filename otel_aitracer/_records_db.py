@@ -1,0 +1,167 @@
+"""What a records database does, whatever the engine: ``SQLiteStore`` and ``PostgresStore`` share it.
+
+Records are one row each (the full record as JSON, plus the columns the CLI and the
+server filter on), unique by ``(trace_id, span_id)`` so a repeated span is skipped;
+sessions and their feedback and events have tables of their own. SQL is written
+once with ``?`` placeholders; an engine supplies transactions that run it.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, Sequence
+
+import orjson
+
+COLUMNS = (
+    "span_id", "trace_id", "parent_span_id", "project", "session_id", "app_user_id", "model", "provider",
+    "operation", "status", "started_at", "latency_ms", "input_tokens", "output_tokens", "cost",
+)  # fmt: skip
+# Filters the CLI offers -> the column each one compares.
+FILTERS = {"project": "project", "session": "session_id", "user": "app_user_id", "trace": "trace_id", "model": "model", "status": "status"}
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS records_project_time ON records (project, started_at)",
+    "CREATE INDEX IF NOT EXISTS records_session ON records (session_id)",
+    "CREATE INDEX IF NOT EXISTS records_user ON records (app_user_id)",
+    "CREATE INDEX IF NOT EXISTS records_time ON records (started_at)",
+    "CREATE INDEX IF NOT EXISTS session_events_session ON session_events (session_id)",
+    "CREATE INDEX IF NOT EXISTS session_events_log ON session_events (log_id)",
+)
+# Only a repeated (trace id, span id) is skipped; any other constraint failure fails the batch loudly.
+# One unique index serves deduplication and trace lookups: random keys are what make inserts slow.
+INSERT = (
+    f"INSERT INTO records ({', '.join(COLUMNS)}, record) VALUES ({', '.join('?' * (len(COLUMNS) + 1))})"
+    " ON CONFLICT (trace_id, span_id) DO NOTHING"
+)
+# A session entered again (one per request, say) keeps its first start and its latest end.
+_SESSION_START = (
+    "INSERT INTO sessions (project, session_id, app_user_id, metadata, started_at) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (project, session_id) DO UPDATE SET app_user_id = COALESCE(excluded.app_user_id, sessions.app_user_id)"
+)
+_SESSION_END = (
+    "INSERT INTO sessions (project, session_id, metadata, started_at, ended_at) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (project, session_id) DO UPDATE SET metadata = excluded.metadata, ended_at = excluded.ended_at"
+)
+_EVENT = "INSERT INTO session_events (project, session_id, type, log_id, created_at, event) VALUES (?, ?, ?, ?, ?, ?)"
+_NO_OUTPUT = (None, {"redacted": True})
+
+
+class Transaction(Protocol):
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int: ...
+
+
+class RecordsDB:
+    """The queries; subclasses provide ``_transaction()`` (and ``_read()`` for reads)."""
+
+    def _transaction(self) -> AbstractContextManager[Transaction]:
+        raise NotImplementedError
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._transaction() as tx:
+            return tx.rows(sql, params)
+
+    # ---- records ----------------------------------------------------------------------------------
+    def write(self, records: Sequence[dict[str, Any]]) -> int:
+        """Insert ``records`` in one transaction; returns how many were new (a known span is skipped)."""
+        rows = [tuple(r.get(c) for c in COLUMNS) + (orjson.dumps(r),) for r in records]
+        with self._transaction() as tx:
+            return tx.many(INSERT, rows)
+
+    def query(
+        self, limit: int | None = None, newest_first: bool = True, projects: Sequence[str] | None = None, **filters: str | None
+    ) -> list[dict[str, Any]]:
+        """Records matching ``filters`` (keys of :data:`FILTERS`) in ``projects`` (all if None), newest first by default."""
+        clauses, params = [], []
+        if projects is not None:
+            clauses.append(f"project IN ({', '.join('?' * len(projects))})" if projects else "1 = 0")
+            params.extend(projects)
+        for name, value in filters.items():
+            if value is not None:
+                clauses.append(f"{FILTERS[name]} = ?")
+                params.append(value)
+        sql = "SELECT record FROM records"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += f" ORDER BY started_at {'DESC' if newest_first else 'ASC'}, span_id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return [orjson.loads(row[0]) for row in self._read(sql, params)]
+
+    def count(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM records")[0][0])
+
+    # ---- what deduplication asks ----------------------------------------------------------------
+    def parents_with_child_call(self, keys: Sequence[tuple[str, str, str]]) -> set[str]:
+        """Of ``(trace_id, span_id, operation)``, the span ids with a stored direct child of the same operation."""
+        wanted = set(keys)
+        rows = self._in_traces("trace_id, parent_span_id, operation", {trace for trace, _, _ in keys})
+        return {parent for trace, parent, op in rows if (trace, parent, op) in wanted}
+
+    def pop_calls(self, keys: Sequence[tuple[str, str, str]]) -> dict[str, dict[str, Any]]:
+        """Remove and return the stored records of ``(trace_id, span_id, operation)`` (outer duplicates), by span id."""
+        wanted = set(keys)
+        rows = self._in_traces("trace_id, span_id, operation", {trace for trace, _, _ in keys})
+        found = [(trace, span_id) for trace, span_id, op in rows if (trace, span_id, op) in wanted]
+        popped: dict[str, dict[str, Any]] = {}
+        with self._transaction() as tx:
+            for trace, span_id in found:
+                [(blob,)] = tx.rows("SELECT record FROM records WHERE trace_id = ? AND span_id = ?", (trace, span_id))
+                popped[span_id] = orjson.loads(blob)
+            tx.many("DELETE FROM records WHERE trace_id = ? AND span_id = ?", found)
+        return popped
+
+    def pop_stream_request(self, log: dict[str, Any]) -> dict[str, Any] | None:
+        """Remove and return the stored request of a streamed call whose result ``log`` carries:
+        the latest sibling of the same operation, started no later, with no output yet."""
+        sql = (
+            "SELECT span_id, record FROM records WHERE trace_id = ? AND operation = ? AND started_at <= ? AND span_id != ?"
+            " AND (parent_span_id = ? OR (parent_span_id IS NULL AND CAST(? AS TEXT) IS NULL)) ORDER BY started_at DESC LIMIT 8"
+        )
+        parent = log.get("parent_span_id")
+        with self._transaction() as tx:
+            for span_id, blob in tx.rows(sql, (log["trace_id"], log.get("operation"), log["started_at"], log["span_id"], parent, parent)):
+                record = orjson.loads(blob)
+                if record.get("output") in _NO_OUTPUT and not record.get("output_tokens"):
+                    tx.many("DELETE FROM records WHERE trace_id = ? AND span_id = ?", [(log["trace_id"], span_id)])
+                    return record
+        return None
+
+    def _in_traces(self, columns: str, traces: set[str]) -> list[tuple[Any, ...]]:
+        """``columns`` of every record of ``traces`` (through the unique index's trace prefix)."""
+        ordered = sorted(traces)
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(ordered), 300):
+            chunk = ordered[start : start + 300]
+            rows += self._read(f"SELECT {columns} FROM records WHERE trace_id IN ({', '.join('?' * len(chunk))})", chunk)
+        return rows
+
+    # ---- sessions ---------------------------------------------------------------------------------
+    def write_events(self, events: Sequence[dict[str, Any]]) -> None:
+        """Session starts and ends update ``sessions``; feedback and custom events are appended."""
+        with self._transaction() as tx:
+            for e in events:
+                key = (e["project"] or "", e["session_id"])
+                metadata = orjson.dumps(e.get("metadata") or {})
+                if e["type"] == "session_start":
+                    tx.many(_SESSION_START, [(*key, e.get("user_id"), metadata, e["timestamp"])])
+                elif e["type"] == "session_end":
+                    tx.many(_SESSION_END, [(*key, metadata, e["timestamp"], e["timestamp"])])
+                else:
+                    tx.many(_EVENT, [(*key, e["type"], e.get("log_id"), e["timestamp"], orjson.dumps(e))])
+
+    def session_events(self, session_id: str | None = None, log_id: str | None = None) -> list[dict[str, Any]]:
+        """Feedback and custom events, oldest first, of one session or about one record."""
+        chosen = [(column, value) for column, value in (("session_id", session_id), ("log_id", log_id)) if value is not None]
+        sql = "SELECT event FROM session_events"
+        if chosen:
+            sql += " WHERE " + " AND ".join(f"{column} = ?" for column, _ in chosen)
+        return [orjson.loads(row[0]) for row in self._read(sql + " ORDER BY id", [value for _, value in chosen])]
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """Every session: project, id, app user, metadata, first start and last end."""
+        sql = "SELECT project, session_id, app_user_id, metadata, started_at, ended_at FROM sessions ORDER BY started_at"
+        keys = ("project", "session_id", "app_user_id", "metadata", "started_at", "ended_at")
+        return [dict(zip(keys, (*row[:3], orjson.loads(row[3] or b"{}"), *row[4:]))) for row in self._read(sql)]

@@ -1,0 +1,55 @@
+"""The records database, the same tests on both engines: a SQLite file and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from otel_aitracer._pg_store import PostgresStore
+from otel_aitracer._store import SQLiteStore
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request, tmp_path):
+    if request.param == "sqlite":
+        store = SQLiteStore(tmp_path / "r.db")
+    else:
+        store = PostgresStore(request.getfixturevalue("postgres").new_database(f"records_{abs(hash(tmp_path)) % 10**8}"))
+    yield store
+    store.close()
+
+
+def rec(span, trace="t1", parent=None, **extra):
+    return {"span_id": span, "trace_id": trace, "parent_span_id": parent, "project": "p", "operation": "chat",
+            "started_at": f"2026-01-01T00:00:0{span[-1]}Z", **extra}  # fmt: skip
+
+
+def test_a_span_is_stored_once_per_trace(db):
+    assert db.write([rec("s1"), rec("s2")]) == 2
+    assert db.write([rec("s1"), rec("s1", trace="t2")]) == 1  # same span id in another trace is another span
+    assert db.count() == 3 and [r["span_id"] for r in db.query(trace="t1", newest_first=False)] == ["s1", "s2"]
+
+
+def test_filters_projects_and_limit(db):
+    db.write([rec("s1", session_id="a"), rec("s2", session_id="b", project="q"), rec("s3", session_id="a")])
+    assert [r["span_id"] for r in db.query(session="a")] == ["s3", "s1"]
+    assert [r["span_id"] for r in db.query(projects=["q"])] == ["s2"] and db.query(projects=[]) == []
+    assert len(db.query(limit=2)) == 2
+
+
+def test_deduplication_queries(db):
+    db.write([rec("s1", parent="p0"), rec("s2", parent="s1"), rec("s3", parent=None, output=None)])
+    assert db.parents_with_child_call([("t1", "s1", "chat"), ("t1", "s2", "chat")]) == {"s1"}
+    assert set(db.pop_calls([("t1", "s1", "chat")])) == {"s1"} and db.count() == 2
+    streamed = db.pop_stream_request(rec("s9", parent=None, started_at="2026-01-01T00:00:09Z"))
+    assert streamed["span_id"] == "s3" and db.count() == 1  # a sibling at the root: a NULL parent matches NULL
+
+
+def test_sessions_and_events(db):
+    start = {"type": "session_start", "project": "p", "session_id": "s", "timestamp": "2026-01-01T00:00:00Z", "user_id": "u", "metadata": {"a": 1}}
+    again = {**start, "timestamp": "2026-01-01T00:05:00Z", "user_id": None}
+    end = {"type": "session_end", "project": "p", "session_id": "s", "timestamp": "2026-01-01T00:09:00Z", "metadata": {"a": 2}}
+    feedback = {"type": "feedback", "project": "p", "session_id": "s", "timestamp": "2026-01-01T00:01:00Z", "log_id": "s1", "score": 1}
+    db.write_events([start, feedback, again, end])
+    [session] = db.sessions()
+    assert (session["app_user_id"], session["metadata"], session["started_at"], session["ended_at"]) == ("u", {"a": 2}, start["timestamp"], end["timestamp"])
+    assert [e["score"] for e in db.session_events(log_id="s1")] == [1]

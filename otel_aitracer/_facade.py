@@ -54,7 +54,7 @@ class AITracer:
         self.enabled = enabled
         self._processor = AITracerSpanProcessor(
             project, api_key, base_url, store, pii_detection, pii_action, pii_types, capture_content, sync,
-            max_batch_size=batch_size, schedule_delay=float(flush_interval),
+            max_batch_size=batch_size, schedule_delay=float(flush_interval), flush_on_exit=flush_on_exit,
         )  # fmt: skip
         self.project_name = self._processor.settings.project
         self._provider = TracerProvider(shutdown_on_exit=flush_on_exit)

@@ -95,6 +95,7 @@ class AITracerSpanProcessor(SpanProcessor):
         schedule_delay: float = 1.0,
         sink: Sink | None = None,
         redactor: PIIRedactor | None = None,
+        flush_on_exit: bool = True,
     ) -> None:
         self.settings: Settings = resolve_settings(
             project, api_key, base_url, store, capture_content, sync, environment, pii_detection, pii_action, pii_types
@@ -104,8 +105,9 @@ class AITracerSpanProcessor(SpanProcessor):
         if not self.settings.sync:
             self._worker = BatchWorker(self._pipeline.process, self._pipeline.stats.add, max_queue_size, max_batch_size, schedule_delay)
         self._shut_down = False
-        weak_shutdown = weakref.WeakMethod(self._exit)
-        atexit.register(lambda: (m := weak_shutdown()) is not None and m())
+        if flush_on_exit:  # within a 2 s budget; what the API has not taken stays in the spool
+            weak_shutdown = weakref.WeakMethod(self._exit)
+            atexit.register(lambda: (m := weak_shutdown()) is not None and m())
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:

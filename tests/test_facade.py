@@ -253,3 +253,17 @@ def test_every_openai_entry_point_of_the_wrapped_client(tracer, fake_openai, tmp
         stream.until_done()
     client.embeddings.create(model="text-embedding-3-small", input="hi")
     assert [r["operation"] for r in records(tmp_path)] == ["chat"] * 6 + ["embeddings"]
+
+
+@pytest.mark.parametrize("flush_on_exit", [True, False])
+def test_flush_on_exit(tmp_path, flush_on_exit):
+    from .helpers import run_python
+
+    store = tmp_path / "exit.db"
+    result = run_python(f"""
+        from otel_aitracer import AITracer
+        tracer = AITracer(store={str(store)!r}, flush_interval=60.0, flush_on_exit={flush_on_exit})
+        tracer.log({{"model": "gpt-4o-mini", "provider": "openai"}})
+    """)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert SQLiteStore(store).count() == (1 if flush_on_exit else 0)  # without it, the queued record dies with the process

@@ -37,6 +37,7 @@ _TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 _UNAUTHORIZED_PAUSE = 60.0
 _IDLE_POLL = 1.0
 _EXPIRY_EVERY = 10.0
+MAX_REQUEST_BYTES = 64 * 1024 * 1024  # uncompressed; the OTLP spec's client limit, which servers expect too
 
 
 class HTTPSink:
@@ -72,7 +73,14 @@ class HTTPSink:
 
     # ---- what the pipeline calls ------------------------------------------------------------------
     def write(self, records: Sequence[dict[str, Any]]) -> None:
-        self._put("POST", BATCH_PATH, {"logs": list(records)}, len(records))
+        """Spool the batch as requests of at most ``MAX_REQUEST_BYTES`` before compression (the OTLP client rule)."""
+        body = orjson.dumps({"logs": list(records)})
+        if len(body) > MAX_REQUEST_BYTES and len(records) > 1:
+            middle = len(records) // 2
+            self.write(records[:middle])
+            self.write(records[middle:])
+            return
+        self._put("POST", BATCH_PATH, body, len(records))
 
     def write_events(self, events: Sequence[dict[str, Any]]) -> None:
         for event in events:
@@ -110,7 +118,7 @@ class HTTPSink:
 
     # ---- spooling ---------------------------------------------------------------------------------
     def _put(self, method: str, path: str, body: Any, items: int) -> None:
-        payload = gzip.compress(orjson.dumps(body), compresslevel=5)
+        payload = gzip.compress(body if isinstance(body, bytes) else orjson.dumps(body), compresslevel=5)
         if not self.spool.put(method, path, payload, items, uuid.uuid4().hex):
             self._count("spool_full", items)
             return

@@ -217,3 +217,16 @@ def test_spool_full_is_counted(ingest, monkeypatch, fast_retries):
     processor.force_flush()
     assert processor.stats()["dropped"]["spool_full"] == 2 and ingest.requests == []
     processor.shutdown()
+
+
+def test_a_batch_over_the_request_limit_is_split_before_it_is_sent(tmp_path, monkeypatch):
+    from otel_aitracer import _http_sink
+
+    monkeypatch.setattr(_http_sink, "MAX_REQUEST_BYTES", 2_000)
+    with FakeAITracerAPI() as api:
+        sink = HTTPSink(api.base_url, "at-test", Spool(tmp_path / "s.db", 1 << 20, 3600), lambda k, n: None)
+        sink.write([{"span_id": f"{n:016x}", "input": "x" * 300} for n in range(20)])
+        assert sink.flush(10)
+        sink.close()
+    assert sorted(r["span_id"] for r in api.delivered()) == [f"{n:016x}" for n in range(20)]
+    assert all(len(json.dumps(body)) <= 2_000 for _, _, _, body in api.requests) and len(api.requests) > 1

@@ -37,6 +37,7 @@ _TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 _UNAUTHORIZED_PAUSE = 60.0
 _IDLE_POLL = 1.0
 _EXPIRY_EVERY = 10.0
+_LEASED_ELSEWHERE_POLL = 0.05
 MAX_REQUEST_BYTES = 64 * 1024 * 1024  # uncompressed; the OTLP spec's client limit, which servers expect too
 
 
@@ -99,9 +100,11 @@ class HTTPSink:
                 time.sleep(pause)  # the backoff ends within the budget: wait it out
             elif self._send_lock.acquire(timeout=remaining):  # the sender may have a request in flight
                 try:
-                    self._send_until(deadline)
+                    leased_nothing = self._send_until(deadline)
                 finally:
                     self._send_lock.release()
+                if leased_nothing:  # what is left is being sent by another process sharing the spool
+                    time.sleep(min(_LEASED_ELSEWHERE_POLL, max(0.0, deadline - time.monotonic())))
             else:
                 return False
         return True
@@ -149,12 +152,16 @@ class HTTPSink:
         with self._send_lock:
             self._send_until(deadline)
 
-    def _send_until(self, deadline: float | None) -> None:
-        """Send spooled requests oldest first until none is left, one fails for now, or the deadline passes."""
+    def _send_until(self, deadline: float | None) -> bool:
+        """Send spooled requests oldest first until none is left, one fails for now, or the deadline passes;
+        True when there was nothing this process could lease."""
         while (deadline is None or time.monotonic() < deadline) and time.monotonic() >= self._paused_until:
             entry = self.spool.lease()
-            if entry is None or not self._send(entry, deadline):
-                return
+            if entry is None:
+                return True
+            if not self._send(entry, deadline):
+                return False
+        return False
 
     def _send(self, entry: Entry, deadline: float | None = None) -> bool:
         """One attempt, within ``deadline`` if one is given; True when the request is done with (sent, split or rejected)."""

@@ -86,10 +86,12 @@ def create_app(config: ServerConfig) -> Starlette:
     ]
     if config.keys.open:
         _logger.warning("otel-aitracer serve: no API keys configured; accepting every request (set AITRACER_SERVER_KEYS)")
-    return Starlette(routes=routes, lifespan=_grpc_lifespan(config, ingest))
+    return Starlette(routes=routes, lifespan=_worker_lifespan(config, ingest))
 
 
-def _grpc_lifespan(config: ServerConfig, ingest: Ingest) -> Callable[[Starlette], Any]:
+def _worker_lifespan(config: ServerConfig, ingest: Ingest) -> Callable[[Starlette], Any]:
+    """A worker's start and stop: garbage-collector settings, and the OTLP/gRPC server when asked for."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Everything loaded so far (modules, price tables, detectors) lives as long as the worker:

@@ -26,6 +26,8 @@ from ._metrics import GenAIMetrics
 from ._stream import StreamRecorder
 
 _logger = logging.getLogger(__name__)
+# Set while one of our LLM spans is current: a second wrapper of the same call adds no span of its own.
+IN_CALL = otel_context.create_key("otel_aitracer.in_call")
 
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 # util-genai's documented modes, plus the boolean spellings the older
@@ -131,7 +133,7 @@ class LLMCall:
 
     def activate(self, marker: str | None = None) -> None:
         """Make the span current so transport spans (httpx) nest under it; ``marker`` is set in the context too."""
-        ctx = trace.set_span_in_context(self.span)
+        ctx = otel_context.set_value(IN_CALL, True, trace.set_span_in_context(self.span))
         if marker is not None:
             ctx = otel_context.set_value(marker, True, ctx)
         self._token = otel_context.attach(ctx)

@@ -19,7 +19,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import Tracer
 
-from ._genai import LLMCall, capture_content_enabled
+from ._genai import IN_CALL, LLMCall, capture_content_enabled
 from ._metrics import GenAIMetrics
 
 _logger = logging.getLogger(__name__)
@@ -64,7 +64,13 @@ class Instruments:
 
 
 def start_call(tools: Instruments, op: Operation, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> LLMCall | None:
-    """Start and activate the call's span; ``None`` (and a debug line) if that fails."""
+    """Start and activate the call's span; ``None`` (and a debug line) if that fails.
+
+    Also ``None`` inside a call one of our wrappers already traces: two wrappers of the same
+    method (a wrapped client instance whose class is instrumented too) make one span.
+    """
+    if otel_context.get_value(IN_CALL):
+        return None
     try:
         operation, model, attrs = op.start(instance, args, kwargs, tools.capture)
         call = LLMCall(tools.tracer, operation, model, attrs, tools.metrics)

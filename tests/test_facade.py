@@ -267,3 +267,20 @@ def test_flush_on_exit(tmp_path, flush_on_exit):
     """)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert SQLiteStore(store).count() == (1 if flush_on_exit else 0)  # without it, the queued record dies with the process
+
+
+def test_a_wrapped_client_in_an_instrumented_process_is_recorded_once(fake_openai, tmp_path):
+    import otel_aitracer
+
+    pipeline = otel_aitracer.register(store=str(tmp_path / "global.db"), sync=True, instrument=["openai"], agents=False)
+    tracer = AITracer(project="facade", sync=True, store=str(tmp_path / "r.db"))
+    try:
+        client = tracer.wrap_openai(openai.OpenAI(api_key="k", base_url=fake_openai.base_url, max_retries=0))
+        client.chat.completions.create(model="gpt-4o-mini", messages=USER)
+        plain = openai.OpenAI(api_key="k", base_url=fake_openai.base_url, max_retries=0)
+        plain.chat.completions.create(model="gpt-4o-mini", messages=USER)
+    finally:
+        tracer.shutdown()
+        pipeline.shutdown()
+    assert [r["project"] for r in records(tmp_path)] == ["facade"]  # the wrapped client's call, once
+    assert len(SQLiteStore(tmp_path / "global.db").query()) == 1  # the other client's call, by register()

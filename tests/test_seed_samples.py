@@ -120,6 +120,7 @@ def test_wrap_openai(run_sample, api, fake_openai):
     assert record["input"]["messages"] == [{"role": "user", "content": "Hello"}] and api.requests[0][2] == "Bearer at-xxxx"
 
 
+@pytest.mark.filterwarnings("ignore:The model 'claude-sonnet-4-20250514' is deprecated:DeprecationWarning")  # the seed's model
 def test_wrap_anthropic(run_sample, api):
     run_sample(INIT, """
         from anthropic import Anthropic

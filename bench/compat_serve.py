@@ -38,7 +38,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 target, serve, fake = sys.argv[1:4]
-exporter = OTLPSpanExporter(endpoint=serve + "/v1/traces")
+exporter = OTLPSpanExporter(endpoint=serve + "/v1/traces")  # behind SimpleSpanProcessor: each span is sent as it ends
 if target == "logfire":
     import logfire
     logfire.configure(send_to_logfire=False, console=False, additional_span_processors=[SimpleSpanProcessor(exporter)])
@@ -58,7 +58,6 @@ with root as span:
     for _ in client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True, stream_options={"include_usage": True}):
         pass
     trace_id = span.get_span_context().trace_id
-exporter.force_flush() if hasattr(exporter, "force_flush") else None
 print(format(trace_id, "032x"))
 """
 

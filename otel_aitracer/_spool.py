@@ -12,12 +12,19 @@ wire: gzip of already-redacted JSON.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from . import environment_variables as env
+from ._config import default_spool_dir, env_bool, env_number
+
+_logger = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -192,12 +199,6 @@ def open_spool(base_url: str, api_key: str) -> Spool:
     Where no directory can be written (a read-only container), the spool lives
     in memory: retries still work, a crash loses what is waiting.
     """
-    import hashlib
-    import logging
-
-    from . import environment_variables as env
-    from ._config import default_spool_dir, env_bool, env_number
-
     name = hashlib.sha256(f"{base_url}\0{api_key}".encode()).hexdigest()[:16] + ".db"
     max_bytes = int(env_number(env.AITRACER_SPOOL_MAX_MB, 256) * 1024 * 1024)
     ttl = env_number(env.AITRACER_SPOOL_TTL_HOURS, 24) * 3600
@@ -206,5 +207,5 @@ def open_spool(base_url: str, api_key: str) -> Spool:
     try:
         return Spool(path, max_bytes, ttl, fsync)
     except (OSError, sqlite3.Error) as exc:
-        logging.getLogger(__name__).warning("otel-aitracer: cannot open the spool at %s (%s); spooling in memory", path, exc)
+        _logger.warning("otel-aitracer: cannot open the spool at %s (%s); spooling in memory", path, exc)
         return Spool(":memory:", max_bytes, ttl, fsync)

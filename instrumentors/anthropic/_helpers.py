@@ -58,7 +58,9 @@ def _is_api_error(exc: BaseException | None) -> bool:
     return isinstance(exc, anthropic.APIError)
 
 
-class SyncManagerProxy(wrapt.ObjectProxy):
+class _ManagerProxy(wrapt.ObjectProxy):
+    """What both stream-manager proxies hold: how to start the call, the call, and the stream."""
+
     def __init__(self, manager: Any, tools: Instruments, op: Any, instance: Any, kwargs: dict[str, Any]) -> None:
         super().__init__(manager)
         self._self_start = (tools, op, instance, kwargs)
@@ -66,6 +68,8 @@ class SyncManagerProxy(wrapt.ObjectProxy):
         self._self_stream: Any = None
         weakref.finalize(self, _CallHolder.end, self._self_holder, None, False, None)
 
+
+class SyncManagerProxy(_ManagerProxy):
     def __enter__(self) -> Any:
         tools, op, instance, kwargs = self._self_start
         call = start_call(tools, op, instance, (), kwargs)
@@ -87,14 +91,7 @@ class SyncManagerProxy(wrapt.ObjectProxy):
             self._self_holder.end(self._self_stream, self._self_start[0].capture, exc if _is_api_error(exc) else None)
 
 
-class AsyncManagerProxy(wrapt.ObjectProxy):
-    def __init__(self, manager: Any, tools: Instruments, op: Any, instance: Any, kwargs: dict[str, Any]) -> None:
-        super().__init__(manager)
-        self._self_start = (tools, op, instance, kwargs)
-        self._self_holder = _CallHolder()
-        self._self_stream: Any = None
-        weakref.finalize(self, _CallHolder.end, self._self_holder, None, False, None)
-
+class AsyncManagerProxy(_ManagerProxy):
     async def __aenter__(self) -> Any:
         tools, op, instance, kwargs = self._self_start
         call = start_call(tools, op, instance, (), kwargs)

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Any, Callable, Protocol
+import sys
+import weakref
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Callable, Collection, Protocol
 
 import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import Tracer
 
@@ -154,3 +159,135 @@ class Patches:
         for target, method in reversed(self._patched):
             unwrap(target, method)
         self._patched.clear()
+
+
+CallScope = Callable[[dict[str, Any]], AbstractContextManager[object]]
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One SDK method an instrumentor traces: the one list both ``instrument()`` and ``instrument_client()`` apply."""
+
+    module: str  # where the class lives
+    cls: str
+    method: str
+    wrapper: Callable[[Instruments], Callable[..., Any]]  # builds the wrapt wrapper from the instrumentor's tools
+    path: str | None = None  # attributes from a client to an instance of ``cls`` ("" = the object itself); None: classes only
+    is_async: bool = False
+    when_imported: bool = False  # patch the class only once the app imports ``module`` (importing it has side effects)
+
+
+class TableInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """A ``BaseInstrumentor`` driven by a patch table: classes with ``instrument()``, one client with ``instrument_client()``."""
+
+    _package = ""
+    _scope = ""
+    _version = "0.1.0"
+    _marker: str | None = None
+    _clients: weakref.WeakKeyDictionary[Any, list[tuple[Any, str]]] = weakref.WeakKeyDictionary()
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ()
+
+    def _table(self) -> list[Patch]:
+        """Every method this instrumentor traces, for the installed SDK version (empty when it is missing)."""
+        raise NotImplementedError
+
+    def _instrument(self, **kwargs: Any) -> None:
+        self._patches = Patches(self._package)
+        tools = Instruments.from_options(kwargs, self._scope, self._version, self._marker)
+        for patch in self._table():
+            if patch.when_imported:
+                wrapt.register_post_import_hook(lambda module, p=patch: self._patch_class(p, tools), patch.module)
+            else:
+                self._patch_class(patch, tools)
+
+    def _patch_class(self, patch: Patch, tools: Instruments) -> None:
+        if not self._patches.closed:  # a post-import hook may fire after uninstrument()
+            self._patches.wrap(patch.module, patch.cls, patch.method, patch.wrapper(tools))
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        self._patches.unwrap_all()
+
+    def instrument_client(
+        self, client: Any, tracer_provider: Any = None, meter_provider: Any = None, *, capture_content: bool | None = None, call_scope: CallScope | None = None
+    ) -> Any:
+        """Trace this client instance only, with the same table ``instrument()`` applies to classes.
+
+        ``call_scope(kwargs)``, if given, is entered around each call before its span starts (and may change ``kwargs``).
+        """
+        options = {"tracer_provider": tracer_provider, "meter_provider": meter_provider, "capture_content": capture_content}
+        tools = Instruments.from_options(options, self._scope, self._version, self._marker)
+        try:
+            patched = self._clients.setdefault(client, [])
+        except TypeError:  # not weakly referenceable: no SDK client, so nothing below will match
+            patched = []
+        for patch in self._table():
+            target = _resolve(client, patch.path)
+            if target is None or patch.method in vars(target) or not isinstance(target, _class(patch)):
+                continue
+            wrapt.wrap_function_wrapper(target, patch.method, _scoped(patch.wrapper(tools), call_scope, patch.is_async))
+            patched.append((target, patch.method))
+        if patched:
+            self._prepare_client(client)
+        return client
+
+    def is_instrumented_client(self, client: Any) -> bool:
+        """Whether :meth:`instrument_client` patched anything on ``client``."""
+        try:
+            return bool(self._clients.get(client))
+        except TypeError:
+            return False
+
+    def uninstrument_client(self, client: Any) -> None:
+        """Undo :meth:`instrument_client` for this client."""
+        try:
+            patched = self._clients.pop(client, [])
+        except TypeError:
+            return
+        for target, method in patched:
+            vars(target).pop(method, None)
+
+    def _prepare_client(self, client: Any) -> None:
+        """What an SDK needs besides the patches for one instrumented client (nothing by default)."""
+
+
+def _resolve(client: Any, path: str | None) -> Any:
+    if path is None:
+        return None
+    target = client
+    for name in filter(None, path.split(".")):
+        target = getattr(target, name, None)
+        if target is None:
+            return None
+    return target if hasattr(target, "__dict__") else None
+
+
+def _class(patch: Patch) -> type | tuple[()]:
+    """The patched class, or ``()`` (matches nothing) when its module is not imported or has no such class."""
+    module = sys.modules.get(patch.module)
+    if module is None and not patch.when_imported:
+        try:
+            module = importlib.import_module(patch.module)
+        except ImportError:
+            return ()
+    found = getattr(module, patch.cls, None)
+    return found if isinstance(found, type) else ()
+
+
+def _scoped(wrapper: Callable[..., Any], call_scope: CallScope | None, is_async: bool) -> Callable[..., Any]:
+    if call_scope is None:
+        return wrapper
+    if is_async:
+
+        async def async_scoped(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            with call_scope(kwargs):
+                return await wrapper(wrapped, instance, args, kwargs)
+
+        return async_scoped
+
+    def scoped(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        with call_scope(kwargs):
+            return wrapper(wrapped, instance, args, kwargs)
+
+    return scoped

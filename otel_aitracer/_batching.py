@@ -9,14 +9,16 @@ worker of its own.
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import weakref
 from collections import deque
 from typing import Callable, Generic, TypeVar
 
+from ._fork import at_fork_reinit
+from ._guard import guarded
+
 T = TypeVar("T")
 _logger = logging.getLogger(__name__)
+_WORKER = guarded("worker")
 
 _DEFAULT_MAX_QUEUE_SIZE = 4096
 _DEFAULT_MAX_BATCH_SIZE = 256
@@ -42,8 +44,7 @@ class BatchWorker(Generic[T]):
         self._delay = schedule_delay
         self._name = name
         self._start()
-        weak = weakref.WeakMethod(self._start)
-        os.register_at_fork(after_in_child=lambda: (m := weak()) is not None and m())
+        at_fork_reinit(self._start)
 
     def _start(self) -> None:
         self._queue: deque[T] = deque()
@@ -100,7 +101,5 @@ class BatchWorker(Generic[T]):
         queue = self._queue
         while queue:
             batch = [queue.popleft() for _ in range(min(self._max_batch_size, len(queue)))]
-            try:
+            with _WORKER:  # the worker survives anything
                 self._handle(batch)
-            except Exception:  # noqa: BLE001 - the worker must survive anything
-                _logger.exception("otel-aitracer worker failed on a batch of %d", len(batch))

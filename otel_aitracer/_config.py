@@ -11,8 +11,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from . import environment_variables as env
+from ._guard import warn_once
 from .exceptions import ConfigurationError
 
 _logger = logging.getLogger(__name__)
@@ -25,6 +27,26 @@ PII_ACTIONS = ("mask", "redact", "hash", "none")
 PII_TYPES = ("email", "phone", "credit_card", "ssn", "ip_address", "iban", "secret", "person", "street_address")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+
+
+def _warn_bad_env(name: str, raw: str, why: str, default: Any) -> None:
+    """Log a bad environment value once per variable and value (a resolver runs for every entry point)."""
+    warn_once(("env", name, raw), "%s=%r %s; using %s", name, raw, why, default)
+
+
+def safe_text(text: str, url: str) -> str:
+    """``text`` (an error message, say) with ``url``'s password masked."""
+    password = urlsplit(url).password
+    return text.replace(password, "***") if password else text
+
+
+def safe_url(url: str) -> str:
+    """``url`` without a password in its userinfo, fit to print in logs and ``doctor``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 @dataclass(frozen=True)
@@ -48,7 +70,7 @@ class Settings:
     @property
     def destination(self) -> str:
         if self.api_key:
-            return f"AITracer API at {self.base_url}"
+            return f"AITracer API at {safe_url(self.base_url)}"
         if self.cluster_endpoint:
             return f"in-cluster otel-aitracer serve at {self.cluster_endpoint}"
         return f"local store {self.store}"
@@ -67,7 +89,7 @@ def route(api_key: str | None, store_given: bool) -> tuple[str | None, str]:
     if signal:
         endpoint = configured or DEFAULT_K8S_ENDPOINT
         if not endpoint.startswith(("http://", "https://")):
-            _logger.warning("%s=%r is not an http(s) URL; using %s", env.AITRACER_K8S_ENDPOINT, endpoint, DEFAULT_K8S_ENDPOINT)
+            _warn_bad_env(env.AITRACER_K8S_ENDPOINT, endpoint, "is not an http(s) URL", DEFAULT_K8S_ENDPOINT)
             endpoint = DEFAULT_K8S_ENDPOINT
         return endpoint.rstrip("/"), f"in Kubernetes ({signal}) with no API key and no store"
     return None, "no API key, no store set, not in Kubernetes: the default local store"
@@ -80,7 +102,7 @@ def env_bool(name: str, default: bool) -> bool:
     value = raw.strip().lower()
     if value in _TRUE or value in _FALSE:
         return value in _TRUE
-    _logger.warning("%s=%r is not a boolean; using %s", name, raw, default)
+    _warn_bad_env(name, raw, "is not a boolean", default)
     return default
 
 
@@ -145,7 +167,7 @@ def env_number(name: str, default: float) -> float:
         value = -1.0
     if value > 0:
         return value
-    _logger.warning("%s=%r is not a positive number; using %s", name, raw, default)
+    _warn_bad_env(name, raw, "is not a positive number", default)
     return default
 
 
@@ -163,7 +185,7 @@ def _env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
         return default
     if raw in choices:
         return raw
-    _logger.warning("%s=%r is not one of %s; using %s", name, raw, ", ".join(choices), default)
+    _warn_bad_env(name, raw, f"is not one of {', '.join(choices)}", default)
     return default
 
 
@@ -174,5 +196,5 @@ def _env_types() -> tuple[str, ...] | None:
     names = [t.strip().lower() for t in raw.split(",") if t.strip()]
     unknown = [t for t in names if t not in PII_TYPES]
     if unknown:
-        _logger.warning("%s: ignoring unknown PII types %s (known: %s)", env.AITRACER_PII_TYPES, unknown, ", ".join(PII_TYPES))
+        _warn_bad_env(env.AITRACER_PII_TYPES, raw, f"names unknown PII types {unknown} (known: {', '.join(PII_TYPES)})", "the others")
     return tuple(t for t in names if t in PII_TYPES)

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterator, Mapping
-
-from ._sessions import Deliver, Session
 
 import orjson
 from opentelemetry import context as otel_context
@@ -26,13 +23,17 @@ from opentelemetry.semconv._incubating.attributes.session_attributes import SESS
 from opentelemetry.semconv._incubating.attributes.user_attributes import USER_ID
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
+from ._current import current_pipeline
+from ._fork import new_lock
+from ._sessions import Deliver, Session
+
 PROJECT_ATTRIBUTE = "aitracer.project"
 METADATA_ATTRIBUTE = "aitracer.metadata"
 TAGS_ATTRIBUTE = "aitracer.tags"
 MAX_METADATA_KEYS = 10
 
 _global_metadata: dict[str, Any] = {}
-_global_lock = threading.Lock()
+_global_lock = new_lock()
 # Bumped by every process-wide set_metadata() so scopes rebuild their cached attributes.
 _global_version = [0]
 
@@ -46,7 +47,7 @@ class _Run:
         self.run_id = run_id
         self._next = 0
         self._pending: str | None = None
-        self._lock = threading.Lock()
+        self._lock = new_lock()
 
     def name_next(self, name: str) -> None:
         with self._lock:
@@ -163,8 +164,6 @@ def session(
 
 
 def _registered_delivery() -> Deliver | None:
-    from ._register import current_pipeline  # late: _register imports this module's users
-
     pipeline = current_pipeline()
     return pipeline.processor.submit_session_event if pipeline is not None else None
 
@@ -219,8 +218,6 @@ def _trace_id_from(value: str) -> int:
 @contextmanager
 def trace(trace_id: str | None = None, name: str | None = None, *, tracer_provider: Any = None) -> Iterator[Trace]:
     """Run the block in one trace: a span named ``name``, with the given trace id if any."""
-    from ._register import current_pipeline  # late: _register imports this module's users
-
     ctx = otel_context.get_current()
     if trace_id is not None or not otel_trace.get_current_span(ctx).get_span_context().is_valid:
         # An explicit id, or a fresh trace when nothing is current, even without an SDK.

@@ -9,7 +9,6 @@ same mapping, redaction, pricing and sink.
 
 from __future__ import annotations
 
-import functools
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, Iterator, Mapping
@@ -19,11 +18,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from . import _context
 from ._log_entry import parent_context, span_attributes, span_times, validated
+from ._instrumentors import load_instrumentor
 from ._processor import AITracerSpanProcessor
 from ._sessions import Session
 from .exceptions import ConfigurationError
 
 _METADATA_KEY = "aitracer_metadata"
+_WRAP_NAMES = {"openai": "openai", "anthropic": "anthropic", "google_genai": "gemini"}
 
 
 class AITracer:
@@ -38,15 +39,15 @@ class AITracer:
         batch_size: int = 10,
         flush_interval: float = 5.0,
         flush_on_exit: bool = True,
-        pii_detection: bool = True,
-        pii_action: str = "mask",
+        pii_detection: bool | None = None,
+        pii_action: str | None = None,
         pii_types: list[str] | None = None,
         base_url: str | None = None,
-        capture_content: bool = True,
+        capture_content: bool | None = None,
         *,
         store: str | None = None,
     ) -> None:
-        _check(enabled=enabled, sync=sync, flush_on_exit=flush_on_exit, capture_content=capture_content)
+        _check({"enabled": enabled, "sync": sync, "flush_on_exit": flush_on_exit}, {"capture_content": capture_content, "pii_detection": pii_detection})
         if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
             raise ConfigurationError(f"batch_size must be a positive integer, got {batch_size!r}")
         if not isinstance(flush_interval, (int, float)) or isinstance(flush_interval, bool) or flush_interval <= 0:
@@ -122,98 +123,34 @@ class AITracer:
     # ---- clients --------------------------------------------------------------------------------
     def wrap_openai(self, client: Any) -> Any:
         """Trace this ``openai`` client instance only (sync or async; chat, responses, embeddings)."""
-        if not self.enabled or getattr(client, "_aitracer_wrapped", False):
-            return client
-        import openai
-
-        from instrumentors._stream import AsyncStreamProxy, SyncStreamProxy
-        from instrumentors._wrap import Instruments, async_wrapper, sync_wrapper
-        from instrumentors.openai._chat import ChatCompletions
-        from instrumentors.openai._embeddings import Embeddings
-        from instrumentors.openai._responses import Responses
-
-        tools = Instruments(self._tracer, None, self._processor.settings.capture_content)
-        is_async = isinstance(client, openai.AsyncOpenAI)
-        stream, proxy, wrapper = (openai.AsyncStream, AsyncStreamProxy, async_wrapper) if is_async else (openai.Stream, SyncStreamProxy, sync_wrapper)
-        for resource, op, methods in (
-            (client.chat.completions, ChatCompletions(stream, proxy), ("create", "parse")),  # .stream() calls create
-            (client.responses, Responses(stream, proxy), ("create", "parse")),
-            (client.embeddings, Embeddings(), ("create",)),
-        ):
-            for method in methods:
-                self._wrap_method(resource, method, wrapper(tools, op), is_async)
-        client._aitracer_wrapped = True
-        return client
+        return self._wrap(client, "openai")
 
     def wrap_anthropic(self, client: Any) -> Any:
         """Trace this ``anthropic`` client instance only: ``messages.create`` and ``messages.stream``."""
-        if not self.enabled or getattr(client, "_aitracer_wrapped", False):
-            return client
-        import anthropic
-
-        from instrumentors._stream import AsyncStreamProxy, SyncStreamProxy
-        from instrumentors._wrap import OURS, Instruments, async_wrapper, sync_wrapper
-        from instrumentors.anthropic import MessagesCreate
-        from instrumentors.anthropic._helpers import AsyncManagerProxy, SyncManagerProxy, stream_helper_wrapper
-
-        if hasattr(client, "_lazy_tracer"):  # anthropic 2.x traces itself: that span would double ours
-            client._lazy_tracer = None  # off for this client only
-        tools = Instruments(self._tracer, None, self._processor.settings.capture_content, OURS)
-        is_async = isinstance(client, anthropic.AsyncAnthropic)
-        if is_async:
-            create, helper = async_wrapper(tools, MessagesCreate(anthropic.AsyncStream, AsyncStreamProxy)), AsyncManagerProxy
-        else:
-            create, helper = sync_wrapper(tools, MessagesCreate(anthropic.Stream, SyncStreamProxy)), SyncManagerProxy
-        self._wrap_method(client.messages, "create", create, is_async)
-        self._wrap_method(client.messages, "stream", stream_helper_wrapper(tools, MessagesCreate(None, None), helper), False)
-        client._aitracer_wrapped = True
-        return client
+        return self._wrap(client, "anthropic")
 
     def wrap_gemini(self, model_or_client: Any) -> Any:
         """Trace this Gemini object only: a ``google.genai.Client`` (and its ``.aio``) or a legacy ``GenerativeModel``."""
-        target = model_or_client
-        if not self.enabled or getattr(target, "_aitracer_wrapped", False):
-            return target
-        from instrumentors._stream import AsyncStreamProxy, SyncStreamProxy
-        from instrumentors._wrap import Instruments, async_wrapper, sync_wrapper
-        from instrumentors.google_genai import EmbedContent, GenerateContent
-        from instrumentors.google_genai._legacy import LegacyGenerateContent
+        return self._wrap(model_or_client, "google_genai")
 
-        tools = Instruments(self._tracer, None, self._processor.settings.capture_content)
-        if hasattr(target, "models") and hasattr(target, "aio"):  # google-genai Client
-            models, aio = target.models, target.aio.models
-            self._wrap_method(models, "generate_content", sync_wrapper(tools, GenerateContent()), False)
-            self._wrap_method(models, "generate_content_stream", sync_wrapper(tools, GenerateContent(SyncStreamProxy)), False)
-            self._wrap_method(models, "embed_content", sync_wrapper(tools, EmbedContent()), False)
-            self._wrap_method(aio, "generate_content", async_wrapper(tools, GenerateContent()), True)
-            self._wrap_method(aio, "generate_content_stream", async_wrapper(tools, GenerateContent(AsyncStreamProxy)), True)
-        elif hasattr(target, "generate_content"):  # legacy google.generativeai.GenerativeModel
-            self._wrap_method(target, "generate_content", sync_wrapper(tools, LegacyGenerateContent()), False)
-        else:
-            raise ConfigurationError(f"wrap_gemini takes a google.genai.Client or a GenerativeModel, got {type(target).__name__}")
-        target._aitracer_wrapped = True
-        return target
+    def _wrap(self, client: Any, sdk: str) -> Any:
+        """The SDK's instrumentor, applied to this instance only, with this tracer's scope around each call."""
+        if not self.enabled or getattr(client, "_aitracer_wrapped", False):
+            return client
+        instrumentor = load_instrumentor(sdk)
+        if instrumentor is None:
+            raise ConfigurationError(f"cannot wrap {type(client).__name__}: the {sdk} SDK or its instrumentor is not installed")
+        instrumentor.instrument_client(
+            client, tracer_provider=self._provider, capture_content=self._processor.settings.capture_content, call_scope=self._call_scope
+        )  # fmt: skip
+        if not instrumentor.is_instrumented_client(client):
+            raise ConfigurationError(f"wrap_{_WRAP_NAMES[sdk]} takes a {sdk} client, got {type(client).__name__}")
+        client._aitracer_wrapped = True
+        return client
 
-    def _wrap_method(self, resource: Any, name: str, traced: Any, is_async: bool) -> None:
-        original = getattr(resource, name)
-
-        if is_async:
-
-            @functools.wraps(original)
-            async def method(*args: Any, **kwargs: Any) -> Any:
-                metadata = _pop_metadata(kwargs)
-                with self._scope(metadata):
-                    return await traced(original, resource, args, kwargs)
-
-        else:
-
-            @functools.wraps(original)
-            def method(*args: Any, **kwargs: Any) -> Any:
-                metadata = _pop_metadata(kwargs)
-                with self._scope(metadata):
-                    return traced(original, resource, args, kwargs)
-
-        setattr(resource, name, method)
+    def _call_scope(self, kwargs: dict[str, Any]) -> Any:
+        """Each wrapped call runs in this tracer's scope, with its ``aitracer_metadata`` (removed from the request)."""
+        return self._scope(_pop_metadata(kwargs))
 
     # ---- manual logging -------------------------------------------------------------------------
     def log(self, data: Mapping[str, Any] | None = None, **fields: Any) -> None:
@@ -242,8 +179,9 @@ class AITracer:
         self._provider.shutdown()
 
 
-def _check(**flags: Any) -> None:
-    for name, value in flags.items():
+def _check(flags: dict[str, Any], optional: dict[str, Any]) -> None:
+    """Flags must be booleans; ``optional`` ones may also be None (not given: the environment decides)."""
+    for name, value in [*flags.items(), *((n, v) for n, v in optional.items() if v is not None)]:
         if not isinstance(value, bool):
             raise ConfigurationError(f"{name} must be True or False, got {value!r}")
 

@@ -15,21 +15,26 @@ from __future__ import annotations
 
 import gzip
 import logging
-import os
 import threading
 import time
 import uuid
-import weakref
 from typing import Any, Callable, Sequence
 from urllib.parse import quote
 
 import httpx
 import orjson
 
+from opentelemetry.instrumentation.utils import suppress_http_instrumentation, suppress_instrumentation
+
 from . import _retry
+from ._config import safe_text, safe_url
+from ._guard import guarded
+from ._lifecycle import EXIT_BUDGET_SECONDS, exit_deadline
+from ._fork import at_fork_reinit, new_lock
 from ._spool import Entry, Spool
 
 _logger = logging.getLogger(__name__)
+_SENDER = guarded("sender")  # the sender thread survives anything
 
 BATCH_PATH = "/api/v1/logs/batch/"
 _SESSIONS = "/api/v1/sessions/"
@@ -50,6 +55,7 @@ class HTTPSink:
 
     def __init__(self, base_url: str, api_key: str | None, spool: Spool, count: Callable[[str, int], None], sync: bool = False) -> None:
         self.base_url = base_url.rstrip("/")
+        self._printable_url = safe_url(self.base_url)
         self.spool = spool
         self.last_error: str | None = None
         self._count = count
@@ -58,8 +64,7 @@ class HTTPSink:
         if api_key:  # an in-cluster serve may run without keys
             self._headers["Authorization"] = f"Bearer {api_key}"
         self._start()
-        weak = weakref.WeakMethod(self._start)
-        os.register_at_fork(after_in_child=lambda: (m := weak()) is not None and m())
+        at_fork_reinit(self._start)
 
     def _start(self) -> None:
         self._client = httpx.Client(timeout=_TIMEOUT)
@@ -68,7 +73,7 @@ class HTTPSink:
         self._paused_until = 0.0
         self._next_expiry = 0.0
         self._failures = 0
-        self._send_lock = threading.Lock()
+        self._send_lock = new_lock()
         self._thread = threading.Thread(target=self._run, name="otel-aitracer-sender", daemon=True)
         self._thread.start()
 
@@ -109,12 +114,13 @@ class HTTPSink:
                 return False
         return True
 
-    def close(self, timeout: float = 2.0) -> None:
-        """Send for at most ``timeout``; what is left stays in the spool for the next process."""
-        deadline = time.monotonic() + timeout
+    def close(self, deadline: float | None = None) -> None:
+        """Send until ``deadline`` (``time.monotonic()``; default: the exit budget); what is left stays spooled."""
+        if deadline is None:
+            deadline = exit_deadline(EXIT_BUDGET_SECONDS)
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout)
+        self._thread.join(max(0.0, deadline - time.monotonic()))
         self.flush(max(0.0, deadline - time.monotonic()))
         self._client.close()
         self.spool.close()
@@ -138,15 +144,13 @@ class HTTPSink:
             self._wake.clear()
             if self._stop.is_set() or time.monotonic() < self._paused_until:
                 continue
-            try:
+            with _SENDER:
                 if time.monotonic() >= self._next_expiry:  # a scan of the spool: not on every wake-up
                     self._next_expiry = time.monotonic() + _EXPIRY_EVERY
                     expired = self.spool.expire()
                     if expired:
                         self._count("ttl_expired", expired)
                 self._send_some(None)
-            except Exception:  # noqa: BLE001 - the sender must survive anything
-                _logger.exception("otel-aitracer sender failed; retrying later")
 
     def _send_some(self, deadline: float | None) -> None:
         with self._send_lock:
@@ -168,9 +172,10 @@ class HTTPSink:
         headers = {**self._headers, "Idempotency-Key": entry.key}
         timeout = _TIMEOUT if deadline is None else httpx.Timeout(max(0.05, min(_TIMEOUT.read, deadline - time.monotonic())))
         try:
-            response = self._client.request(entry.method, self.base_url + entry.path, content=entry.body, headers=headers, timeout=timeout)
+            with suppress_instrumentation(), suppress_http_instrumentation():  # our request is not the app's span
+                response = self._client.request(entry.method, self.base_url + entry.path, content=entry.body, headers=headers, timeout=timeout)
         except httpx.HTTPError as exc:
-            return self._retry_later(entry, f"cannot reach {self.base_url}: {exc!r}", None)
+            return self._retry_later(entry, f"cannot reach {self._printable_url}: {type(exc).__name__} {safe_text(str(exc), self.base_url)}", None)
         status = response.status_code
         if 200 <= status < 300:
             self.spool.ack(entry)

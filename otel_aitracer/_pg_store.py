@@ -9,10 +9,10 @@ one database: the unique ``(trace_id, span_id)`` key keeps each span once.
 from __future__ import annotations
 
 import os
-import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
+from ._fork import new_lock
 from ._records_db import INDEXES, RecordsDB
 from .exceptions import ConfigurationError
 
@@ -62,7 +62,7 @@ class PostgresStore(RecordsDB):
         self._psycopg = psycopg
         self.dsn = dsn
         self.path = dsn.split("@")[-1]  # for messages: host/db without the credentials
-        self._lock = threading.Lock()
+        self._lock = new_lock(hold_across_fork=True)  # no thread is inside psycopg at a fork
         self._conn: Any = None
         self._pid = 0
         try:

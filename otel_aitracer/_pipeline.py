@@ -8,28 +8,25 @@ they refer to.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import Counter
 from itertools import groupby
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
 from ._config import Settings
+from ._drops import DropError, Stats, drop_reason
+from ._guard import guarded, internal_errors, warn_once
 from ._http_sink import HTTPSink
 from ._mapping import span_to_record
 from ._pii import PIIRedactor
 from ._pii._records import redact_record
 from ._sessions import SessionEvent
+from ._record import UnencodableRecord, record_problem
 from ._size_budget import fit_record
 from ._spool import open_spool
 from ._store import SQLiteStore
 
 _logger = logging.getLogger(__name__)
-
-# Why a span that should have become a record (or a session event) did not reach its destination.
-DROP_REASONS = ("queue_full", "mapping_error", "redaction_error", "sink_error", "shutdown", "rejected", "ttl_expired", "spool_full")
-
 
 # Session event fields that can hold what users typed.
 _FREE_TEXT_FIELDS = ("comment", "name", "data", "metadata")
@@ -48,7 +45,7 @@ def make_sink(settings: Settings, count: Callable[[str, int], None]) -> Sink:
     url = settings.base_url if settings.api_key else settings.cluster_endpoint
     if url:
         return HTTPSink(url, settings.api_key, open_spool(url, settings.api_key or ""), count, settings.sync)
-    return SQLiteStore(settings.store)
+    return SQLiteStore(settings.store, lazy=True)
 
 
 def make_redactor(settings: Settings) -> PIIRedactor | None:
@@ -56,33 +53,6 @@ def make_redactor(settings: Settings) -> PIIRedactor | None:
     if not settings.pii_detection:
         return None
     return PIIRedactor(types=settings.pii_types, action=settings.pii_action)
-
-
-class Stats:
-    """Thread-safe counters: records written and spans dropped, by reason."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
-
-    def add(self, name: str, n: int = 1) -> None:
-        if n:
-            with self._lock:
-                self._counts[name] += n
-
-    def snapshot(self) -> dict[str, Any]:
-        """``written``: records accepted by the sink (for the API: spooled); ``sent``: acknowledged by the API;
-        ``unauthorized``: sends refused with 401/403 (the data stays spooled)."""
-        with self._lock:
-            counts = dict(self._counts)
-        return {
-            "written": counts.get("written", 0),
-            "session_events": counts.get("session_events", 0),
-            "sent": counts.get("sent", 0),
-            "unauthorized": counts.get("unauthorized", 0),
-            "truncated": counts.get("truncated", 0),
-            "dropped": {reason: counts.get(reason, 0) for reason in DROP_REASONS},
-        }
 
 
 class RecordPipeline:
@@ -125,8 +95,16 @@ class RecordPipeline:
                 _logger.warning("could not redact the record of span %r; dropped", record.get("span_id"), exc_info=True)
                 self.stats.add("redaction_error")
                 return None
-        if fit_record(record, self.settings.max_record_bytes):
-            self.stats.add("truncated")
+        problem = record_problem(record)
+        try:
+            if problem is None and fit_record(record, self.settings.max_record_bytes):
+                self.stats.add("truncated")
+        except UnencodableRecord as exc:
+            problem = str(exc)
+        if problem is not None:
+            _warn_invalid(record.get("span_id"), problem)
+            self.stats.add("invalid_record")
+            return None
         return record
 
     def prepare_event(self, event: dict[str, Any]) -> dict[str, Any] | None:
@@ -152,16 +130,24 @@ class RecordPipeline:
         write(events)
 
     def _write(self, write: Any, items: list[dict[str, Any]], counter: str, what: str) -> bool:
+        """Write ``items``; when the batch fails, write them one by one, so a bad one costs only itself."""
         if not items:
             return True
         try:
             write(items)
-        except Exception:  # noqa: BLE001
-            _logger.warning("could not write %d %s to the %s; dropped", len(items), what, self.settings.destination, exc_info=True)
-            self.stats.add("sink_error", len(items))
+        except Exception as exc:  # noqa: BLE001 - a sink failure is counted, never raised into the app
+            reason = drop_reason(exc)
+            if len(items) > 1 and reason == "sink_error":
+                return all([self._write(write, [item], counter, what) for item in items])
+            _warn_drop(reason, f"could not write {len(items)} {what} to the {self.settings.destination}: {exc!r}")
+            self.stats.add(reason, len(items))
             return False
         self.stats.add(counter, len(items))
         return True
+
+    def stats_snapshot(self) -> dict[str, Any]:
+        """What ``stats()`` shows: counts, what waits in the spool, and our own failures by site."""
+        return {**self.stats.snapshot(), "pending": self.pending(), "internal_errors": internal_errors()}
 
     def flush(self, timeout: float) -> bool:
         """Deliver what the sink holds (the API's spool), within ``timeout``."""
@@ -169,13 +155,26 @@ class RecordPipeline:
         return True if flush is None else bool(flush(timeout))
 
     def pending(self) -> int:
-        """Items waiting in the sink's spool (0 for a local store)."""
+        """Items waiting in the sink's spool (0 for a local store; -1 when the spool cannot be read)."""
         spool = getattr(self.sink, "spool", None)
-        return spool.pending()[1] if spool is not None else 0
+        if spool is None:
+            return 0
+        with guarded("spool"):
+            return spool.pending()[1]
+        return -1
 
-    def close(self, timeout: float = 2.0) -> None:
-        """Close the sink; an API sink sends for at most ``timeout`` and leaves the rest spooled."""
-        if isinstance(self.sink, HTTPSink):
-            self.sink.close(timeout)
+    def close(self, deadline: float) -> None:
+        """Close the sink by ``deadline`` (``time.monotonic()``); an API sink leaves what it could not send spooled."""
+        if isinstance(self.sink, (HTTPSink, SQLiteStore)):
+            self.sink.close(deadline)
         else:
             self.sink.close()
+
+
+def _warn_drop(reason: str, message: str) -> None:
+    """A WARNING the first time records are dropped for ``reason``; ``stats()`` counts every one."""
+    warn_once(("drop", reason), "otel-aitracer: %s; dropped (%s; later drops are counted in stats(), not logged)", message, reason)
+
+
+def _warn_invalid(span_id: Any, problem: str) -> None:
+    _warn_drop("invalid_record", f"the record of span {span_id} cannot be stored: {problem}")

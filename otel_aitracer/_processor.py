@@ -2,71 +2,32 @@
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import time
-import weakref
 from typing import Any, Sequence
 
-from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
 from . import _conventions as conv
 from ._batching import BatchWorker
 from ._config import Settings, resolve_settings
-from ._context import current_attributes, current_run, current_session
-from ._mapping import STEP_INDEX, STEP_NAME
+from ._guard import guarded
+from ._lifecycle import EXIT_BUDGET_SECONDS, at_exit, exit_deadline
 from ._pii import PIIRedactor
 from ._pipeline import RecordPipeline, Sink
 from ._sessions import SessionEvent
+from ._stamping import ScopeSpanProcessor, install_stamping
 
 _logger = logging.getLogger(__name__)
-_EXIT_FLUSH_SECONDS = 2.0
+_ON_END = guarded("on_end")
+_SUBMIT = guarded("submit_session_event")
+_FLUSH = guarded("force_flush")
+_SHUTDOWN = guarded("shutdown")
 
 
-def _inherit_conversation(span: Span, parent_context: Context | None) -> None:
-    """A conversation id (an agent run's ``group_id``) reaches every span of the run, so records of
-    model calls made inside it carry the run's session too."""
-    parent_attributes = getattr(trace.get_current_span(parent_context), "attributes", None)
-    if parent_attributes:
-        conversation = parent_attributes.get(GenAI.GEN_AI_CONVERSATION_ID)
-        if conversation is not None and GenAI.GEN_AI_CONVERSATION_ID not in span.attributes:
-            span.set_attribute(GenAI.GEN_AI_CONVERSATION_ID, conversation)
-
-
-_LLM_OPERATIONS = frozenset(
-    m.value for m in (GenAI.GenAiOperationNameValues.CHAT, GenAI.GenAiOperationNameValues.GENERATE_CONTENT,
-                      GenAI.GenAiOperationNameValues.TEXT_COMPLETION, GenAI.GenAiOperationNameValues.EMBEDDINGS)
-)  # fmt: skip
-
-
-# The calls a user gives feedback on: those that answer (not embeddings, tools or agents).
-_RESPONSE_OPERATIONS = _LLM_OPERATIONS - {GenAI.GenAiOperationNameValues.EMBEDDINGS.value}
-
-
-def _mark_last_response(span: Span) -> None:
-    """Inside ``session()``, this call becomes the response the session's feedback is about."""
-    handle = current_session()
-    if handle is not None and span.attributes.get(GenAI.GEN_AI_OPERATION_NAME) in _RESPONSE_OPERATIONS:
-        handle.last_log_id = format(span.get_span_context().span_id, "016x")
-
-
-def _number_step(span: Span) -> None:
-    """Inside ``run()``, each LLM call is the run's next step (unless something already numbered it)."""
-    state = current_run()
-    if state is None:
-        return
-    attributes = span.attributes
-    if attributes.get(GenAI.GEN_AI_OPERATION_NAME) in _LLM_OPERATIONS and STEP_INDEX not in attributes:
-        index, name = state.take_step()
-        span.set_attributes({STEP_INDEX: index, STEP_NAME: name})
-
-
-class AITracerSpanProcessor(SpanProcessor):
+class AITracerSpanProcessor(ScopeSpanProcessor):
     """Stamps session/user/project onto spans and turns finished GenAI spans into records.
 
     ``on_end`` only queues the span; a background thread maps, prices and writes
@@ -106,36 +67,19 @@ class AITracerSpanProcessor(SpanProcessor):
             self._worker = BatchWorker(self._pipeline.process, self._pipeline.stats.add, max_queue_size, max_batch_size, schedule_delay)
         self._shut_down = False
         if flush_on_exit:  # within a 2 s budget; what the API has not taken stays in the spool
-            weak_shutdown = weakref.WeakMethod(self._exit)
-            atexit.register(lambda: (m := weak_shutdown()) is not None and m())
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        try:
-            stamped = current_attributes()
-            if stamped:
-                existing = span.attributes
-                span.set_attributes({k: v for k, v in stamped.items() if k not in existing})
-            _inherit_conversation(span, parent_context)
-            _number_step(span)
-            _mark_last_response(span)
-        except Exception:  # noqa: BLE001
-            _logger.debug("could not stamp context onto span", exc_info=True)
+            at_exit(self._exit)
 
     def on_end(self, span: ReadableSpan) -> None:
-        try:
+        with _ON_END:
             if conv.operation(span.attributes or {}) is not None:
                 self._submit(span)
-        except Exception:  # noqa: BLE001
-            _logger.debug("on_end failed", exc_info=True)
 
     def submit_session_event(self, event: SessionEvent) -> None:
         """Queue a session's start, end, feedback or event behind the records already queued."""
-        try:
+        with _SUBMIT:
             if event.project is None:
                 event.project = self.settings.project
             self._submit(event)
-        except Exception:  # noqa: BLE001
-            _logger.debug("submit_session_event failed", exc_info=True)
 
     def _submit(self, item: ReadableSpan | SessionEvent) -> None:
         if self._worker is not None:
@@ -147,27 +91,31 @@ class AITracerSpanProcessor(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Write what is queued, then deliver what the API sink has spooled; False if ``timeout_millis`` ran out."""
-        deadline = time.monotonic() + timeout_millis / 1000
-        if self._worker is not None and not self._worker.flush(timeout_millis / 1000):
-            return False
-        return self._pipeline.flush(max(0.0, deadline - time.monotonic()))
+        with _FLUSH:
+            deadline = time.monotonic() + timeout_millis / 1000
+            if self._worker is not None and not self._worker.flush(timeout_millis / 1000):
+                return False
+            return self._pipeline.flush(max(0.0, deadline - time.monotonic()))
+        return False
 
-    def shutdown(self, timeout: float = 30.0) -> None:
-        """Write what is queued (within ``timeout``), then send for at most 2 s; the rest stays spooled."""
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Write what is queued, then send what is spooled, within ``timeout`` (default: the 2 s exit budget,
+        shared with every other shutdown at interpreter exit); what is left stays spooled."""
         if self._shut_down:
             return
         self._shut_down = True
-        deadline = time.monotonic() + timeout
-        if self._worker is not None:
-            self._worker.shutdown(timeout)
-        self._pipeline.close(max(0.0, min(_EXIT_FLUSH_SECONDS, deadline - time.monotonic())))
+        with _SHUTDOWN:
+            deadline = exit_deadline(EXIT_BUDGET_SECONDS if timeout is None else timeout)
+            if self._worker is not None:
+                self._worker.shutdown(max(0.0, deadline - time.monotonic()))
+            self._pipeline.close(deadline)
 
     def _exit(self) -> None:
-        self.shutdown(_EXIT_FLUSH_SECONDS)
+        self.shutdown()
 
     def stats(self) -> dict[str, Any]:
-        """Records written, sent and still spooled (``pending``), and what was dropped, by reason."""
-        return {**self._pipeline.stats.snapshot(), "pending": self._pipeline.pending()}
+        """Records written, sent and still spooled (``pending``), what was dropped by reason, and internal errors by site."""
+        return self._pipeline.stats_snapshot()
 
 
 class AITracerSpanExporter(SpanExporter):
@@ -191,16 +139,24 @@ class AITracerSpanExporter(SpanExporter):
     ) -> None:
         self.settings = resolve_settings(project, api_key, base_url, store, capture_content, False, environment, pii_detection, pii_action, pii_types)
         self._pipeline = RecordPipeline(self.settings, sink, redactor)
+        self._stamping = install_stamping()  # scope stamping on the (global) provider these spans come from
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        ok = self._pipeline.process(spans)
-        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+        with guarded("export"):
+            if not self._stamping:  # the app set its global provider after creating this exporter
+                self._stamping = install_stamping()
+            ok = self._pipeline.process(spans)
+            return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+        return SpanExportResult.FAILURE
 
     def shutdown(self) -> None:
-        self._pipeline.close(_EXIT_FLUSH_SECONDS)
+        with _SHUTDOWN:
+            self._pipeline.close(exit_deadline(EXIT_BUDGET_SECONDS))
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._pipeline.flush(timeout_millis / 1000)
+        with _FLUSH:
+            return self._pipeline.flush(timeout_millis / 1000)
+        return False
 
     def stats(self) -> dict[str, Any]:
-        return {**self._pipeline.stats.snapshot(), "pending": self._pipeline.pending()}
+        return self._pipeline.stats_snapshot()

@@ -1,4 +1,5 @@
-"""``register()``: one call at startup wires the processor, the provider and the instrumentors."""
+"""``register()``: one call at startup wires the processor, the provider and the instrumentors
+(``register_agents_tracing()`` does the same for the OpenAI Agents SDK)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import importlib
 import importlib.util
 import logging
 import os
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -15,22 +15,17 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
+from ._current import current_pipeline, set_current_pipeline
+from ._fork import new_lock
+from ._guard import guarded
 from ._pii import PIIRedactor
+from ._instrumentors import INSTRUMENTORS, findable, load_instrumentor
 from ._processor import AITracerSpanProcessor
 from .exceptions import ConfigurationError
 
 _logger = logging.getLogger(__name__)
 
-# name -> (module that must be importable, instrumentor module, class)
-# name -> (SDK modules, any of which makes it worth instrumenting; instrumentor module; class)
-INSTRUMENTORS: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "openai": (("openai",), "instrumentors.openai", "OpenAIInstrumentor"),
-    "anthropic": (("anthropic",), "instrumentors.anthropic", "AnthropicInstrumentor"),
-    "google_genai": (("google.genai", "google.generativeai"), "instrumentors.google_genai", "GoogleGenAIInstrumentor"),
-}
-
-_lock = threading.Lock()
-_current: Pipeline | None = None
+_lock = new_lock()
 
 
 @dataclass
@@ -50,13 +45,12 @@ class Pipeline:
 
     def shutdown(self) -> None:
         """Flush, stop the worker and undo the instrumentation; ``register()`` may be called again."""
-        global _current
         with _lock:
             for instrumentor in self._instrumentors:
                 instrumentor.uninstrument()
             self.processor.shutdown()
-            if _current is self:
-                _current = None
+            if current_pipeline() is self:
+                set_current_pipeline(None)
 
 
 def register(
@@ -67,7 +61,7 @@ def register(
     pii_detection: bool | None = None,
     pii_action: str | None = None,
     pii_types: list[str] | None = None,
-    capture_content: bool = True,
+    capture_content: bool | None = None,
     instrument: bool | Sequence[str] = True,
     agents: bool = True,
     tracer_provider: TracerProvider | None = None,
@@ -82,10 +76,9 @@ def register(
     its other exporters keep working; otherwise creates and installs one.
     ``agents`` bridges openai-agents runs (see :func:`otel_aitracer.register_agents_tracing`) when installed.
     """
-    global _current
     with _lock:
-        if _current is not None:
-            return _current
+        if (current := current_pipeline()) is not None:
+            return current
         names = _instrument_names(instrument)
         processor = AITracerSpanProcessor(
             project, api_key, base_url, store, pii_detection, pii_action, pii_types, capture_content, sync, environment, redactor=redactor
@@ -94,33 +87,27 @@ def register(
         provider.add_span_processor(processor)
         pipeline = Pipeline(provider, processor)
         for name in names:
-            instrumentor = _load_instrumentor(name)
+            instrumentor = load_instrumentor(name)
             if instrumentor is None:
                 continue
             pipeline.instrumented.append(name)
             # An SDK the application instrumented itself stays as it is, and stays after shutdown().
             if not instrumentor.is_instrumented_by_opentelemetry:
-                instrumentor.instrument(tracer_provider=provider, capture_content=capture_content)
+                instrumentor.instrument(tracer_provider=provider, capture_content=processor.settings.capture_content)
                 pipeline._instrumentors.append(instrumentor)
         _logger.info("otel-aitracer: recording to %s; instrumented %s", processor.settings.destination, pipeline.instrumented or "nothing")
-        _current = pipeline
-    if agents and _findable("agents"):
+        set_current_pipeline(pipeline)
+    if agents and findable("agents"):
         # When (or if) the app imports the Agents SDK: importing it here would cost every app that has it installed.
         wrapt.register_post_import_hook(_bridge_agents, "agents")
     return pipeline
 
 
 def _bridge_agents(module: Any) -> None:
-    from ._agents_setup import register_agents_tracing
-
-    try:
+    with guarded("agents bridge"):  # the bridge is extra: its failure must not stop the app
         register_agents_tracing()
-    except Exception:  # noqa: BLE001 - the bridge is extra: its failure must not stop the app
-        _logger.warning("otel-aitracer: could not bridge openai-agents tracing", exc_info=True)
 
 
-def current_pipeline() -> Pipeline | None:
-    return _current
 
 
 def _instrument_names(instrument: bool | Sequence[str]) -> list[str]:
@@ -146,22 +133,45 @@ def _install_provider(environment: str | None) -> TracerProvider:
     return provider
 
 
-def _findable(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:  # the parent package is missing
-        return False
+# ---- the OpenAI Agents SDK: outside otel_aitracer.agents on purpose (that package imports the SDK) ----
+_agents_lock = new_lock()
+_registered: Any = None
+_warned_disabled = False
 
 
-def _load_instrumentor(name: str) -> Any | None:
-    """The instrumentor for one SDK if both are importable; None otherwise."""
-    sdk_modules, module_name, class_name = INSTRUMENTORS[name]
-    try:
-        # find_spec, not import: importing an SDK the app never uses costs startup time.
-        if not any(_findable(m) for m in sdk_modules):
-            raise ImportError(sdk_modules[0])
-        instrumentor_class = getattr(importlib.import_module(module_name), class_name)
-    except ImportError:
-        _logger.debug("not instrumenting %s: %s or its instrumentor is not installed", name, "/".join(sdk_modules))
-        return None
-    return instrumentor_class()
+def register_agents_tracing(
+    base_url: str | None = None, api_key: str | None = None, environment: str | None = None, replace_default: bool = False
+) -> Any:
+    """Bridge every Agents SDK run into the pipeline (set up by ``register()`` if not yet); idempotent.
+
+    ``replace_default=True`` removes the SDK's default upload to OpenAI (``set_trace_processors``);
+    otherwise ours is added beside it (``add_trace_processor``). Returns the processor.
+    """
+    global _registered
+    from agents.tracing import (
+        add_trace_processor,
+        get_trace_provider,
+        set_trace_processors,
+    )
+
+    from .agents import AITracerTracingProcessor
+
+    with _agents_lock:
+        if _registered is None:
+            pipeline = current_pipeline() or register(api_key=api_key, base_url=base_url, environment=environment, agents=False)
+            _registered = AITracerTracingProcessor(pipeline.tracer_provider, pipeline.processor.settings.capture_content)
+            add_trace_processor(_registered)
+            _warn_if_disabled(get_trace_provider())
+        if replace_default:  # also when register()'s import hook bridged first, keeping the default upload
+            set_trace_processors([_registered])
+        return _registered
+
+
+def _warn_if_disabled(provider: Any) -> None:
+    global _warned_disabled
+    if getattr(provider, "_disabled", False) and not _warned_disabled:
+        _warned_disabled = True
+        _logger.warning(
+            "openai-agents tracing is disabled (set_tracing_disabled or OPENAI_AGENTS_DISABLE_TRACING), "
+            "so the otel-aitracer bridge receives nothing either"
+        )

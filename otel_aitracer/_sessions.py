@@ -9,11 +9,11 @@ thread, and never ahead of the record it refers to.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
+from ._fork import new_lock
 from .exceptions import ValidationError
 
 # Event kinds, and what the AITracer API calls them (see ``_http_sink``).
@@ -56,7 +56,7 @@ class Session:
         self.feedbacks: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self._deliver = deliver
-        self._lock = threading.Lock()
+        self._lock = new_lock()
 
     # ---- feedback (the seed's surface) -------------------------------------------------------------
     def thumbs_up(self, log_id: str | None = None, comment: str | None = None) -> None:

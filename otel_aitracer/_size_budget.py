@@ -13,13 +13,16 @@ from typing import Any
 import orjson
 
 from ._pii._records import CONTENT_FIELDS
+from ._record import encoded_size
 
 _MARKER = "…[truncated: {} bytes]"
 
 
 def fit_record(record: dict[str, Any], max_bytes: int) -> bool:
-    """Shrink ``record``'s content in place until it encodes in ``max_bytes``; False if nothing was cut."""
-    total = len(orjson.dumps(record, default=str))
+    """Shrink ``record``'s content in place until it encodes in ``max_bytes``; False if nothing was cut.
+
+    Raises :class:`~otel_aitracer._record.UnencodableRecord` for a record JSON cannot encode."""
+    total = encoded_size(record)
     if total <= max_bytes:
         return False
     sizes = {f: len(orjson.dumps(record[f], default=str)) for f in CONTENT_FIELDS if record.get(f) is not None}

@@ -16,13 +16,15 @@ import hashlib
 import logging
 import os
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import environment_variables as env
 from ._config import default_spool_dir, env_bool, env_number
+from ._files import private_dir, private_file
+from ._guard import warn_once
+from ._fork import new_lock
 
 _logger = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ class Spool:
         self.max_bytes = max_bytes
         self.ttl_seconds = ttl_seconds
         self._fsync = fsync
-        self._lock = threading.Lock()
+        self._lock = new_lock(hold_across_fork=True)  # no thread is inside SQLite at a fork
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         self._bytes: int | None = None  # cached total, refreshed from the file now and then
@@ -68,7 +70,8 @@ class Spool:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None or self._pid != os.getpid():  # never reuse a connection across fork()
             if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                private_dir(Path(self.path).parent, must_own=True)
+                private_file(Path(self.path), refuse_symlink=True)
             conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={'FULL' if self._fsync else 'NORMAL'}")
@@ -207,5 +210,5 @@ def open_spool(base_url: str, api_key: str) -> Spool:
     try:
         return Spool(path, max_bytes, ttl, fsync)
     except (OSError, sqlite3.Error) as exc:
-        _logger.warning("otel-aitracer: cannot open the spool at %s (%s); spooling in memory", path, exc)
+        warn_once(("spool", str(path)), "otel-aitracer: cannot open the spool at %s (%s); spooling in memory", path, exc)
         return Spool(":memory:", max_bytes, ttl, fsync)

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from ._fork import new_lock
+from ._drops import DropError
+from ._files import private_dir, private_file
+from ._guard import warn_once
 from ._records_db import COLUMNS, FILTERS, INDEXES, RecordsDB
 from .exceptions import ConfigurationError
 
 __all__ = ["FILTERS", "SQLiteStore"]
 
 _SCHEMA_VERSION = 3
+_BUSY_TIMEOUT = 10.0  # seconds a write waits for another process's lock
 _TABLES = """
 CREATE TABLE IF NOT EXISTS records (
     span_id TEXT NOT NULL, trace_id TEXT NOT NULL, parent_span_id TEXT, project TEXT NOT NULL,
@@ -63,37 +68,60 @@ class _SQLiteTransaction:
 class SQLiteStore(RecordsDB):
     """A sink that writes records to a SQLite file; safe to share between threads."""
 
-    def __init__(self, path: str | os.PathLike[str], *, cache_mib: int = 2) -> None:
-        """``cache_mib``: SQLite's page cache; the ingest server gives it more (inserts touch index pages all over)."""
+    def __init__(self, path: str | os.PathLike[str], *, cache_mib: int = 2, lazy: bool = False) -> None:
+        """``cache_mib``: SQLite's page cache; the ingest server gives it more (inserts touch index pages all over).
+
+        A store that cannot be opened raises :class:`ConfigurationError`, unless ``lazy`` (the in-process
+        pipeline): then start-up goes on, a warning says why, and each write tries to open it again
+        (failing writes raise :class:`~otel_aitracer._drops.DropError`, counted ``store_unavailable``).
+        """
         self.path = Path(path)
         self._cache_mib = cache_mib
-        self._lock = threading.Lock()
+        self._lock = new_lock(hold_across_fork=True)  # no thread is inside SQLite at a fork
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         try:
-            self._connection()
+            self._connection(busy_timeout=0.0 if lazy else _BUSY_TIMEOUT)  # never wait on a lock at start-up
         except (sqlite3.Error, OSError) as exc:
-            raise ConfigurationError(f"cannot open the store at {self.path}: {exc}") from exc
+            if not lazy:
+                raise ConfigurationError(f"cannot open the store at {self.path}: {exc}") from exc
+            warn_once(("store", str(self.path)), "otel-aitracer: cannot open the store at %s (%s); its records are "
+                      "counted in stats()['dropped']['store_unavailable'] until it can be opened", self.path, exc)  # fmt: skip
 
-    def _connection(self) -> sqlite3.Connection:
-        # A connection must not cross fork(): the child opens its own.
+    def _connection(self, busy_timeout: float = 10.0) -> sqlite3.Connection:
+        # A connection must not cross fork(): the child opens its own (the parent's is left alone, never closed).
         if self._conn is None or self._pid != os.getpid():
-            if self.path.parent != Path():
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10.0, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA wal_autocheckpoint=10000")  # checkpoint (and fsync) every ~40 MB of WAL, not 4 MB
-            conn.execute("PRAGMA journal_size_limit=67108864")
-            conn.execute(f"PRAGMA cache_size=-{int(self._cache_mib) * 1024}")
-            conn.executescript(_schema_script(conn))
+            if str(self.path) != ":memory:":
+                if self.path.parent != Path():
+                    private_dir(self.path.parent)
+                private_file(self.path)
+            conn = sqlite3.connect(self.path, check_same_thread=False, timeout=busy_timeout, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA wal_autocheckpoint=10000")  # checkpoint (and fsync) every ~40 MB of WAL, not 4 MB
+                conn.execute("PRAGMA journal_size_limit=67108864")
+                conn.execute(f"PRAGMA cache_size=-{int(self._cache_mib) * 1024}")
+                conn.executescript(_schema_script(conn))
+                conn.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT * 1000)}")
+            except BaseException:
+                conn.close()
+                raise
             self._conn, self._pid = conn, os.getpid()
         return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        """The connection, or :class:`DropError` (``store_unavailable``) when the file cannot be opened."""
+        try:
+            return self._connection()
+        except (sqlite3.Error, OSError) as exc:
+            reason = "disk_full" if "full" in str(exc) else "store_unavailable"
+            raise DropError(reason, f"cannot open the store at {self.path}: {exc}") from exc
 
     @contextmanager
     def _transaction(self) -> Iterator[_SQLiteTransaction]:
         with self._lock:
-            conn = self._connection()
+            conn = self._open()
             conn.execute("BEGIN")
             try:
                 yield _SQLiteTransaction(conn)
@@ -104,13 +132,19 @@ class SQLiteStore(RecordsDB):
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._connection().execute(sql, params).fetchall()
+            return self._open().execute(sql, params).fetchall()
 
-    def close(self) -> None:
-        with self._lock:
+    def close(self, deadline: float | None = None) -> None:
+        """Close the file; by ``deadline`` (``time.monotonic()``) if given, leaving it open if a write holds it past then."""
+        timeout = -1 if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self._lock.acquire(timeout=timeout):
+            return
+        try:
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
             self._conn = None
+        finally:
+            self._lock.release()
 
 
 

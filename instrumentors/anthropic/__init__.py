@@ -25,11 +25,10 @@ import logging
 from typing import Any, Collection
 
 from opentelemetry import context as otel_context
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 
 from .._genai import parsed_result
 from .._stream import AsyncStreamProxy, SyncStreamProxy
-from .._wrap import OURS, Instruments, Patches, async_wrapper, sync_wrapper
+from .._wrap import OURS, Patch, TableInstrumentor, async_wrapper, sync_wrapper
 from ._helpers import AsyncManagerProxy, SyncManagerProxy, stream_helper_wrapper
 from ._messages import MessageStreamRecorder, request_attributes, response_attributes
 
@@ -68,29 +67,35 @@ def _leave_our_calls_to_us(wrapped: Any, instance: Any, args: tuple[Any, ...], k
     return wrapped(*args, **kwargs)
 
 
-class AnthropicInstrumentor(BaseInstrumentor):
+class AnthropicInstrumentor(TableInstrumentor):
     """Patches the Anthropic SDK's Messages methods to emit GenAI spans and metrics."""
+
+    _package = "anthropic"
+    _scope = __name__
+    _version = __version__
+    _marker = OURS
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
-    def _instrument(self, **kwargs: Any) -> None:
-        self._patches = Patches("anthropic")
+    def _table(self) -> list[Patch]:
         try:
             from anthropic import AsyncStream, Stream
         except ImportError:
             _logger.info("anthropic is not installed; AnthropicInstrumentor does nothing")
-            return
-        tools = Instruments.from_options(kwargs, __name__, __version__, marker=OURS)
-        wrap = self._patches.wrap
-        wrap(_MESSAGES, "Messages", "create", sync_wrapper(tools, MessagesCreate(Stream, SyncStreamProxy)))
-        wrap(_MESSAGES, "AsyncMessages", "create", async_wrapper(tools, MessagesCreate(AsyncStream, AsyncStreamProxy)))
-        wrap(_MESSAGES, "Messages", "stream", stream_helper_wrapper(tools, MessagesCreate(None, None), SyncManagerProxy))
-        wrap(_MESSAGES, "AsyncMessages", "stream", stream_helper_wrapper(tools, MessagesCreate(None, None), AsyncManagerProxy))
+            return []
+        create, async_create = MessagesCreate(Stream, SyncStreamProxy), MessagesCreate(AsyncStream, AsyncStreamProxy)
+        helper = MessagesCreate(None, None)
+        table = [
+            Patch(_MESSAGES, "Messages", "create", lambda tools: sync_wrapper(tools, create), "messages"),
+            Patch(_MESSAGES, "AsyncMessages", "create", lambda tools: async_wrapper(tools, async_create), "messages", is_async=True),
+            Patch(_MESSAGES, "Messages", "stream", lambda tools: stream_helper_wrapper(tools, helper, SyncManagerProxy), "messages"),
+            Patch(_MESSAGES, "AsyncMessages", "stream", lambda tools: stream_helper_wrapper(tools, helper, AsyncManagerProxy), "messages"),
+        ]
         if importlib.util.find_spec("anthropic._tracing") is not None:  # an SDK that traces itself (2.x)
-            if not wrap("anthropic", "_base_client", "start_api_call_span", _leave_our_calls_to_us):
-                _logger.warning("anthropic: cannot keep the SDK's own span out of instrumented calls; both may appear")
+            table.append(Patch("anthropic", "_base_client", "start_api_call_span", lambda tools: _leave_our_calls_to_us))
+        return table
 
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        self._patches.unwrap_all()
+    def _prepare_client(self, client: Any) -> None:
+        if hasattr(client, "_lazy_tracer"):  # anthropic 2.x traces itself: for this client, that span would double ours
+            client._lazy_tracer = None

@@ -21,13 +21,12 @@ import logging
 from importlib import metadata
 from typing import Any, Collection
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
 from .._genai import LLMCall, as_dict
 from .._stream import AsyncStreamProxy, SyncStreamProxy
-from .._wrap import Instruments, Patches, async_wrapper, sync_wrapper
-from ._legacy import patch_when_imported
+from .._wrap import Patch, TableInstrumentor, async_wrapper, sync_wrapper
+from ._legacy import LEGACY_MODULE, LegacyGenerateContent
 from ._generate import EMBEDDINGS, GENERATE, GenerateStreamRecorder, model_name, provider_and_server, request_attributes, response_attributes
 
 _logger = logging.getLogger(__name__)
@@ -80,25 +79,25 @@ def _supported_google_genai() -> bool:
     return True
 
 
-class GoogleGenAIInstrumentor(BaseInstrumentor):
-    """Patches google-genai's Models / AsyncModels methods to emit GenAI spans and metrics."""
+class GoogleGenAIInstrumentor(TableInstrumentor):
+    """Patches google-genai's Models / AsyncModels methods (and the legacy GenerativeModel) to emit GenAI spans and metrics."""
 
-    def instrumentation_dependencies(self) -> Collection[str]:
-        return ()  # either SDK will do; each is checked in _instrument
+    _package = "google-genai"
+    _scope = __name__
+    _version = __version__
 
-    def _instrument(self, **kwargs: Any) -> None:
-        self._patches = Patches("google-genai")
-        tools = Instruments.from_options(kwargs, __name__, __version__)
-        patch_when_imported(self._patches, lambda op: sync_wrapper(tools, op), lambda op: async_wrapper(tools, op))
+    def _table(self) -> list[Patch]:
+        legacy = LegacyGenerateContent()
+        table = [  # the legacy SDK is patched when (or if) the app imports it: importing it prints a deprecation banner
+            Patch(LEGACY_MODULE, "GenerativeModel", "generate_content", lambda tools: sync_wrapper(tools, legacy), "", when_imported=True),
+            Patch(LEGACY_MODULE, "GenerativeModel", "generate_content_async", lambda tools: async_wrapper(tools, legacy), "", is_async=True, when_imported=True),
+        ]
         if not _supported_google_genai():
-            return
-        wrap = self._patches.wrap
-        wrap(_MODELS, "Models", "generate_content", sync_wrapper(tools, GenerateContent()))
-        wrap(_MODELS, "Models", "generate_content_stream", sync_wrapper(tools, GenerateContent(SyncStreamProxy)))
-        wrap(_MODELS, "AsyncModels", "generate_content", async_wrapper(tools, GenerateContent()))
-        wrap(_MODELS, "AsyncModels", "generate_content_stream", async_wrapper(tools, GenerateContent(AsyncStreamProxy)))
-        wrap(_MODELS, "Models", "embed_content", sync_wrapper(tools, EmbedContent()))
-        wrap(_MODELS, "AsyncModels", "embed_content", async_wrapper(tools, EmbedContent()))
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        self._patches.unwrap_all()
+            return table
+        for path, cls, wrapper, stream_proxy, is_async in (
+            ("models", "Models", sync_wrapper, SyncStreamProxy, False),
+            ("aio.models", "AsyncModels", async_wrapper, AsyncStreamProxy, True),
+        ):
+            for method, op in (("generate_content", GenerateContent()), ("generate_content_stream", GenerateContent(stream_proxy)), ("embed_content", EmbedContent())):
+                table.append(Patch(_MODELS, cls, method, lambda tools, w=wrapper, o=op: w(tools, o), path, is_async=is_async))
+        return table

@@ -20,6 +20,7 @@ from .._stream import StreamRecorder
 from ._generate import GEMINI, GENERATE, _parts, finish_reason, input_messages, model_name, usage
 
 _logger = logging.getLogger(__name__)
+LEGACY_MODULE = "google.generativeai.generative_models"
 _CONFIG_PARAMS = {
     "temperature": GenAI.GEN_AI_REQUEST_TEMPERATURE,
     "top_p": GenAI.GEN_AI_REQUEST_TOP_P,
@@ -124,19 +125,3 @@ class LegacyStreamProxy(wrapt.ObjectProxy):
             self._self_recorder.end(exc)
             raise
         self._self_recorder.end()
-
-
-def patch_when_imported(patches: Any, sync_wrapper: Any, async_wrapper: Any) -> None:
-    """Patch ``GenerativeModel`` when (or if) the application imports the legacy SDK."""
-    op = LegacyGenerateContent()
-
-    def patch(module: Any) -> None:
-        if getattr(patches, "closed", False):
-            return
-        try:
-            patches.wrap(module.__name__, "GenerativeModel", "generate_content", sync_wrapper(op))
-            patches.wrap(module.__name__, "GenerativeModel", "generate_content_async", async_wrapper(op))
-        except Exception:  # noqa: BLE001
-            _logger.info("could not instrument google-generativeai", exc_info=True)
-
-    wrapt.register_post_import_hook(patch, "google.generativeai.generative_models")

@@ -17,12 +17,10 @@ Message content is recorded only when asked for, by ``capture_content=True`` or
 from __future__ import annotations
 
 import logging
-from typing import Any, Collection
-
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from typing import Collection
 
 from .._stream import AsyncStreamProxy, SyncStreamProxy
-from .._wrap import Instruments, Patches, async_wrapper, sync_wrapper
+from .._wrap import Patch, TableInstrumentor, async_wrapper, sync_wrapper
 from ._chat import ChatCompletions
 from ._embeddings import Embeddings
 from ._responses import Responses
@@ -36,34 +34,32 @@ _EMBEDDINGS = "openai.resources.embeddings"
 _RESPONSES = "openai.resources.responses.responses"
 
 
-class OpenAIInstrumentor(BaseInstrumentor):
+class OpenAIInstrumentor(TableInstrumentor):
     """Patches the OpenAI SDK's chat, responses and embeddings methods to emit GenAI spans and metrics."""
+
+    _package = "openai"
+    _scope = __name__
+    _version = __version__
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
-    def _instrument(self, **kwargs: Any) -> None:
-        self._patches = Patches("openai")
+    def _table(self) -> list[Patch]:
         try:
             from openai import AsyncStream, Stream
         except ImportError:
             _logger.info("openai is not installed; OpenAIInstrumentor does nothing")
-            return
-        tools = Instruments.from_options(kwargs, __name__, __version__)
-        sync_chat, async_chat = ChatCompletions(Stream, SyncStreamProxy), ChatCompletions(AsyncStream, AsyncStreamProxy)
-        self._wrap(_CHAT, "Completions", "create", sync_wrapper(tools, sync_chat))
-        self._wrap(_CHAT, "AsyncCompletions", "create", async_wrapper(tools, async_chat))
-        self._wrap(_CHAT, "Completions", "parse", sync_wrapper(tools, sync_chat))
-        self._wrap(_CHAT, "AsyncCompletions", "parse", async_wrapper(tools, async_chat))
-        sync_responses, async_responses = Responses(Stream, SyncStreamProxy), Responses(AsyncStream, AsyncStreamProxy)
-        for method in ("create", "parse"):  # responses.stream(...) calls create
-            self._wrap(_RESPONSES, "Responses", method, sync_wrapper(tools, sync_responses))
-            self._wrap(_RESPONSES, "AsyncResponses", method, async_wrapper(tools, async_responses))
-        self._wrap(_EMBEDDINGS, "Embeddings", "create", sync_wrapper(tools, Embeddings()))
-        self._wrap(_EMBEDDINGS, "AsyncEmbeddings", "create", async_wrapper(tools, Embeddings()))
-
-    def _wrap(self, module: str, cls: str, method: str, wrapper: Any) -> None:
-        self._patches.wrap(module, cls, method, wrapper)
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        self._patches.unwrap_all()
+            return []
+        chat, async_chat = ChatCompletions(Stream, SyncStreamProxy), ChatCompletions(AsyncStream, AsyncStreamProxy)
+        responses, async_responses = Responses(Stream, SyncStreamProxy), Responses(AsyncStream, AsyncStreamProxy)
+        table = []
+        # (resource path on a client, module, sync class, sync operation, async class, async operation, methods)
+        for path, module, cls, op, async_cls, async_op, methods in (
+            ("chat.completions", _CHAT, "Completions", chat, "AsyncCompletions", async_chat, ("create", "parse")),
+            ("responses", _RESPONSES, "Responses", responses, "AsyncResponses", async_responses, ("create", "parse")),  # .stream() calls create
+            ("embeddings", _EMBEDDINGS, "Embeddings", Embeddings(), "AsyncEmbeddings", Embeddings(), ("create",)),
+        ):
+            for method in methods:
+                table.append(Patch(module, cls, method, lambda tools, op=op: sync_wrapper(tools, op), path))
+                table.append(Patch(module, async_cls, method, lambda tools, op=async_op: async_wrapper(tools, op), path, is_async=True))
+        return table

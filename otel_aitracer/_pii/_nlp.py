@@ -11,9 +11,9 @@ model's named entities; street addresses from a Presidio pattern recognizer
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any
 
+from .._fork import new_lock
 from ..environment_variables import AITRACER_PII_NLP_MODEL
 from ..exceptions import ConfigurationError
 from ._findings import Finding
@@ -40,7 +40,7 @@ class NLPDetector:
         self._analyzer = _analyzer(self.model)
         self._entities = [_ENTITIES[t] for t in sorted(types)]
         self._types_of = {v: k for k, v in _ENTITIES.items()}
-        self._lock = threading.Lock()  # a spaCy pipeline is not meant to be shared between threads
+        self._lock = new_lock()  # a spaCy pipeline is not meant to be shared between threads
 
     def scan(self, text: str) -> list[Finding]:
         with self._lock:

@@ -15,7 +15,17 @@ import functools
 import re
 from typing import Iterator
 
-from ._findings import CREDIT_CARD, IBAN, IP_ADDRESS, PHONE, SSN, Finding, after, before, is_word_char
+from ._findings import (
+    CREDIT_CARD,
+    IBAN,
+    IP_ADDRESS,
+    PHONE,
+    SSN,
+    Finding,
+    after,
+    before,
+    is_word_char,
+)
 from ._phones import date_shaped, phones
 
 _A = re.ASCII

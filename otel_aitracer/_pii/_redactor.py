@@ -6,12 +6,12 @@ import hashlib
 import hmac
 import os
 import re
-import threading
 from collections import Counter
 from typing import Any, Mapping, Sequence, Union
 
 import orjson
 
+from .._fork import new_lock
 from ..environment_variables import AITRACER_PII_SALT
 from ..exceptions import ConfigurationError
 from ._findings import BUILTIN_TYPES, Finding
@@ -60,7 +60,7 @@ class PIIRedactor:
         self._salt = _salt_bytes(salt if salt is not None else os.environ.get(AITRACER_PII_SALT))
         self._cache: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
         self._cache_chars = 0
-        self._lock = threading.Lock()
+        self._lock = new_lock()
 
     def __repr__(self) -> str:
         return f"PIIRedactor(types={sorted(self.types | set(self._custom))}, action={self.action!r})"

@@ -10,7 +10,6 @@ under it, and fill it on end, when the SDK has filled its data.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as Ge
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 
 from .._context import _Run
+from .._fork import new_lock
 from .._mapping import STEP_INDEX
 
 _logger = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class Bridge:
         self._tracer = trace.get_tracer("otel_aitracer.agents", None, tracer_provider)
         self._capture = capture_content
         self._llm_spans = llm_spans  # () -> bool: emit chat spans ourselves (no provider instrumentor does)
-        self._lock = threading.Lock()
+        self._lock = new_lock()
         self._open: dict[str, _Open] = {}
         self._runs: dict[str, _Run] = {}  # agents trace id -> its step counter
 

@@ -9,8 +9,9 @@ from importlib import metadata
 from typing import Any
 
 from .. import environment_variables as env
-from .._config import Settings
-from .._register import INSTRUMENTORS, current_pipeline
+from .._config import Settings, safe_url
+from .._instrumentors import INSTRUMENTORS
+from .._current import current_pipeline
 from .._spool import open_spool
 from .._store import SQLiteStore
 
@@ -40,7 +41,7 @@ def diagnose(settings: Settings) -> dict[str, Any]:
         "why": settings.why,
         "project": settings.project,
         "pii": _pii(settings),
-        "environment": {name: ("<set>" if _secret_env(name) else os.environ[name]) for name in sorted(os.environ) if name.startswith("AITRACER_")},
+        "environment": {name: _shown(name, os.environ[name]) for name in sorted(os.environ) if name.startswith("AITRACER_")},
     }
     if not settings.api_key and settings.store.exists():
         report["store_records"] = SQLiteStore(settings.store).count()
@@ -56,8 +57,11 @@ def diagnose(settings: Settings) -> dict[str, Any]:
     return report
 
 
-def _secret_env(name: str) -> bool:
-    return "KEY" in name or "SALT" in name
+def _shown(name: str, value: str) -> str:
+    """An environment value as doctor prints it: keys and salts hidden, passwords in URLs masked."""
+    if "KEY" in name or "SALT" in name:
+        return "<set>"
+    return safe_url(value) if "://" in value else value
 
 
 def _pii(settings: Settings) -> str:

@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from .._config import safe_url
 from .._store import SQLiteStore
 from ..exceptions import APIError, ConfigurationError
 from . import _stats
@@ -46,11 +47,11 @@ class ServerSource:
         try:
             answer = self._client.get(path, params={k: v for k, v in (params or {}).items() if v is not None})
         except httpx.HTTPError as exc:
-            raise APIError(f"cannot reach {self._client.base_url}: {exc}") from exc
+            raise APIError(f"cannot reach {safe_url(str(self._client.base_url))}: {type(exc).__name__}") from exc
         if answer.status_code == 404:
             return None
         if answer.status_code >= 400:
-            raise APIError(f"{self._client.base_url} answered {answer.status_code}: {answer.text[:200]}", answer.status_code)
+            raise APIError(f"{safe_url(str(self._client.base_url))} answered {answer.status_code}: {answer.text[:200]}", answer.status_code)
         return answer.json()
 
     def logs(self, limit: int, **filters: str | None) -> list[dict[str, Any]]:

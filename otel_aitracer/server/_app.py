@@ -18,40 +18,29 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable
 
-import orjson
-from starlette.applications import Starlette
 import anyio
 import anyio.to_thread
+import orjson
+from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from .._config import resolve_settings
-from .._pipeline import RecordPipeline
 from .._pg_store import PostgresStore, is_postgres_dsn
+from .._pipeline import RecordPipeline
 from .._store import SQLiteStore
 from ..cli._stats import GROUPS, summarize
 from ._auth import Grant, Keys
 from ._body import BodyError, decode_body, read_body
-from ._ingest import Forbidden, Ingest, now_rfc3339
+from ._ingest import STORE_ERRORS, Forbidden, Ingest, now_rfc3339
 from ._otlp import JSON, PROTOBUF, parse_request, response, status_body
 
 _logger = logging.getLogger(__name__)
 _RETRY_AFTER_SECONDS = "5"
 
 
-def _store_errors() -> tuple[type[BaseException], ...]:
-    """What a store that cannot take a write raises: answered with 503, so senders retry."""
-    errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError)
-    try:
-        import psycopg
-    except ImportError:
-        return errors
-    return (*errors, psycopg.Error)
-
-
-STORE_ERRORS = _store_errors()
 _MAX_LIST = 1000
 
 

@@ -13,11 +13,13 @@ from typing import Any
 
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest, ExportTraceServiceResponse
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 
-from ._app import STORE_ERRORS
 from ._auth import Keys
-from ._ingest import Forbidden, Ingest
+from ._ingest import STORE_ERRORS, Forbidden, Ingest
 from ._otlp import response_message
 
 _logger = logging.getLogger(__name__)

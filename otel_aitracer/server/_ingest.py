@@ -4,6 +4,8 @@ then deduplication, the project check, and the store.
 
 from __future__ import annotations
 
+import sqlite3
+
 import time
 import uuid
 from dataclasses import dataclass
@@ -13,6 +15,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from .._context import PROJECT_ATTRIBUTE
+from .._drops import DropError
 from .._pipeline import RecordPipeline
 from .._store import SQLiteStore
 from ._auth import Grant
@@ -21,6 +24,19 @@ from ._otlp import spans as otlp_spans
 
 _NATIVE_STRINGS = ("project", "model", "provider", "status", "trace_id", "span_id", "parent_span_id", "session_id", "app_user_id", "started_at")
 _NATIVE_COUNTS = ("input_tokens", "output_tokens", "latency_ms", "cache_read_input_tokens", "cache_creation_input_tokens")
+
+
+def _store_errors() -> tuple[type[BaseException], ...]:
+    """What a store that cannot take a write raises: answered with 503, so senders retry."""
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, DropError)
+    try:
+        import psycopg
+    except ImportError:
+        return errors
+    return (*errors, psycopg.Error)
+
+
+STORE_ERRORS = _store_errors()
 
 
 class Forbidden(Exception):

@@ -1,0 +1,91 @@
+"""The AITracer record (SPEC §4): one typed definition and one validator.
+
+The mapping builds records, ``AITracer.log()`` fills them by hand, serve receives them
+natively; before any of them reaches a store or the wire, :func:`record_problem` says
+whether it can be stored at all (types, integer ranges a database can hold), and
+:func:`encoded_size` whether JSON can encode its content, so one absurd span is refused
+alone instead of failing its batch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, TypedDict
+
+import orjson
+
+MAX_COUNT = 2**63 - 1  # what a signed 64-bit column (SQLite INTEGER, PostgreSQL bigint) holds
+
+STRING_FIELDS = (
+    "project", "model", "provider", "operation", "name", "status", "error_message", "trace_id", "span_id",
+    "parent_span_id", "session_id", "app_user_id", "started_at", "agent_name", "tool_name",
+)  # fmt: skip
+COUNT_FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "latency_ms", "step_index")
+
+
+class Record(TypedDict, total=False):
+    project: str
+    model: str | None
+    provider: str
+    operation: str
+    name: str
+    input: Any
+    output: Any
+    input_tokens: int
+    output_tokens: int
+    cache_read_input_tokens: int
+    cache_creation_input_tokens: int
+    latency_ms: int
+    status: str
+    error_message: str | None
+    metadata: dict[str, Any]
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    session_id: str | None
+    app_user_id: str | None
+    started_at: str
+    cost: float
+    tags: list[str]
+    pii: dict[str, int]
+    agent_name: str
+    tool_name: str
+    step_index: int
+    truncated: dict[str, int]
+
+
+def record_problem(record: Any) -> str | None:
+    """Why ``record`` can never be stored, or None when it can."""
+    if not isinstance(record, dict):
+        return "a record must be a JSON object"
+    for key in STRING_FIELDS:
+        if record.get(key) is not None and not isinstance(record[key], str):
+            return f"{key} must be a string"
+    for key in COUNT_FIELDS:
+        value = record.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_COUNT):
+            return f"{key} must be an integer from 0 to 2^63-1, got {_short(value)}"
+    cost = record.get("cost")
+    if cost is not None and (not isinstance(cost, (int, float)) or isinstance(cost, bool) or not math.isfinite(cost) or cost < 0):
+        return f"cost must be a non-negative finite number, got {_short(cost)}"
+    if record.get("metadata") is not None and not isinstance(record["metadata"], dict):
+        return "metadata must be an object"
+    return None
+
+
+def encoded_size(record: dict[str, Any]) -> int:
+    """The record's size as JSON; :class:`UnencodableRecord` when JSON cannot hold it (nesting past 255 levels,
+    integers past 64 bits inside content)."""
+    try:
+        return len(orjson.dumps(record, default=str))
+    except orjson.JSONEncodeError as exc:
+        raise UnencodableRecord(str(exc)) from exc
+
+
+class UnencodableRecord(ValueError):
+    """A record whose content JSON cannot encode."""
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

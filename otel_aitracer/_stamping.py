@@ -1,0 +1,88 @@
+"""Scope stamping: the one place where the app's scope is written onto spans as they start.
+
+``session()``, ``project()``, ``trace()``, ``set_metadata()``, ``run()`` / ``step()`` and an agent
+run's conversation live in context variables; a span must carry them from its start, because
+the mapping reads them back from the span (so spans that reach ``serve`` carry them too).
+Every entry point installs this: :class:`AITracerSpanProcessor` is a ``ScopeSpanProcessor``,
+and :class:`AITracerSpanExporter` (behind any processor, zero-code included) adds one to the
+global provider it exports from.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
+
+from ._context import current_attributes, current_run, current_session
+from ._guard import guarded
+from ._mapping import STEP_INDEX, STEP_NAME
+
+_OP = GenAI.GenAiOperationNameValues
+LLM_OPERATIONS = frozenset(op.value for op in (_OP.CHAT, _OP.GENERATE_CONTENT, _OP.TEXT_COMPLETION, _OP.EMBEDDINGS))
+# The calls a user gives feedback on: those that answer (not embeddings, tools or agents).
+_RESPONSE_OPERATIONS = LLM_OPERATIONS - {_OP.EMBEDDINGS.value}
+
+_stamped_providers: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
+
+
+class ScopeSpanProcessor(SpanProcessor):
+    """Stamps session, user, project, metadata, tags, run step and conversation onto spans at start."""
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        with guarded("stamp"):
+            stamp(span, parent_context)
+
+
+def stamp(span: Span, parent_context: Context | None) -> None:
+    stamped = current_attributes()
+    if stamped:
+        existing = span.attributes
+        span.set_attributes({k: v for k, v in stamped.items() if k not in existing})
+    _inherit_conversation(span, parent_context)
+    _number_step(span)
+    _mark_last_response(span)
+
+
+def install_stamping(provider: object | None = None) -> bool:
+    """Add a :class:`ScopeSpanProcessor` to ``provider`` (default: the global one) once; False if it is no SDK provider."""
+    provider = provider if provider is not None else trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        return False
+    if provider not in _stamped_providers:
+        _stamped_providers.add(provider)
+        processors = getattr(getattr(provider, "_active_span_processor", None), "_span_processors", ())
+        if not any(isinstance(p, ScopeSpanProcessor) for p in processors):
+            provider.add_span_processor(ScopeSpanProcessor())
+    return True
+
+
+def _inherit_conversation(span: Span, parent_context: Context | None) -> None:
+    """A conversation id (an agent run's ``group_id``) reaches every span of the run, so records of
+    model calls made inside it carry the run's session too."""
+    parent_attributes = getattr(trace.get_current_span(parent_context), "attributes", None)
+    if parent_attributes:
+        conversation = parent_attributes.get(GenAI.GEN_AI_CONVERSATION_ID)
+        if conversation is not None and GenAI.GEN_AI_CONVERSATION_ID not in span.attributes:
+            span.set_attribute(GenAI.GEN_AI_CONVERSATION_ID, conversation)
+
+
+def _number_step(span: Span) -> None:
+    """Inside ``run()``, each LLM call is the run's next step (unless something already numbered it)."""
+    state = current_run()
+    if state is None:
+        return
+    attributes = span.attributes
+    if attributes.get(GenAI.GEN_AI_OPERATION_NAME) in LLM_OPERATIONS and STEP_INDEX not in attributes:
+        index, name = state.take_step()
+        span.set_attributes({STEP_INDEX: index, STEP_NAME: name})
+
+
+def _mark_last_response(span: Span) -> None:
+    """Inside ``session()``, this call becomes the response the session's feedback is about."""
+    handle = current_session()
+    if handle is not None and span.attributes.get(GenAI.GEN_AI_OPERATION_NAME) in _RESPONSE_OPERATIONS:
+        handle.last_log_id = format(span.get_span_context().span_id, "016x")

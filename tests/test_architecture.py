@@ -1,0 +1,88 @@
+"""The house rules, checked on the real import graph (grimp, the engine of import-linter).
+
+- ``instrumentors/`` never imports ``otel_aitracer``: they are useful with any OTel backend.
+- The core never imports ``server``, ``cli`` or ``demo`` (only the ``python -m`` entry does).
+- No import cycles, function-level imports included.
+- Importing ``otel_aitracer`` imports no provider SDK or agent framework.
+"""
+
+from __future__ import annotations
+
+import grimp
+
+from .helpers import run_python
+
+_TOP = ("otel_aitracer.server", "otel_aitracer.cli", "otel_aitracer.demo")
+
+
+def _graph() -> tuple[list[str], dict[str, set[str]]]:
+    graph = grimp.build_graph("otel_aitracer", "instrumentors", include_external_packages=False)
+    modules = sorted(graph.modules)
+    return modules, {m: set(graph.find_modules_directly_imported_by(m)) for m in modules}
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for target in edges[module]:
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for module in edges:
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_instrumentors_never_import_the_core():
+    modules, edges = _graph()
+    assert [(m, t) for m in modules if m.startswith("instrumentors") for t in edges[m] if t.startswith("otel_aitracer")] == []
+
+
+def test_the_core_never_imports_server_cli_or_demo():
+    modules, edges = _graph()
+    core = [m for m in modules if m.startswith("otel_aitracer") and not m.startswith(_TOP) and m != "otel_aitracer.__main__"]
+    assert [(m, t) for m in core for t in edges[m] if t.startswith(_TOP)] == []
+
+
+def test_there_are_no_import_cycles():
+    assert _cycles(_graph()[1]) == []
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_importing_the_package_imports_no_provider_sdk_or_framework():
+    """``register()`` imports the SDKs it instruments; nothing else of ours does."""
+    result = run_python(
+        """
+        import sys
+        import otel_aitracer
+        otel_aitracer.AITracer(store=":memory:").log(model="m", provider="openai")
+        otel_aitracer.register(instrument=False, store=":memory:")
+        heavy = ("openai", "anthropic", "google.genai", "google.generativeai", "agents", "starlette", "psycopg")
+        print(sorted(m for m in heavy if m in sys.modules))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

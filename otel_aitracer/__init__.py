@@ -12,14 +12,13 @@ and ``AITracer``, the AITracer SDK's surface, for code written against that SDK.
 from __future__ import annotations
 
 from . import exceptions
-from ._register import register_agents_tracing
 from ._context import project, run, session, set_metadata, step, trace
 from ._facade import AITracer
 from ._mapping import span_to_record
 from ._pii import Finding, PIIRedactor
 from ._processor import AITracerSpanExporter, AITracerSpanProcessor
 from ._redacting_exporter import RedactingSpanExporter
-from ._register import Pipeline, register
+from ._register import Pipeline, register, register_agents_tracing
 
 __all__ = [
     "AITracer",

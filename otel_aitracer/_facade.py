@@ -17,8 +17,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from . import _context
-from ._log_entry import parent_context, span_attributes, span_times, validated
 from ._instrumentors import load_instrumentor
+from ._log_entry import parent_context, span_attributes, span_times, validated
 from ._processor import AITracerSpanProcessor
 from ._sessions import Session
 from .exceptions import ConfigurationError

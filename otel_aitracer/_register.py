@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import os
 from dataclasses import dataclass, field
@@ -18,8 +16,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from ._current import current_pipeline, set_current_pipeline
 from ._fork import new_lock
 from ._guard import guarded
-from ._pii import PIIRedactor
 from ._instrumentors import INSTRUMENTORS, findable, load_instrumentor
+from ._pii import PIIRedactor
 from ._processor import AITracerSpanProcessor
 from .exceptions import ConfigurationError
 

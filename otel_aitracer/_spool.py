@@ -23,8 +23,8 @@ from pathlib import Path
 from . import environment_variables as env
 from ._config import default_spool_dir, env_bool, env_number
 from ._files import private_dir, private_file
-from ._guard import warn_once
 from ._fork import new_lock
+from ._guard import warn_once
 
 _logger = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ._fork import new_lock
 from ._drops import DropError
 from ._files import private_dir, private_file
+from ._fork import new_lock
 from ._guard import warn_once
 from ._records_db import COLUMNS, FILTERS, INDEXES, RecordsDB
 from .exceptions import ConfigurationError

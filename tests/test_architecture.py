@@ -86,3 +86,17 @@ def test_importing_the_package_imports_no_provider_sdk_or_framework():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_ruff_finds_nothing():
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from .helpers import ROOT
+
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
+    assert ruff, "ruff is a dev dependency"
+    result = subprocess.run([ruff, "check", "otel_aitracer", "instrumentors", "tests", "bench"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout[-4000:]

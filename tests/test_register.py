@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from otel_aitracer._store import SQLiteStore
 
 from .helpers import run_python

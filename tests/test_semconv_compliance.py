@@ -9,8 +9,8 @@ import anthropic
 import openai
 import pytest
 from google import genai
-from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, Sampler
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
 
 from instrumentors.anthropic import AnthropicInstrumentor

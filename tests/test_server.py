@@ -97,8 +97,8 @@ def test_otlp_json_bad_ids_are_a_400_never_a_wrong_id(server, trace_id, why):
 
 
 def test_protobuf_gzip_charset_and_partial_success(server):
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
     from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     document = otlp_json([span(span_id="1111111111111111", trace="a" * 32), span(span_id="0000000000000000", trace="a" * 32)])
     document["resourceSpans"][0]["scopeSpans"][0]["spans"][1]["spanId"] = ""  # an empty span id: rejected alone

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
 
 import httpx
-import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

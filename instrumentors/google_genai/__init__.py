@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import logging
 from importlib import metadata
-from typing import Any, Collection
+from typing import Any
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
 from .._genai import LLMCall, as_dict
 from .._stream import AsyncStreamProxy, SyncStreamProxy
 from .._wrap import Patch, TableInstrumentor, async_wrapper, sync_wrapper
-from ._legacy import LEGACY_MODULE, LegacyGenerateContent
 from ._generate import EMBEDDINGS, GENERATE, GenerateStreamRecorder, model_name, provider_and_server, request_attributes, response_attributes
+from ._legacy import LEGACY_MODULE, LegacyGenerateContent
 
 _logger = logging.getLogger(__name__)
 _MIN_MAJOR = 1

@@ -231,7 +231,7 @@ def _iban(text: str, start: int) -> Iterator[Finding]:
         yield Finding(IBAN, start, m.end())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _iban_of_length(length: int) -> re.Pattern[str]:
     """Country code, check digits and exactly ``length - 4`` characters, grouped by spaces or not."""
     return re.compile(rf"[A-Z]{{2}}[0-9]{{2}}(?: ?[A-Z0-9]){{{length - 4}}}(?![A-Za-z0-9_])", _A)

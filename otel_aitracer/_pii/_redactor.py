@@ -20,7 +20,7 @@ from ._scanner import scan
 from ._secrets import is_secret_key
 
 ACTIONS = ("mask", "redact", "hash", "none")
-CustomPatterns = Union[Mapping[str, Union[str, "re.Pattern[str]"]], Sequence[Union[str, "re.Pattern[str]"]]]
+CustomPatterns = Union[Mapping[str, Union[str, "re.Pattern[str]"]], Sequence[Union[str, "re.Pattern[str]"]]]  # noqa: UP007 - a runtime alias on 3.10
 _CUSTOM_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _SHORTEST_PII = 3  # "::1"
 _CACHE_CHARS = 8_000_000

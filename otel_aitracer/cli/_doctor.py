@@ -10,8 +10,8 @@ from typing import Any
 
 from .. import environment_variables as env
 from .._config import Settings, safe_url
-from .._instrumentors import INSTRUMENTORS
 from .._current import current_pipeline
+from .._instrumentors import INSTRUMENTORS
 from .._spool import open_spool
 from .._store import SQLiteStore
 
@@ -28,7 +28,7 @@ def _version(package: str) -> str | None:
 
 def diagnose(settings: Settings) -> dict[str, Any]:
     sdks = {}
-    for name, (module, instrumentor_module, _) in INSTRUMENTORS.items():
+    for name, (_sdk_modules, instrumentor_module, _) in INSTRUMENTORS.items():
         version = _version(_SDK_PACKAGES[name])
         has_instrumentor = importlib.util.find_spec(instrumentor_module) is not None
         status = "not installed" if version is None else ("instrumented by register()" if has_instrumentor else "installed; no instrumentor yet")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import sqlite3
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable
 

@@ -5,7 +5,6 @@ then deduplication, the project check, and the store.
 from __future__ import annotations
 
 import sqlite3
-
 import time
 import uuid
 from dataclasses import dataclass

@@ -27,13 +27,14 @@ LLM_OPERATIONS = frozenset(op.value for op in (_OP.CHAT, _OP.GENERATE_CONTENT, _
 _RESPONSE_OPERATIONS = LLM_OPERATIONS - {_OP.EMBEDDINGS.value}
 
 _stamped_providers: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
+_STAMP = guarded("stamp")
 
 
 class ScopeSpanProcessor(SpanProcessor):
     """Stamps session, user, project, metadata, tags, run step and conversation onto spans at start."""
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        with guarded("stamp"):
+        with _STAMP:
             stamp(span, parent_context)
 
 

@@ -16,13 +16,11 @@ from opentelemetry.sdk.trace import ReadableSpan
 from .._context import PROJECT_ATTRIBUTE
 from .._drops import DropError
 from .._pipeline import RecordPipeline
+from .._record import record_problem
 from .._store import SQLiteStore
 from ._auth import Grant
 from ._dedupe import against_store, drop_outer_duplicates
 from ._otlp import spans as otlp_spans
-
-_NATIVE_STRINGS = ("project", "model", "provider", "status", "trace_id", "span_id", "parent_span_id", "session_id", "app_user_id", "started_at")
-_NATIVE_COUNTS = ("input_tokens", "output_tokens", "latency_ms", "cache_read_input_tokens", "cache_creation_input_tokens")
 
 
 def _store_errors() -> tuple[type[BaseException], ...]:
@@ -122,20 +120,11 @@ class Ingest:
 
 
 def _native_problem(entry: Any) -> str | None:
-    if not isinstance(entry, dict):
-        return "a record must be a JSON object"
-    if not isinstance(entry.get("model"), str) or not entry["model"]:
+    """The record validator's answer, plus what a native record must carry: its model."""
+    problem = record_problem(entry)
+    if problem is None and (not isinstance(entry.get("model"), str) or not entry["model"]):
         return "model is required (a non-empty string)"
-    for key in _NATIVE_STRINGS:
-        if entry.get(key) is not None and not isinstance(entry[key], str):
-            return f"{key} must be a string"
-    for key in _NATIVE_COUNTS:
-        value = entry.get(key)
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            return f"{key} must be a non-negative integer"
-    if entry.get("metadata") is not None and not isinstance(entry["metadata"], dict):
-        return "metadata must be an object"
-    return None
+    return problem
 
 
 def _completed(record: dict[str, Any], grant: Grant) -> dict[str, Any]:

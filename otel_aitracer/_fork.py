@@ -50,6 +50,8 @@ def _release_locks_in_child() -> None:
 
 def at_fork_reinit(callback: Callable[[], object]) -> None:
     """Call ``callback`` in the child after every fork; a bound method is held weakly."""
+    if not hasattr(os, "register_at_fork"):  # no fork() on this platform, so nothing to repair
+        return
     if hasattr(callback, "__self__"):
         weak = weakref.WeakMethod(callback)  # type: ignore[arg-type]
         os.register_at_fork(after_in_child=lambda: (m := weak()) is not None and m())
@@ -59,7 +61,3 @@ def at_fork_reinit(callback: Callable[[], object]) -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(before=_take_before_fork, after_in_parent=_give_back_in_parent, after_in_child=_release_locks_in_child)
-else:  # pragma: no cover - no fork() on this platform, so nothing to repair
-
-    def at_fork_reinit(callback: Callable[[], object]) -> None:  # noqa: F811
-        pass

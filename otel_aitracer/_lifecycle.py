@@ -9,12 +9,13 @@ so their sum is bounded too. What could not be written or sent stays in the spoo
 from __future__ import annotations
 
 import atexit
-import os
 import sys
 import threading
 import time
 import weakref
 from typing import Callable
+
+from ._fork import at_fork_reinit
 
 EXIT_BUDGET_SECONDS = 2.0
 _exit_started: float | None = None
@@ -52,8 +53,7 @@ def at_exit(shutdown: Callable[[], object]) -> None:
             method()
 
     atexit.register(run)
-    if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=lambda: _at_multiprocessing_exit(run))
+    at_fork_reinit(lambda: _at_multiprocessing_exit(run))
 
 
 class _MultiprocessingExit:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from typing import Any, Sequence
@@ -20,7 +19,6 @@ from ._pipeline import RecordPipeline, Sink
 from ._sessions import SessionEvent
 from ._stamping import ScopeSpanProcessor, install_stamping
 
-_logger = logging.getLogger(__name__)
 _ON_END = guarded("on_end")
 _SUBMIT = guarded("submit_session_event")
 _FLUSH = guarded("force_flush")

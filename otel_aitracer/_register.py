@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from ._current import current_pipeline, set_current_pipeline
 from ._fork import new_lock
-from ._guard import guarded
+from ._guard import guarded, warn_once
 from ._instrumentors import INSTRUMENTORS, findable, load_instrumentor
 from ._pii import PIIRedactor
 from ._processor import AITracerSpanProcessor
@@ -134,7 +134,6 @@ def _install_provider(environment: str | None) -> TracerProvider:
 # ---- the OpenAI Agents SDK: outside otel_aitracer.agents on purpose (that package imports the SDK) ----
 _agents_lock = new_lock()
 _registered: Any = None
-_warned_disabled = False
 
 
 def register_agents_tracing(
@@ -166,10 +165,9 @@ def register_agents_tracing(
 
 
 def _warn_if_disabled(provider: Any) -> None:
-    global _warned_disabled
-    if getattr(provider, "_disabled", False) and not _warned_disabled:
-        _warned_disabled = True
-        _logger.warning(
+    if getattr(provider, "_disabled", False):
+        warn_once(
+            "agents tracing disabled",
             "openai-agents tracing is disabled (set_tracing_disabled or OPENAI_AGENTS_DISABLE_TRACING), "
-            "so the otel-aitracer bridge receives nothing either"
+            "so the otel-aitracer bridge receives nothing either",
         )

@@ -13,7 +13,6 @@ wire: gzip of already-redacted JSON.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import sqlite3
 import time
@@ -25,8 +24,6 @@ from ._config import default_spool_dir, env_bool, env_number
 from ._files import private_dir, private_file
 from ._fork import new_lock
 from ._guard import warn_once
-
-_logger = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ._drops import DropError
+from ._drops import DropError, drop_reason
 from ._files import private_dir, private_file
 from ._fork import new_lock
 from ._guard import warn_once
@@ -115,7 +115,7 @@ class SQLiteStore(RecordsDB):
         try:
             return self._connection()
         except (sqlite3.Error, OSError) as exc:
-            reason = "disk_full" if "full" in str(exc) else "store_unavailable"
+            reason = "disk_full" if drop_reason(exc) == "disk_full" else "store_unavailable"
             raise DropError(reason, f"cannot open the store at {self.path}: {exc}") from exc
 
     @contextmanager

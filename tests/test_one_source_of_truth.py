@@ -25,7 +25,7 @@ from opentelemetry.trace import Link, Status, StatusCode
 from otel_aitracer import AITracer, PIIRedactor, RedactingSpanExporter
 from otel_aitracer._store import SQLiteStore
 
-from .helpers import ROOT, run_python
+from .helpers import ROOT, clean_env, run_python
 
 EMAIL = "jane.doe@example.com"
 OPENAI_KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0"
@@ -99,15 +99,9 @@ def _launcher() -> str:
     return command
 
 
-def _clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AITRACER_", "OTEL_"))}
-    env.update(PYTHONPATH=str(ROOT), AITRACER_SPOOL_DIR=os.environ["AITRACER_SPOOL_DIR"], AITRACER_K8S_ENDPOINT="off", **extra)
-    return env
-
-
 def test_zero_code_calls_keep_their_session_user_project_and_metadata(tmp_path, fake_openai):
     (tmp_path / "app.py").write_text(SCOPED_APP)
-    env = _clean_env(FAKE_OPENAI=fake_openai.base_url, AITRACER_STORE=str(tmp_path / "r.db"))
+    env = clean_env(FAKE_OPENAI=fake_openai.base_url, AITRACER_STORE=str(tmp_path / "r.db"))
     result = subprocess.run([_launcher(), "--traces_exporter", "aitracer", sys.executable, "app.py"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     [record] = _records(tmp_path / "r.db")
@@ -285,7 +279,7 @@ def test_redacting_exporter_redacts_resource_events_links_name_and_status():
 
 # 12. A password in AITRACER_BASE_URL is never printed.
 def test_a_password_in_the_base_url_stays_out_of_doctor_and_warnings(tmp_path):
-    env = _clean_env(AITRACER_BASE_URL="http://ops:hunter2-pass@127.0.0.1:9", AITRACER_API_KEY="at-k")
+    env = clean_env(AITRACER_BASE_URL="http://ops:hunter2-pass@127.0.0.1:9", AITRACER_API_KEY="at-k")
     doctor = subprocess.run([sys.executable, "-m", "otel_aitracer", "doctor"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert doctor.returncode == 0, doctor.stderr
     assert "127.0.0.1:9" in doctor.stdout and "hunter2-pass" not in doctor.stdout + doctor.stderr
@@ -349,7 +343,7 @@ def test_the_readme_recipe_for_serve_delivers_spans(tmp_path, fake_openai):
     try:
         port = re.search(r"localhost:(\d+)", app_line).group(1)
         command = app_line.replace(f"localhost:{port}", f"127.0.0.1:{server.port}")
-        env = _clean_env(FAKE_OPENAI=fake_openai.base_url, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+        env = clean_env(FAKE_OPENAI=fake_openai.base_url, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
         result = subprocess.run(["bash", "-c", command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         logs = __import__("httpx").get(f"{server.url}/api/v1/logs", headers={"Authorization": f"Bearer {keys.split('=')[0]}"}).json()

@@ -125,7 +125,7 @@ class LLMCall:
     ) -> None:
         name = f"{operation} {model}" if model else operation
         self.span: Span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
-        self._token: object | None = None
+        self._token: otel_context.Token[otel_context.Context] | None = None
         self._metrics = metrics
         self._started = time.monotonic()
         # What the metric points need: the sampling attributes now, model and usage when they come.

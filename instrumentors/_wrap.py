@@ -15,12 +15,13 @@ import sys
 import weakref
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Collection, Protocol
 
 import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]  # mypy misses it (it is in __all__)
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import Tracer
 
@@ -198,9 +199,12 @@ class TableInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         tools = Instruments.from_options(kwargs, self._scope, self._version, self._marker)
         for patch in self._table():
             if patch.when_imported:
-                wrapt.register_post_import_hook(lambda module, p=patch: self._patch_class(p, tools), patch.module)
+                wrapt.register_post_import_hook(partial(self._patch_imported, patch, tools), patch.module)
             else:
                 self._patch_class(patch, tools)
+
+    def _patch_imported(self, patch: Patch, tools: Instruments, module: object) -> None:
+        self._patch_class(patch, tools)
 
     def _patch_class(self, patch: Patch, tools: Instruments) -> None:
         if not self._patches.closed:  # a post-import hook may fire after uninstrument()

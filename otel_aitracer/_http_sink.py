@@ -131,7 +131,7 @@ class HTTPSink:
             self._count("spool_full", items)
             return
         if self._sync:
-            self._send_some(time.monotonic() + _TIMEOUT.read)
+            self._send_some(time.monotonic() + _read_timeout())
         else:
             self._wake.set()
 
@@ -169,7 +169,7 @@ class HTTPSink:
     def _send(self, entry: Entry, deadline: float | None = None) -> bool:
         """One attempt, within ``deadline`` if one is given; True when the request is done with (sent, split or rejected)."""
         headers = {**self._headers, "Idempotency-Key": entry.key}
-        timeout = _TIMEOUT if deadline is None else httpx.Timeout(max(0.05, min(_TIMEOUT.read, deadline - time.monotonic())))
+        timeout = _TIMEOUT if deadline is None else httpx.Timeout(max(0.05, min(_read_timeout(), deadline - time.monotonic())))
         try:
             with suppress_instrumentation(), suppress_http_instrumentation():  # our request is not the app's span
                 response = self._client.request(entry.method, self.base_url + entry.path, content=entry.body, headers=headers, timeout=timeout)
@@ -207,6 +207,10 @@ class HTTPSink:
         if error != self.last_error:
             _logger.warning("otel-aitracer: %s; sending again in %.1f s", error, seconds)
         self.last_error = error
+
+
+def _read_timeout() -> float:
+    return _TIMEOUT.read if _TIMEOUT.read is not None else 10.0
 
 
 def _halves(entry: Entry) -> list[tuple[bytes, int, str]]:

@@ -137,4 +137,5 @@ def _error_message(span: ReadableSpan) -> str | None:
     for event in span.events:
         if event.name == "exception":
             return str((event.attributes or {}).get("exception.message") or (event.attributes or {}).get("exception.type"))
-    return (span.attributes or {}).get("error.type")
+    error_type = (span.attributes or {}).get("error.type")
+    return None if error_type is None else str(error_type)

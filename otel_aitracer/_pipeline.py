@@ -33,7 +33,7 @@ _FREE_TEXT_FIELDS = ("comment", "name", "data", "metadata")
 
 
 class Sink(Protocol):
-    def write(self, records: Sequence[dict[str, Any]]) -> None: ...
+    def write(self, records: Sequence[dict[str, Any]]) -> object: ...
 
     def write_events(self, events: Sequence[dict[str, Any]]) -> None: ...
 
@@ -69,10 +69,10 @@ class RecordPipeline:
         ok = True
         for is_event, run in groupby(items, key=lambda item: isinstance(item, SessionEvent)):
             if is_event:
-                events = [e for e in (self.prepare_event(item.as_dict()) for item in run) if e is not None]
+                events = [e for item in run if isinstance(item, SessionEvent) and (e := self.prepare_event(item.as_dict())) is not None]
                 ok = self._write(self._write_events, events, "session_events", "session events") and ok
             else:
-                records = [r for r in map(self.record, run) if r is not None]
+                records = [r for item in run if not isinstance(item, SessionEvent) and (r := self.record(item)) is not None]
                 ok = self._write(self.sink.write, records, "written", "records") and ok
         return ok
 

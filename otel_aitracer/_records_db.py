@@ -73,7 +73,8 @@ class RecordsDB:
         self, limit: int | None = None, newest_first: bool = True, projects: Sequence[str] | None = None, **filters: str | None
     ) -> list[dict[str, Any]]:
         """Records matching ``filters`` (keys of :data:`FILTERS`) in ``projects`` (all if None), newest first by default."""
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         if projects is not None:
             clauses.append(f"project IN ({', '.join('?' * len(projects))})" if projects else "1 = 0")
             params.extend(projects)

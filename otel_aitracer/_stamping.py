@@ -41,7 +41,7 @@ class ScopeSpanProcessor(SpanProcessor):
 def stamp(span: Span, parent_context: Context | None) -> None:
     stamped = current_attributes()
     if stamped:
-        existing = span.attributes
+        existing = span.attributes or {}
         span.set_attributes({k: v for k, v in stamped.items() if k not in existing})
     _inherit_conversation(span, parent_context)
     _number_step(span)
@@ -67,7 +67,7 @@ def _inherit_conversation(span: Span, parent_context: Context | None) -> None:
     parent_attributes = getattr(trace.get_current_span(parent_context), "attributes", None)
     if parent_attributes:
         conversation = parent_attributes.get(GenAI.GEN_AI_CONVERSATION_ID)
-        if conversation is not None and GenAI.GEN_AI_CONVERSATION_ID not in span.attributes:
+        if conversation is not None and GenAI.GEN_AI_CONVERSATION_ID not in (span.attributes or {}):
             span.set_attribute(GenAI.GEN_AI_CONVERSATION_ID, conversation)
 
 
@@ -76,7 +76,7 @@ def _number_step(span: Span) -> None:
     state = current_run()
     if state is None:
         return
-    attributes = span.attributes
+    attributes = span.attributes or {}
     if attributes.get(GenAI.GEN_AI_OPERATION_NAME) in LLM_OPERATIONS and STEP_INDEX not in attributes:
         index, name = state.take_step()
         span.set_attributes({STEP_INDEX: index, STEP_NAME: name})
@@ -85,5 +85,5 @@ def _number_step(span: Span) -> None:
 def _mark_last_response(span: Span) -> None:
     """Inside ``session()``, this call becomes the response the session's feedback is about."""
     handle = current_session()
-    if handle is not None and span.attributes.get(GenAI.GEN_AI_OPERATION_NAME) in _RESPONSE_OPERATIONS:
+    if handle is not None and (span.attributes or {}).get(GenAI.GEN_AI_OPERATION_NAME) in _RESPONSE_OPERATIONS:
         handle.last_log_id = format(span.get_span_context().span_id, "016x")

@@ -8,9 +8,15 @@
 
 from __future__ import annotations
 
-import grimp
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
-from .helpers import run_python
+import grimp
+import pytest
+
+from .helpers import ROOT, run_python
 
 _TOP = ("otel_aitracer.server", "otel_aitracer.cli", "otel_aitracer.demo")
 
@@ -88,15 +94,13 @@ def test_importing_the_package_imports_no_provider_sdk_or_framework():
     assert result.stdout.strip() == "[]"
 
 
-def test_ruff_finds_nothing():
-    import shutil
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from .helpers import ROOT
-
-    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
-    assert ruff, "ruff is a dev dependency"
-    result = subprocess.run([ruff, "check", "otel_aitracer", "instrumentors", "tests", "bench"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+@pytest.mark.parametrize(
+    "command",
+    [["ruff", "check", "otel_aitracer", "instrumentors", "tests", "bench"], ["mypy"]],  # mypy's packages and settings: pyproject.toml
+    ids=["ruff", "mypy"],
+)
+def test_the_linter_and_the_type_checker_find_nothing(command):
+    tool = shutil.which(command[0], path=str(Path(sys.executable).parent))
+    assert tool, f"{command[0]} is a dev dependency"
+    result = subprocess.run([tool, *command[1:]], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-4000:]

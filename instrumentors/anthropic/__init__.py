@@ -52,7 +52,7 @@ class MessagesCreate:
         return OPERATION, kwargs.get("model") if isinstance(kwargs.get("model"), str) else None, attrs
 
     def finish(self, call: Any, result: Any, capture: bool) -> Any:
-        if self._stream_type is not None and isinstance(result, self._stream_type):
+        if self._stream_type is not None and self._proxy is not None and isinstance(result, self._stream_type):
             return self._proxy(result, MessageStreamRecorder(call, capture))
         message = parsed_result(result, "content")
         if message is not None:

@@ -34,7 +34,7 @@ def request_attributes(instance: Any, kwargs: Mapping[str, Any], capture: bool) 
     if effort:
         attrs[REASONING_LEVEL] = effort
     stop = kwargs.get("stop_sequences")
-    if given(stop):
+    if stop is not None and given(stop):
         attrs[GenAI.GEN_AI_REQUEST_STOP_SEQUENCES] = list(stop)
     if kwargs.get("stream") is True:
         attrs[GenAI.GEN_AI_REQUEST_STREAM] = True

@@ -18,6 +18,7 @@ Plus the GenAI client metrics.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from importlib import metadata
 from typing import Any
 
@@ -99,5 +100,5 @@ class GoogleGenAIInstrumentor(TableInstrumentor):
             ("aio.models", "AsyncModels", async_wrapper, AsyncStreamProxy, True),
         ):
             for method, op in (("generate_content", GenerateContent()), ("generate_content_stream", GenerateContent(stream_proxy)), ("embed_content", EmbedContent())):
-                table.append(Patch(_MODELS, cls, method, lambda tools, w=wrapper, o=op: w(tools, o), path, is_async=is_async))
+                table.append(Patch(_MODELS, cls, method, partial(wrapper, op=op), path, is_async=is_async))
         return table

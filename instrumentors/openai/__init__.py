@@ -17,6 +17,7 @@ Message content is recorded only when asked for, by ``capture_content=True`` or
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Collection
 
 from .._stream import AsyncStreamProxy, SyncStreamProxy
@@ -60,6 +61,6 @@ class OpenAIInstrumentor(TableInstrumentor):
             ("embeddings", _EMBEDDINGS, "Embeddings", Embeddings(), "AsyncEmbeddings", Embeddings(), ("create",)),
         ):
             for method in methods:
-                table.append(Patch(module, cls, method, lambda tools, op=op: sync_wrapper(tools, op), path))
-                table.append(Patch(module, async_cls, method, lambda tools, op=async_op: async_wrapper(tools, op), path, is_async=True))
+                table.append(Patch(module, cls, method, partial(sync_wrapper, op=op), path))
+                table.append(Patch(module, async_cls, method, partial(async_wrapper, op=async_op), path, is_async=True))
         return table

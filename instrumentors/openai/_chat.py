@@ -57,7 +57,7 @@ def _optional_request_attributes(kwargs: Mapping[str, Any], attrs: dict[str, Any
     if given(n) and n != 1:
         attrs[GenAI.GEN_AI_REQUEST_CHOICE_COUNT] = n
     stop = kwargs.get("stop")
-    if given(stop):
+    if stop is not None and given(stop):
         attrs[GenAI.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop] if isinstance(stop, str) else list(stop)
     if kwargs.get("stream") is True:
         attrs[GenAI.GEN_AI_REQUEST_STREAM] = True

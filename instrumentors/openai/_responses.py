@@ -92,7 +92,7 @@ def finish_reason(response: Any) -> str:
     status = getattr(response, "status", None)
     if status == "incomplete":
         reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
-        return _INCOMPLETE.get(reason, reason or "incomplete")
+        return _INCOMPLETE.get(str(reason), str(reason or "incomplete"))
     if status in ("failed", "cancelled"):
         return "error"
     items = getattr(response, "output", None) or []

@@ -28,7 +28,8 @@ def scan_ipv6(text: str) -> Iterator[Finding]:
         if seed is None:
             return
         start = _run_start(text, seed.start())
-        end = _RUN.match(text, seed.start()).end()
+        run = _RUN.match(text, seed.start())
+        end = run.end() if run is not None else seed.end()
         found = _address(text, start, end)
         if found is not None:
             yield found

@@ -51,7 +51,7 @@ class _Open:
 
     __slots__ = ("span", "token", "owned")
 
-    def __init__(self, span: Span, token: object | None, owned: bool = True) -> None:
+    def __init__(self, span: Span, token: otel_context.Token[otel_context.Context] | None, owned: bool = True) -> None:
         self.span = span
         self.token = token
         self.owned = owned

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 import httpx
 
 from .._config import safe_url
-from .._store import SQLiteStore
+from .._records_db import RecordsDB
 from ..exceptions import APIError, ConfigurationError
 from . import _stats
 
@@ -21,10 +21,10 @@ class Source(Protocol):
 
 
 class StoreSource:
-    def __init__(self, store: SQLiteStore) -> None:
+    def __init__(self, store: RecordsDB) -> None:
         self.store = store
 
-    def logs(self, limit: int, **filters: str | None) -> list[dict[str, Any]]:
+    def logs(self, limit: int, **filters: Any) -> list[dict[str, Any]]:
         return self.store.query(limit=limit, **filters)
 
     def trace(self, trace_id: str) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import sys
+from typing import Any
 
 from .. import _context, _register
 from .._config import resolve_settings
@@ -57,7 +58,7 @@ def run_demo(store: str | os.PathLike[str] | None = None) -> int:
     return 0
 
 
-def _conversations(client: object, openai: object) -> list[str]:
+def _conversations(client: Any, openai: Any) -> list[str]:
     """Two users, two sessions, a stream, a tool call and an error; returns the trace ids."""
     trace_ids = []
     with _context.session("sess-alice-1", user_id="alice", metadata={"channel": "web"}):

@@ -38,7 +38,7 @@ class FakeServer:
     @property
     def base_url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{self.path_prefix}"
+        return f"http://{host!s}:{port}{self.path_prefix}"
 
     def start(self) -> FakeServer:
         self._thread.start()

@@ -225,7 +225,7 @@ class _Handlers:
             limit = min(_MAX_LIST, max(1, int(params.get("limit", "100"))))
         except ValueError:
             return _json({"error": "limit must be an integer"}, 400)
-        filters = {name: params.get(name) for name in ("project", "session", "user", "trace", "model", "status")}
+        filters: dict[str, Any] = {name: params.get(name) for name in ("project", "session", "user", "trace", "model", "status")}
         if filters["project"] is not None and not grant.allows(filters["project"]):
             return _json({"error": f"this key may not read project {filters['project']!r}"}, 403)
         projects = None if grant.allows("*") else sorted(grant.projects)

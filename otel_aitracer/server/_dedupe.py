@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from .._store import SQLiteStore
+from .._records_db import RecordsDB
 
 LLM_OPERATIONS = frozenset({"chat", "generate_content", "text_completion", "embeddings"})
 _IDENTITY = ("session_id", "app_user_id", "step_index", "agent_name")
@@ -98,7 +98,7 @@ def _stream_request(log: dict[str, Any], log_span: ReadableSpan, records: list[d
     return max(candidates, key=lambda c: c[0])[1] if candidates else None
 
 
-def against_store(store: SQLiteStore, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+def against_store(store: RecordsDB, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     """Drop records whose inner call is already stored; replace a stored outer record by its inner one."""
     calls = [r for r in records if r.get("operation") in LLM_OPERATIONS]
     if not calls:

@@ -35,6 +35,7 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         grant = self._keys.grant(metadata.get("authorization"))
         if grant is None:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "a valid Bearer API key is required")
+            raise AssertionError("unreachable: abort() raises")
         try:
             outcome = self._ingest.otlp(request, grant)
         except Forbidden as exc:

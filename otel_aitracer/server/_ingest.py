@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,7 +17,7 @@ from .._context import PROJECT_ATTRIBUTE
 from .._drops import DropError
 from .._pipeline import RecordPipeline
 from .._record import record_problem
-from .._store import SQLiteStore
+from .._records_db import RecordsDB
 from ._auth import Grant
 from ._dedupe import against_store, drop_outer_duplicates
 from ._otlp import spans as otlp_spans
@@ -45,20 +45,20 @@ class Outcome:
     accepted: int = 0
     rejected: int = 0
     duplicates: int = 0
-    errors: list[str] | None = None
+    errors: list[str] = field(default_factory=list)
 
     def message(self) -> str:
-        return "; ".join((self.errors or [])[:5])
+        return "; ".join(self.errors[:5])
 
 
 class Ingest:
-    def __init__(self, store: SQLiteStore, pipeline: RecordPipeline) -> None:
+    def __init__(self, store: RecordsDB, pipeline: RecordPipeline) -> None:
         self.store = store
         self.pipeline = pipeline
 
     def otlp(self, request: Any, grant: Grant) -> Outcome:
         """Spans of an OTLP request -> stored records; spans that are no LLM step are not records, not rejections."""
-        outcome, records, kept_spans = Outcome(errors=[]), [], []
+        outcome, records, kept_spans = Outcome(), [], []
         for span in otlp_spans(request):
             if isinstance(span, str):
                 outcome.rejected += 1
@@ -75,7 +75,7 @@ class Ingest:
 
     def native(self, entries: list[Any], grant: Grant) -> Outcome:
         """AITracer records (``POST /api/v1/logs/batch/``), checked field by field; a bad one is rejected alone."""
-        outcome, records = Outcome(errors=[]), []
+        outcome, records = Outcome(), []
         for n, entry in enumerate(entries):
             problem = _native_problem(entry)
             if problem:

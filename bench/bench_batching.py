@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: E402
 
 from otel_aitracer import AITracerSpanExporter, AITracerSpanProcessor  # noqa: E402
-from otel_aitracer._store import SQLiteStore  # noqa: E402
+from otel_aitracer._destinations._store import SQLiteStore  # noqa: E402
 
 ATTRIBUTES = {
     "gen_ai.operation.name": "chat",

@@ -128,8 +128,8 @@ def _cpu_seconds(pid: int) -> float:
 def in_process(bodies: list[bytes]) -> float:
     """µs per span for decode + map + redact + dedupe + store, without HTTP: one worker's ceiling."""
     from otel_aitracer._config import resolve_settings
-    from otel_aitracer._pipeline import RecordPipeline
-    from otel_aitracer._store import SQLiteStore
+    from otel_aitracer._destinations._store import SQLiteStore
+    from otel_aitracer._recording._pipeline import RecordPipeline
     from otel_aitracer.server._auth import OPEN
     from otel_aitracer.server._ingest import Ingest
     from otel_aitracer.server._otlp import parse_request

@@ -12,13 +12,14 @@ and ``AITracer``, the AITracer SDK's surface, for code written against that SDK.
 from __future__ import annotations
 
 from . import exceptions
-from ._context import project, run, session, set_metadata, step, trace
 from ._facade import AITracer
-from ._mapping import span_to_record
 from ._pii import Finding, PIIRedactor
 from ._processor import AITracerSpanExporter, AITracerSpanProcessor
+from ._recording._mapping import span_to_record
 from ._redacting_exporter import RedactingSpanExporter
 from ._register import Pipeline, register, register_agents_tracing
+from ._scope._context import project, run, session, set_metadata, step, trace
+from ._scope._stamping import ScopeSpanProcessor
 
 __all__ = [
     "AITracer",
@@ -28,6 +29,7 @@ __all__ = [
     "PIIRedactor",
     "Pipeline",
     "RedactingSpanExporter",
+    "ScopeSpanProcessor",
     "exceptions",
     "project",
     "register",

@@ -64,6 +64,6 @@ class AITracerConfigurator(_OTelSDKConfigurator):
 
     def _configure(self, **kwargs: Any) -> None:
         super()._configure(**kwargs)
-        from ._stamping import install_stamping
+        from ._scope._stamping import install_stamping
 
         install_stamping()

@@ -16,11 +16,11 @@ from typing import Any, Iterator, Mapping
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from . import _context
 from ._instrumentors import load_instrumentor
 from ._log_entry import parent_context, span_attributes, span_times, validated
 from ._processor import AITracerSpanProcessor
-from ._sessions import Session
+from ._scope import _context
+from ._scope._sessions import Session
 from .exceptions import ConfigurationError
 
 _METADATA_KEY = "aitracer_metadata"

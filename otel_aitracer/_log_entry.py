@@ -20,8 +20,7 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as Ge
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from ._context import MAX_METADATA_KEYS, PROJECT_ATTRIBUTE
-from ._mapping import LOG_INPUT, LOG_OUTPUT
+from ._attributes import LOG_INPUT, LOG_OUTPUT, MAX_METADATA_KEYS, PROJECT_ATTRIBUTE
 from .exceptions import ValidationError
 
 _COUNTS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "latency_ms")

@@ -9,15 +9,15 @@ from typing import Any, Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from . import _conventions as conv
-from ._batching import BatchWorker
 from ._config import Settings, resolve_settings
 from ._guard import guarded
 from ._lifecycle import EXIT_BUDGET_SECONDS, at_exit, exit_deadline
 from ._pii import PIIRedactor
-from ._pipeline import RecordPipeline, Sink
-from ._sessions import SessionEvent
-from ._stamping import ScopeSpanProcessor, install_stamping
+from ._recording import _conventions as conv
+from ._recording._batching import BatchWorker
+from ._recording._pipeline import RecordPipeline, Sink
+from ._scope._sessions import SessionEvent
+from ._scope._stamping import ScopeSpanProcessor, install_stamping
 
 _ON_END = guarded("on_end")
 _SUBMIT = guarded("submit_session_event")

@@ -26,7 +26,7 @@ from opentelemetry.semconv.attributes.http_attributes import (
 from opentelemetry.semconv.attributes.server_attributes import SERVER_PORT
 from opentelemetry.trace import Link, Status
 
-from ._context import PROJECT_ATTRIBUTE
+from ._attributes import PROJECT_ATTRIBUTE
 from ._guard import guarded
 from ._pii import PIIRedactor, is_secret_key
 

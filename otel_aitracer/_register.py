@@ -13,12 +13,12 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
-from ._current import current_pipeline, set_current_pipeline
 from ._fork import new_lock
 from ._guard import guarded, warn_once
 from ._instrumentors import INSTRUMENTORS, findable, load_instrumentor
 from ._pii import PIIRedactor
 from ._processor import AITracerSpanProcessor
+from ._scope._current import current_pipeline, set_current_pipeline
 from .exceptions import ConfigurationError
 
 _logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from instrumentors.openai import OpenAIInstrumentor
 from otel_aitracer import AITracerSpanProcessor, span_to_record
-from otel_aitracer._store import SQLiteStore
+from otel_aitracer._destinations._store import SQLiteStore
 from otel_aitracer.agents import AITracerTracingProcessor
 
 
@@ -165,7 +165,7 @@ def test_register_bridges_the_agents_sdk_when_the_app_imports_it(tmp_path, fake_
         agent = Agent(name="helper", model=OpenAIChatCompletionsModel(model="gpt-4o-mini", openai_client=client))
         asyncio.run(Runner.run(agent, "hello"))
         pipeline.shutdown()
-        from otel_aitracer._store import SQLiteStore
+        from otel_aitracer._destinations._store import SQLiteStore
         print(sorted(r["operation"] for r in SQLiteStore({str(tmp_path / "r.db")!r}).query()))
         """
     )
@@ -317,7 +317,7 @@ def test_trace_metadata_becomes_record_metadata_and_force_flush_writes(fake_open
         import asyncio, os
         os.environ["OPENAI_API_KEY"] = "sk-fake"
         import otel_aitracer
-        from otel_aitracer._store import SQLiteStore
+        from otel_aitracer._destinations._store import SQLiteStore
         pipeline = otel_aitracer.register(store={str(tmp_path / "r.db")!r}, instrument=False)
         from agents import Agent, OpenAIChatCompletionsModel, RunConfig, Runner, flush_traces
         from openai import AsyncOpenAI

@@ -3,6 +3,9 @@
 - ``instrumentors/`` never imports ``otel_aitracer``: they are useful with any OTel backend.
 - The core never imports ``server``, ``cli`` or ``demo`` (only the ``python -m`` entry does).
 - No import cycles, function-level imports included.
+- The core's three rooms: the record path (``_recording``) may use where records go
+  (``_destinations``) and the app's scope (``_scope``); those two use neither each other nor
+  the record path; no room reaches up into the entry points (register, processor, facade…).
 - Importing ``otel_aitracer`` imports no provider SDK or agent framework.
 """
 
@@ -68,6 +71,26 @@ def test_the_core_never_imports_server_cli_or_demo():
     modules, edges = _graph()
     core = [m for m in modules if m.startswith("otel_aitracer") and not m.startswith(_TOP) and m != "otel_aitracer.__main__"]
     assert [(m, t) for m in core for t in edges[m] if t.startswith(_TOP)] == []
+
+
+_ROOMS = {"otel_aitracer._recording": ("otel_aitracer._destinations", "otel_aitracer._scope"), "otel_aitracer._destinations": (), "otel_aitracer._scope": ()}
+_ENTRY_POINTS = ("_register", "_processor", "_facade", "_distro", "_redacting_exporter", "_log_entry", "_instrumentors", "agents", "server", "cli", "demo")
+
+
+def test_each_room_uses_only_the_rooms_below_it_and_never_an_entry_point():
+    modules, edges = _graph()
+    wrong = []
+    for module in modules:
+        room = next((r for r in _ROOMS if module.startswith(r + ".") or module == r), None)
+        if room is None:
+            continue
+        for target in edges[module]:
+            other_room = next((r for r in _ROOMS if target.startswith(r + ".") or target == r), None)
+            if other_room not in (None, room) and other_room not in _ROOMS[room]:
+                wrong.append((module, target))
+            if target.startswith("otel_aitracer.") and target.split(".")[1] in _ENTRY_POINTS:
+                wrong.append((module, target))
+    assert wrong == []
 
 
 def test_there_are_no_import_cycles():

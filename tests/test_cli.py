@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from otel_aitracer._store import SQLiteStore
+from otel_aitracer._destinations._store import SQLiteStore
 
 from .helpers import ROOT
 

@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from otel_aitracer import AITracer
-from otel_aitracer._store import SQLiteStore
+from otel_aitracer._destinations._store import SQLiteStore
 from otel_aitracer.exceptions import ConfigurationError, ValidationError
 
 USER = [{"role": "user", "content": "hi, I am jane@example.com"}]

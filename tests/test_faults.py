@@ -23,7 +23,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 from otel_aitracer import AITracerSpanProcessor
-from otel_aitracer._store import SQLiteStore
+from otel_aitracer._destinations._store import SQLiteStore
 
 from .helpers import ROOT, run_python
 

@@ -13,9 +13,10 @@ import time
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from otel_aitracer import AITracerSpanProcessor, _retry
-from otel_aitracer._http_sink import HTTPSink
-from otel_aitracer._spool import Spool
+from otel_aitracer import AITracerSpanProcessor
+from otel_aitracer._destinations import _retry
+from otel_aitracer._destinations._http_sink import HTTPSink
+from otel_aitracer._destinations._spool import Spool
 
 from .fake_aitracer_api import FakeAITracerAPI
 
@@ -149,7 +150,7 @@ def test_a_slow_api_times_out_and_is_retried(tmp_path, fast_retries, monkeypatch
     with FakeAITracerAPI() as api:
         api.script.append((201, {}, 1.0))  # answered after the client gave up
         sink = HTTPSink(api.base_url, "at-test", Spool(tmp_path / "s.db", 1 << 20, 3600), lambda k, n: counts.__setitem__(k, counts.get(k, 0) + n))
-        monkeypatch.setattr("otel_aitracer._http_sink._TIMEOUT", __import__("httpx").Timeout(0.3))
+        monkeypatch.setattr("otel_aitracer._destinations._http_sink._TIMEOUT", __import__("httpx").Timeout(0.3))
         sink.write([{"span_id": "a" * 16}])
         assert sink.flush(10)
         sink.close()
@@ -220,7 +221,7 @@ def test_spool_full_is_counted(ingest, monkeypatch, fast_retries):
 
 
 def test_a_batch_over_the_request_limit_is_split_before_it_is_sent(tmp_path, monkeypatch):
-    from otel_aitracer import _http_sink
+    from otel_aitracer._destinations import _http_sink
 
     monkeypatch.setattr(_http_sink, "MAX_REQUEST_BYTES", 2_000)
     with FakeAITracerAPI() as api:

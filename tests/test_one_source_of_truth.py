@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Link, Status, StatusCode
 
 from otel_aitracer import AITracer, PIIRedactor, RedactingSpanExporter
-from otel_aitracer._store import SQLiteStore
+from otel_aitracer._destinations._store import SQLiteStore
 
 from .helpers import ROOT, clean_env, run_python
 
@@ -224,7 +224,7 @@ def test_store_and_spool_files_are_private(tmp_path, monkeypatch):
 
 
 def test_a_symlinked_spool_file_is_refused_and_its_target_untouched(tmp_path, monkeypatch, caplog):
-    from otel_aitracer._spool import open_spool
+    from otel_aitracer._destinations._spool import open_spool
 
     spool_dir = tmp_path / "spool"
     spool_dir.mkdir(mode=0o700)
@@ -244,7 +244,7 @@ def test_a_symlinked_spool_file_is_refused_and_its_target_untouched(tmp_path, mo
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a directory to another user")
 def test_a_spool_directory_owned_by_someone_else_is_refused(tmp_path, monkeypatch, caplog):
-    from otel_aitracer._spool import open_spool
+    from otel_aitracer._destinations._spool import open_spool
 
     spool_dir = tmp_path / "spool"
     spool_dir.mkdir(mode=0o777)

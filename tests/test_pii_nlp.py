@@ -14,7 +14,7 @@ import pytest
 
 from otel_aitracer import PIIRedactor
 from otel_aitracer._config import resolve_settings
-from otel_aitracer._pipeline import make_redactor
+from otel_aitracer._recording._pipeline import make_redactor
 from otel_aitracer.exceptions import ConfigurationError
 
 spacy = pytest.importorskip("spacy", reason="the nlp extra is part of the dev install")

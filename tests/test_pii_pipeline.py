@@ -17,7 +17,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from instrumentors.openai import OpenAIInstrumentor
 from otel_aitracer import AITracerSpanProcessor, PIIRedactor, RedactingSpanExporter
-from otel_aitracer._store import SQLiteStore
+from otel_aitracer._destinations._store import SQLiteStore
 
 from .helpers import run_python
 
@@ -187,7 +187,7 @@ def test_register_reads_the_pii_environment(tmp_path: Path, fake_openai) -> None
     result = run_python(
         f"""
         import openai, otel_aitracer
-        from otel_aitracer._store import SQLiteStore
+        from otel_aitracer._destinations._store import SQLiteStore
         pipeline = otel_aitracer.register(store={str(tmp_path / "r.db")!r})
         client = openai.OpenAI(api_key="sk-test", base_url={fake_openai.base_url!r}, max_retries=0)
         client.chat.completions.create(model="gpt-4o-mini", messages=[{{"role": "user", "content": "mail {EMAIL}"}}])

@@ -12,7 +12,7 @@ import pytest
 
 from otel_aitracer import Finding, PIIRedactor
 from otel_aitracer._config import resolve_settings
-from otel_aitracer._pipeline import make_redactor
+from otel_aitracer._recording._pipeline import make_redactor
 from otel_aitracer.exceptions import ConfigurationError
 
 TEXT = "Mail jane@example.com, card 4111 1111 1111 1111, key sk-proj-abcdefghijklmnopqrstuvwxyz012345."

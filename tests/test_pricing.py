@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_aitracer._pricing import _exact, _flat_rates, cost_usd
+from otel_aitracer._recording._pricing import _exact, _flat_rates, cost_usd
 
 MODELS = [("gpt-4o-mini", "openai"), ("gpt-5", "openai"), ("o3", "openai"), ("claude-haiku-4-5", "anthropic"),
           ("claude-sonnet-4-5", "anthropic"), ("gemini-2.5-flash", "gemini"), ("gemini-2.5-pro", "gemini")]  # fmt: skip

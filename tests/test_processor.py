@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import otel_aitracer
 from instrumentors.openai import OpenAIInstrumentor
 from otel_aitracer import AITracerSpanExporter, AITracerSpanProcessor
-from otel_aitracer._store import SQLiteStore
+from otel_aitracer._destinations._store import SQLiteStore
 from otel_aitracer.exceptions import ConfigurationError
 
 from .helpers import USER, run_python

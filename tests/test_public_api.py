@@ -6,7 +6,7 @@ from otel_aitracer import exceptions
 
 def test_exported_names_are_the_public_api():
     assert sorted(otel_aitracer.__all__) == sorted(
-        ["AITracer", "AITracerSpanExporter", "AITracerSpanProcessor", "Finding", "PIIRedactor", "Pipeline", "RedactingSpanExporter", "exceptions", "project", "register", "register_agents_tracing", "run", "session", "set_metadata", "span_to_record", "step", "trace"]
+        ["AITracer", "AITracerSpanExporter", "AITracerSpanProcessor", "Finding", "PIIRedactor", "Pipeline", "RedactingSpanExporter", "ScopeSpanProcessor", "exceptions", "project", "register", "register_agents_tracing", "run", "session", "set_metadata", "span_to_record", "step", "trace"]
     )
     for name in otel_aitracer.__all__:
         assert hasattr(otel_aitracer, name)

@@ -1,4 +1,4 @@
-"""The record has one typed definition (``otel_aitracer._record.Record``); every list of its fields elsewhere is a subset of it."""
+"""The record has one typed definition (``otel_aitracer._recording._record.Record``); every list of its fields elsewhere is a subset of it."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_aitracer import span_to_record
+from otel_aitracer._destinations._records_db import COLUMNS
 from otel_aitracer._pii._records import CONTENT_FIELDS
-from otel_aitracer._record import COUNT_FIELDS, STRING_FIELDS, Record, record_problem
-from otel_aitracer._records_db import COLUMNS
+from otel_aitracer._recording._record import COUNT_FIELDS, STRING_FIELDS, Record, record_problem
 
 FIELDS = set(Record.__annotations__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from otel_aitracer._pg_store import PostgresStore
-from otel_aitracer._store import SQLiteStore
+from otel_aitracer._destinations._pg_store import PostgresStore
+from otel_aitracer._destinations._store import SQLiteStore
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

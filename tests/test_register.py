@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from otel_aitracer._store import SQLiteStore
+from otel_aitracer._destinations._store import SQLiteStore
 
 from .helpers import run_python
 

@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace import TracerProvider
 import otel_aitracer
 from instrumentors.openai import OpenAIInstrumentor
 from otel_aitracer import AITracerSpanProcessor
-from otel_aitracer._store import SQLiteStore
+from otel_aitracer._destinations._store import SQLiteStore
 
 USER = [{"role": "user", "content": "hi"}]
 

@@ -17,7 +17,7 @@ import warnings
 import pytest
 
 from otel_aitracer import AITracer
-from otel_aitracer._store import SQLiteStore
+from otel_aitracer._destinations._store import SQLiteStore
 from otel_aitracer.demo.fake_anthropic import FakeAnthropicServer
 from otel_aitracer.demo.fake_gemini import FakeGeminiServer
 

@@ -16,8 +16,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from instrumentors.openai import OpenAIInstrumentor
 from otel_aitracer import AITracer
-from otel_aitracer._pg_store import PostgresStore, is_postgres_dsn
-from otel_aitracer._store import SQLiteStore
+from otel_aitracer._destinations._pg_store import PostgresStore, is_postgres_dsn
+from otel_aitracer._destinations._store import SQLiteStore
 
 from .server_process import ServerProcess
 

@@ -11,7 +11,7 @@ import pytest
 
 import otel_aitracer
 from otel_aitracer import AITracer
-from otel_aitracer._store import SQLiteStore
+from otel_aitracer._destinations._store import SQLiteStore
 from otel_aitracer.exceptions import ValidationError
 
 from .fake_aitracer_api import FakeAITracerAPI

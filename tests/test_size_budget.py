@@ -9,8 +9,8 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
 from otel_aitracer import AITracerSpanProcessor
-from otel_aitracer._size_budget import fit_record
-from otel_aitracer._store import SQLiteStore
+from otel_aitracer._destinations._store import SQLiteStore
+from otel_aitracer._recording._size_budget import fit_record
 
 GENAI = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini"}
 

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from otel_aitracer._store import SQLiteStore
+from otel_aitracer._destinations._store import SQLiteStore
 
 
 def record(i, **overrides):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_aitracer._store import SQLiteStore
+from otel_aitracer._destinations._store import SQLiteStore
 from otel_aitracer.demo.fake_anthropic import FakeAnthropicServer
 from otel_aitracer.demo.fake_gemini import FakeGeminiServer
 

@@ -63,7 +63,7 @@ class AITracerTracingProcessor(_Base):  # type: ignore[misc,valid-type]
             self._safely(self._bridge.close_all)
 
     def force_flush(self) -> None:
-        from .._current import current_pipeline
+        from .._scope._current import current_pipeline
 
         pipeline = current_pipeline()
         if pipeline is not None:

@@ -19,9 +19,9 @@ from opentelemetry import trace
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 
-from .._context import _Run
+from .._attributes import METADATA_ATTRIBUTE, STEP_INDEX
 from .._fork import new_lock
-from .._mapping import STEP_INDEX
+from .._scope._context import _Run
 
 _logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class Bridge:
         if getattr(t, "group_id", None):
             attrs[GenAI.GEN_AI_CONVERSATION_ID] = str(t.group_id)
         if getattr(t, "metadata", None):
-            attrs["aitracer.metadata"] = _json(t.metadata)
+            attrs[METADATA_ATTRIBUTE] = _json(t.metadata)
         # No explicit context: the workflow nests under the app's span current at Runner.run.
         span = self._tracer.start_span(f"{_WORKFLOW} {name}", kind=SpanKind.INTERNAL, attributes=attrs)
         with self._lock:

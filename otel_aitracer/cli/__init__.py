@@ -9,8 +9,8 @@ from typing import Sequence
 import orjson
 
 from .._config import resolve_settings
-from .._pg_store import PostgresStore, is_postgres_dsn
-from .._store import SQLiteStore
+from .._destinations._pg_store import PostgresStore, is_postgres_dsn
+from .._destinations._store import SQLiteStore
 from ..exceptions import APIError, ConfigurationError
 from . import _doctor, _records, _stats
 from ._sources import ServerSource, Source, StoreSource

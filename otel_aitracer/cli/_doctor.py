@@ -10,10 +10,10 @@ from typing import Any
 
 from .. import environment_variables as env
 from .._config import Settings, safe_url
-from .._current import current_pipeline
+from .._destinations._spool import open_spool
+from .._destinations._store import SQLiteStore
 from .._instrumentors import INSTRUMENTORS
-from .._spool import open_spool
-from .._store import SQLiteStore
+from .._scope._current import current_pipeline
 
 _PACKAGES = ("opentelemetry-sdk", "opentelemetry-semantic-conventions", "genai-prices")
 _SDK_PACKAGES = {"openai": "openai", "anthropic": "anthropic", "google_genai": "google-genai"}

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 import httpx
 
 from .._config import safe_url
-from .._records_db import RecordsDB
+from .._destinations._records_db import RecordsDB
 from ..exceptions import APIError, ConfigurationError
 from . import _stats
 

@@ -12,9 +12,10 @@ import os
 import sys
 from typing import Any
 
-from .. import _context, _register
+from .. import _register
 from .._config import resolve_settings
-from .._store import SQLiteStore
+from .._destinations._store import SQLiteStore
+from .._scope import _context
 from ..cli import _records, _stats
 from .fake_anthropic import FakeAnthropicServer
 from .fake_gemini import FakeGeminiServer

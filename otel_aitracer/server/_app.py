@@ -27,9 +27,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .._config import resolve_settings
-from .._pg_store import PostgresStore, is_postgres_dsn
-from .._pipeline import RecordPipeline
-from .._store import SQLiteStore
+from .._destinations._pg_store import PostgresStore, is_postgres_dsn
+from .._destinations._store import SQLiteStore
+from .._recording._pipeline import RecordPipeline
 from ..cli._stats import GROUPS, summarize
 from ._auth import Grant, Keys
 from ._body import BodyError, decode_body, read_body

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from .._records_db import RecordsDB
+from .._destinations._records_db import RecordsDB
 
 LLM_OPERATIONS = frozenset({"chat", "generate_content", "text_completion", "embeddings"})
 _IDENTITY = ("session_id", "app_user_id", "step_index", "agent_name")

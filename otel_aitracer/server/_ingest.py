@@ -13,11 +13,11 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from .._context import PROJECT_ATTRIBUTE
+from .._attributes import PROJECT_ATTRIBUTE
+from .._destinations._records_db import RecordsDB
 from .._drops import DropError
-from .._pipeline import RecordPipeline
-from .._record import record_problem
-from .._records_db import RecordsDB
+from .._recording._pipeline import RecordPipeline
+from .._recording._record import record_problem
 from ._auth import Grant
 from ._dedupe import against_store, drop_outer_duplicates
 from ._otlp import spans as otlp_spans

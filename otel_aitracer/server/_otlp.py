@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from .._context import PROJECT_ATTRIBUTE
+from .._attributes import PROJECT_ATTRIBUTE
 from ._body import BodyError
 
 PROTOBUF = "application/x-protobuf"

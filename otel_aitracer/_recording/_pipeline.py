@@ -13,18 +13,18 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from ._config import Settings
-from ._drops import Stats, drop_reason
-from ._guard import guarded, internal_errors, warn_once
-from ._http_sink import HTTPSink
+from .._config import Settings
+from .._destinations._http_sink import HTTPSink
+from .._destinations._spool import open_spool
+from .._destinations._store import SQLiteStore
+from .._drops import Stats, drop_reason
+from .._guard import guarded, internal_errors, warn_once
+from .._pii import PIIRedactor
+from .._pii._records import redact_record
+from .._scope._sessions import SessionEvent
 from ._mapping import span_to_record
-from ._pii import PIIRedactor
-from ._pii._records import redact_record
 from ._record import UnencodableRecord, record_problem
-from ._sessions import SessionEvent
 from ._size_budget import fit_record
-from ._spool import open_spool
-from ._store import SQLiteStore
 
 _logger = logging.getLogger(__name__)
 

@@ -13,6 +13,8 @@ from typing import Any, Iterable, Mapping
 import orjson
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
+from .._attributes import METADATA_ATTRIBUTE, TAGS_ATTRIBUTE
+
 Attributes = Mapping[str, Any]
 
 # OpenInference span kinds and OpenLLMetry request types -> GenAI operation names.
@@ -207,7 +209,7 @@ def _openinference_messages(attrs: Attributes, prefix: str) -> list[dict[str, An
 
 def metadata(attrs: Attributes) -> dict[str, Any]:
     merged: dict[str, Any] = {}
-    for key in ("metadata", "aitracer.metadata"):
+    for key in ("metadata", METADATA_ATTRIBUTE):
         value = json_value(attrs.get(key))
         if isinstance(value, dict):
             merged.update(value)
@@ -216,7 +218,7 @@ def metadata(attrs: Attributes) -> dict[str, Any]:
 
 def tags(attrs: Attributes) -> list[str]:
     found: list[str] = []
-    for key in ("aitracer.tags", "tag.tags"):
+    for key in (TAGS_ATTRIBUTE, "tag.tags"):
         value = attrs.get(key)
         for tag in (json_value(value) if isinstance(value, str) else value) or ():
             if str(tag) not in found:

@@ -9,15 +9,10 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.trace import StatusCode
 
+from .._attributes import LOG_INPUT, LOG_OUTPUT, MAX_METADATA_KEYS, PROJECT_ATTRIBUTE, STEP_INDEX, STEP_NAME
+from .._config import DEFAULT_PROJECT
 from . import _conventions as conv
-from ._config import DEFAULT_PROJECT
-from ._context import MAX_METADATA_KEYS, PROJECT_ATTRIBUTE
 from ._pricing import cost_usd
-
-STEP_INDEX = "aitracer.step_index"  # order of a step within its run (run() and the agents bridge set it)
-STEP_NAME = "aitracer.step_name"  # the step's name, from step(); the span name otherwise
-LOG_INPUT = "aitracer.input"  # AITracer.log() input_data, as given
-LOG_OUTPUT = "aitracer.output"  # AITracer.log() output_data, as given
 
 REDACTED = {"redacted": True}
 

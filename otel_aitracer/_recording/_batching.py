@@ -13,8 +13,8 @@ import threading
 from collections import deque
 from typing import Callable, Generic, TypeVar
 
-from ._fork import at_fork_reinit
-from ._guard import guarded
+from .._fork import at_fork_reinit
+from .._guard import guarded
 
 T = TypeVar("T")
 _logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Records in PostgreSQL, for ``otel-aitracer serve`` when one machine is not enough (``--store postgresql://…``).
 
-The same queries as the SQLite store (:class:`~otel_aitracer._records_db.RecordsDB`);
+The same queries as the SQLite store (:class:`~otel_aitracer._destinations._records_db.RecordsDB`);
 this module keeps the schema and runs them through psycopg 3 (``pip install
 'otel-aitracer[postgres]'``). Several serve processes, on several machines, can share
 one database: the unique ``(trace_id, span_id)`` key keeps each span once.
@@ -12,9 +12,9 @@ import os
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
-from ._fork import new_lock
+from .._fork import new_lock
+from ..exceptions import ConfigurationError
 from ._records_db import INDEXES, RecordsDB
-from .exceptions import ConfigurationError
 
 _TABLES = (
     """CREATE TABLE IF NOT EXISTS records (

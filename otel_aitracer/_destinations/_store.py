@@ -1,6 +1,6 @@
 """The embedded store: records, sessions and feedback in one SQLite file (stdlib ``sqlite3``, WAL).
 
-The queries live in :class:`~otel_aitracer._records_db.RecordsDB`; this module opens
+The queries live in :class:`~otel_aitracer._destinations._records_db.RecordsDB`; this module opens
 the file, keeps its schema (and migrates older ones), and runs transactions.
 """
 
@@ -13,12 +13,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ._drops import DropError, drop_reason
-from ._files import private_dir, private_file
-from ._fork import new_lock
-from ._guard import warn_once
+from .._drops import DropError, drop_reason
+from .._files import private_dir, private_file
+from .._fork import new_lock
+from .._guard import warn_once
+from ..exceptions import ConfigurationError
 from ._records_db import COLUMNS, FILTERS, INDEXES, RecordsDB
-from .exceptions import ConfigurationError
 
 __all__ = ["FILTERS", "SQLiteStore"]
 

@@ -17,9 +17,9 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
+from .._attributes import STEP_INDEX, STEP_NAME
+from .._guard import guarded
 from ._context import current_attributes, current_run, current_session
-from ._guard import guarded
-from ._mapping import STEP_INDEX, STEP_NAME
 
 _OP = GenAI.GenAiOperationNameValues
 LLM_OPERATIONS = frozenset(op.value for op in (_OP.CHAT, _OP.GENERATE_CONTENT, _OP.TEXT_COMPLETION, _OP.EMBEDDINGS))

@@ -19,11 +19,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import environment_variables as env
-from ._config import default_spool_dir, env_bool, env_number
-from ._files import private_dir, private_file
-from ._fork import new_lock
-from ._guard import warn_once
+from .. import environment_variables as env
+from .._config import default_spool_dir, env_bool, env_number
+from .._files import private_dir, private_file
+from .._fork import new_lock
+from .._guard import warn_once
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (

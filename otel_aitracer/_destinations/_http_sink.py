@@ -25,11 +25,11 @@ import httpx
 import orjson
 from opentelemetry.instrumentation.utils import suppress_http_instrumentation, suppress_instrumentation
 
+from .._config import safe_text, safe_url
+from .._fork import at_fork_reinit, new_lock
+from .._guard import guarded
+from .._lifecycle import EXIT_BUDGET_SECONDS, exit_deadline
 from . import _retry
-from ._config import safe_text, safe_url
-from ._fork import at_fork_reinit, new_lock
-from ._guard import guarded
-from ._lifecycle import EXIT_BUDGET_SECONDS, exit_deadline
 from ._spool import Entry, Spool
 
 _logger = logging.getLogger(__name__)

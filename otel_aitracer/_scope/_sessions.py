@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
-from ._fork import new_lock
-from .exceptions import ValidationError
+from .._fork import new_lock
+from ..exceptions import ValidationError
 
 # Event kinds, and what the AITracer API calls them (see ``_http_sink``).
 SESSION_START = "session_start"

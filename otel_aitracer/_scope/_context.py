@@ -23,14 +23,10 @@ from opentelemetry.semconv._incubating.attributes.session_attributes import SESS
 from opentelemetry.semconv._incubating.attributes.user_attributes import USER_ID
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
+from .._attributes import METADATA_ATTRIBUTE, PROJECT_ATTRIBUTE, TAGS_ATTRIBUTE
+from .._fork import new_lock
 from ._current import current_pipeline
-from ._fork import new_lock
 from ._sessions import Deliver, Session
-
-PROJECT_ATTRIBUTE = "aitracer.project"
-METADATA_ATTRIBUTE = "aitracer.metadata"
-TAGS_ATTRIBUTE = "aitracer.tags"
-MAX_METADATA_KEYS = 10
 
 _global_metadata: dict[str, Any] = {}
 _global_lock = new_lock()

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from ._pii._records import CONTENT_FIELDS
+from .._pii._records import CONTENT_FIELDS
 from ._record import encoded_size
 
 _MARKER = "…[truncated: {} bytes]"
@@ -21,7 +21,7 @@ _MARKER = "…[truncated: {} bytes]"
 def fit_record(record: dict[str, Any], max_bytes: int) -> bool:
     """Shrink ``record``'s content in place until it encodes in ``max_bytes``; False if nothing was cut.
 
-    Raises :class:`~otel_aitracer._record.UnencodableRecord` for a record JSON cannot encode."""
+    Raises :class:`~otel_aitracer._recording._record.UnencodableRecord` for a record JSON cannot encode."""
     total = encoded_size(record)
     if total <= max_bytes:
         return False

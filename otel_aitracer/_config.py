@@ -95,6 +95,12 @@ def route(api_key: str | None, store_given: bool) -> tuple[str | None, str]:
     return None, "no API key, no store set, not in Kubernetes: the default local store"
 
 
+def env_text(name: str, default: str | None = None) -> str | None:
+    """A variable's value, stripped; ``default`` when it is unset or empty. Every read of the environment goes through here."""
+    raw = (os.environ.get(name) or "").strip()
+    return raw or default
+
+
 def env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None or not raw.strip():

@@ -350,3 +350,43 @@ def test_the_readme_recipe_for_serve_delivers_spans(tmp_path, fake_openai):
     finally:
         server.stop()
     assert [r["model"].startswith("gpt-4o-mini") for r in logs["logs"]] == [True]
+
+
+def test_the_readme_zero_code_recipe_records_as_pasted_into_a_fresh_shell(tmp_path, fake_openai):
+    """From a checkout with its ``.venv``, in a shell where nothing is activated."""
+    block = re.search(r"\*\*Zero code\*\*.*?```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert block, "the README shows the zero-code recipe"
+    command = block.group(1)
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
+    (tmp_path / "app.py").write_text(
+        "import os, openai\n"
+        "openai.OpenAI(api_key='k', base_url=os.environ['FAKE_OPENAI'], max_retries=0).chat.completions.create(\n"
+        "    model='gpt-4o-mini', messages=[{'role': 'user', 'content': 'zero code as pasted'}])\n"
+    )
+    venv_bin = str(Path(sys.executable).parent)
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != venv_bin)  # nothing activated
+    env = {**clean_env(FAKE_OPENAI=fake_openai.base_url, PATH=path)}
+    env.pop("PYTHONPATH")  # the installed package, as a user has it
+    result = subprocess.run(["bash", "-c", command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [record] = _records(tmp_path / "aitracer.db")
+    assert record["input"]["messages"][0]["content"] == "zero code as pasted"
+
+
+def test_only_the_resolver_reads_the_environment():
+    """Configuration is read in ``_config`` alone (SPEC §7); the exceptions say why they are not configuration."""
+    allowed = {
+        "otel_aitracer/_config.py": "the resolver",
+        "otel_aitracer/_kubernetes.py": "a platform signal (KUBERNETES_SERVICE_HOST), read by the resolver's route()",
+        "otel_aitracer/_distro.py": "sets the OTel SDK's own OTEL_* defaults for the launcher",
+    }
+    read = re.compile(r"os\.environ\.get\(|os\.getenv\(|os\.environ\[[^\]]+\](?!\s*=)")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in sorted((ROOT / "otel_aitracer").rglob("*.py"))
+        if str(path.relative_to(ROOT)) not in allowed and "demo" not in path.parts
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if read.search(line) and "os.environ[name]" not in line  # doctor lists the AITRACER_* it sees
+        and not re.match(r"\s*os\.environ\[.*\]\s*[,=]", line)  # serve hands its options to its workers
+    ]
+    assert offenders == []

@@ -10,9 +10,9 @@ model's named entities; street addresses from a Presidio pattern recognizer
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from .._config import env_text
 from .._fork import new_lock
 from ..environment_variables import AITRACER_PII_NLP_MODEL
 from ..exceptions import ConfigurationError
@@ -36,7 +36,7 @@ class NLPDetector:
 
     def __init__(self, types: frozenset[str], model: str | None = None) -> None:
         self.types = types
-        self.model = model or os.environ.get(AITRACER_PII_NLP_MODEL) or DEFAULT_MODEL
+        self.model = model or env_text(AITRACER_PII_NLP_MODEL, DEFAULT_MODEL) or DEFAULT_MODEL
         self._analyzer = _analyzer(self.model)
         self._entities = [_ENTITIES[t] for t in sorted(types)]
         self._types_of = {v: k for k, v in _ENTITIES.items()}

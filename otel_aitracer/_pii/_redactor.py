@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence, Union
 
 import orjson
 
+from .._config import env_text
 from .._fork import new_lock
 from ..environment_variables import AITRACER_PII_SALT
 from ..exceptions import ConfigurationError
@@ -57,7 +58,7 @@ class PIIRedactor:
         self.types: frozenset[str] = _check_types(types)
         nlp_types = self.types.intersection(NLP_TYPES)
         self._nlp = NLPDetector(nlp_types, nlp_model) if nlp_types else None
-        self._salt = _salt_bytes(salt if salt is not None else os.environ.get(AITRACER_PII_SALT))
+        self._salt = _salt_bytes(salt if salt is not None else env_text(AITRACER_PII_SALT))
         self._cache: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
         self._cache_chars = 0
         self._lock = new_lock()

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import orjson
 
-from .._config import resolve_settings
+from .._config import env_text, resolve_settings
 from .._destinations._pg_store import PostgresStore, is_postgres_dsn
 from .._destinations._store import SQLiteStore
 from ..exceptions import APIError, ConfigurationError
@@ -67,11 +67,9 @@ def _open_store(path: str | None) -> SQLiteStore | PostgresStore:
 
 def _source(args: argparse.Namespace) -> Source:
     if args.server:
-        import os
-
         from .. import environment_variables as env
 
-        return ServerSource(args.server, args.api_key or os.environ.get(env.AITRACER_API_KEY))
+        return ServerSource(args.server, args.api_key or env_text(env.AITRACER_API_KEY))
     return StoreSource(_open_store(args.store))
 
 

@@ -12,7 +12,7 @@ import os
 
 from starlette.applications import Starlette
 
-from .._config import env_bool, env_number
+from .._config import env_bool, env_number, env_text
 from ._app import ServerConfig, create_app
 from ._auth import Keys
 
@@ -31,13 +31,13 @@ DEFAULT_PORT = 4318
 
 def config_from_env() -> ServerConfig:
     return ServerConfig(
-        store=os.environ.get(STORE) or "aitracer-server.db",
-        keys=Keys.load(os.environ.get(KEYS_FILE), os.environ.get(KEYS)),
+        store=env_text(STORE, "aitracer-server.db") or "aitracer-server.db",
+        keys=Keys.load(env_text(KEYS_FILE), env_text(KEYS)),
         max_body_bytes=int(env_number(MAX_BODY_MB, 16) * 1024 * 1024),
         max_decompressed_bytes=int(env_number(MAX_DECOMPRESSED_MB, 64) * 1024 * 1024),
         pii_detection=env_bool(PII_DETECTION, True),
-        grpc_host=os.environ.get(GRPC_HOST) or "127.0.0.1",
-        grpc_port=int(os.environ[GRPC_PORT]) if os.environ.get(GRPC_PORT, "").isdigit() else None,
+        grpc_host=env_text(GRPC_HOST, "127.0.0.1") or "127.0.0.1",
+        grpc_port=int(port) if (port := env_text(GRPC_PORT, "")) and port.isdigit() else None,
     )
 
 

@@ -23,10 +23,12 @@ def rec(span, trace="t1", parent=None, **extra):
             "started_at": f"2026-01-01T00:00:0{span[-1]}Z", **extra}  # fmt: skip
 
 
-def test_a_span_is_stored_once_per_trace(db):
+def test_a_span_is_stored_once_per_trace_and_project(db):
     assert db.write([rec("s1"), rec("s2")]) == 2
     assert db.write([rec("s1"), rec("s1", trace="t2")]) == 1  # same span id in another trace is another span
-    assert db.count() == 3 and [r["span_id"] for r in db.query(trace="t1", newest_first=False)] == ["s1", "s2"]
+    assert db.write([rec("s1", project="other")]) == 1  # nor can another project's ids make a span a duplicate
+    assert db.count() == 4 and [r["span_id"] for r in db.query(trace="t1", newest_first=False, projects=["p"])] == ["s1", "s2"]
+    assert sorted(r["project"] for r in db.query(trace="t1")) == ["other", "p", "p"]
 
 
 def test_filters_projects_and_limit(db):
@@ -37,11 +39,13 @@ def test_filters_projects_and_limit(db):
 
 
 def test_deduplication_queries(db):
-    db.write([rec("s1", parent="p0"), rec("s2", parent="s1"), rec("s3", parent=None, output=None)])
-    assert db.parents_with_child_call([("t1", "s1", "chat"), ("t1", "s2", "chat")]) == {"s1"}
-    assert set(db.pop_calls([("t1", "s1", "chat")])) == {"s1"} and db.count() == 2
+    db.write([rec("s1", parent="p0"), rec("s2", parent="s1"), rec("s3", parent=None, output=None), rec("s4", parent="s1", project="q")])
+    assert db.parents_with_child_call([("p", "t1", "s1", "chat"), ("p", "t1", "s2", "chat")]) == {("p", "s1")}
+    assert db.pop_calls([("q", "t1", "s1", "chat")]) == {} and db.count() == 4  # another project's call is never touched
+    assert set(db.pop_calls([("p", "t1", "s1", "chat")])) == {("p", "s1")} and db.count() == 3
+    assert db.pop_stream_request(rec("s9", parent=None, project="q", started_at="2026-01-01T00:00:09Z")) is None
     streamed = db.pop_stream_request(rec("s9", parent=None, started_at="2026-01-01T00:00:09Z"))
-    assert streamed["span_id"] == "s3" and db.count() == 1  # a sibling at the root: a NULL parent matches NULL
+    assert streamed["span_id"] == "s3" and db.count() == 2  # a sibling at the root: a NULL parent matches NULL
 
 
 def test_sessions_and_events(db):

@@ -21,7 +21,10 @@ _TABLES = (
         span_id TEXT NOT NULL, trace_id TEXT NOT NULL, parent_span_id TEXT, project TEXT NOT NULL,
         session_id TEXT, app_user_id TEXT, model TEXT, provider TEXT, operation TEXT, status TEXT,
         started_at TEXT NOT NULL, latency_ms BIGINT, input_tokens BIGINT, output_tokens BIGINT,
-        cost DOUBLE PRECISION, record BYTEA NOT NULL, UNIQUE (trace_id, span_id))""",
+        cost DOUBLE PRECISION, record BYTEA NOT NULL)""",
+    # the record's key (a database made before projects were part of it had a key on trace and span id alone)
+    "ALTER TABLE records DROP CONSTRAINT IF EXISTS records_trace_id_span_id_key",
+    "CREATE UNIQUE INDEX IF NOT EXISTS records_key ON records (trace_id, span_id, project)",
     """CREATE TABLE IF NOT EXISTS sessions (
         project TEXT NOT NULL, session_id TEXT NOT NULL, app_user_id TEXT, metadata BYTEA,
         started_at TEXT NOT NULL, ended_at TEXT, PRIMARY KEY (project, session_id))""",

@@ -1,7 +1,8 @@
 """What a records database does, whatever the engine: ``SQLiteStore`` and ``PostgresStore`` share it.
 
 Records are one row each (the full record as JSON, plus the columns the CLI and the
-server filter on), unique by ``(trace_id, span_id)`` so a repeated span is skipped;
+server filter on), unique by ``(trace_id, span_id, project)`` so a repeated span is skipped
+and no project's ids can collide with another's;
 sessions and their feedback and events have tables of their own. SQL is written
 once with ``?`` placeholders; an engine supplies transactions that run it.
 """
@@ -31,7 +32,7 @@ INDEXES = (
 # One unique index serves deduplication and trace lookups: random keys are what make inserts slow.
 INSERT = (
     f"INSERT INTO records ({', '.join(COLUMNS)}, record) VALUES ({', '.join('?' * (len(COLUMNS) + 1))})"
-    " ON CONFLICT (trace_id, span_id) DO NOTHING"
+    " ON CONFLICT (trace_id, span_id, project) DO NOTHING"
 )
 # A session entered again (one per request, say) keeps its first start and its latest end.
 _SESSION_START = (
@@ -44,6 +45,7 @@ _SESSION_END = (
 )
 _EVENT = "INSERT INTO session_events (project, session_id, type, log_id, created_at, event) VALUES (?, ?, ?, ?, ?, ?)"
 _NO_OUTPUT = (None, {"redacted": True})
+_KEY_MATCH = "trace_id = ? AND span_id = ? AND project = ?"  # a record's key
 
 
 class Transaction(Protocol):
@@ -95,38 +97,40 @@ class RecordsDB:
         return int(self._read("SELECT COUNT(*) FROM records")[0][0])
 
     # ---- what deduplication asks ----------------------------------------------------------------
-    def parents_with_child_call(self, keys: Sequence[tuple[str, str, str]]) -> set[str]:
-        """Of ``(trace_id, span_id, operation)``, the span ids with a stored direct child of the same operation."""
+    def parents_with_child_call(self, keys: Sequence[tuple[str, str, str, str]]) -> set[tuple[str, str]]:
+        """Of ``(project, trace_id, span_id, operation)``, the (project, span id) pairs with a stored direct child
+        of the same project and operation."""
         wanted = set(keys)
-        rows = self._in_traces("trace_id, parent_span_id, operation", {trace for trace, _, _ in keys})
-        return {parent for trace, parent, op in rows if (trace, parent, op) in wanted}
+        rows = self._in_traces("project, trace_id, parent_span_id, operation", {key[1] for key in keys})
+        return {(project, parent) for project, trace, parent, op in rows if (project, trace, parent, op) in wanted}
 
-    def pop_calls(self, keys: Sequence[tuple[str, str, str]]) -> dict[str, dict[str, Any]]:
-        """Remove and return the stored records of ``(trace_id, span_id, operation)`` (outer duplicates), by span id."""
+    def pop_calls(self, keys: Sequence[tuple[str, str, str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Remove and return the stored records of ``(project, trace_id, span_id, operation)`` (outer duplicates),
+        by (project, span id)."""
         wanted = set(keys)
-        rows = self._in_traces("trace_id, span_id, operation", {trace for trace, _, _ in keys})
-        found = [(trace, span_id) for trace, span_id, op in rows if (trace, span_id, op) in wanted]
-        popped: dict[str, dict[str, Any]] = {}
+        rows = self._in_traces("project, trace_id, span_id, operation", {key[1] for key in keys})
+        found = [(trace, span_id, project) for project, trace, span_id, op in rows if (project, trace, span_id, op) in wanted]
+        popped: dict[tuple[str, str], dict[str, Any]] = {}
         with self._transaction() as tx:
-            for trace, span_id in found:
-                [(blob,)] = tx.rows("SELECT record FROM records WHERE trace_id = ? AND span_id = ?", (trace, span_id))
-                popped[span_id] = orjson.loads(blob)
-            tx.many("DELETE FROM records WHERE trace_id = ? AND span_id = ?", found)
+            for key in found:
+                [(blob,)] = tx.rows(f"SELECT record FROM records WHERE {_KEY_MATCH}", key)
+                popped[(key[2], key[1])] = orjson.loads(blob)
+            tx.many(f"DELETE FROM records WHERE {_KEY_MATCH}", found)
         return popped
 
     def pop_stream_request(self, log: dict[str, Any]) -> dict[str, Any] | None:
         """Remove and return the stored request of a streamed call whose result ``log`` carries:
         the latest sibling of the same operation, started no later, with no output yet."""
         sql = (
-            "SELECT span_id, record FROM records WHERE trace_id = ? AND operation = ? AND started_at <= ? AND span_id != ?"
+            "SELECT span_id, record FROM records WHERE trace_id = ? AND project = ? AND operation = ? AND started_at <= ? AND span_id != ?"
             " AND (parent_span_id = ? OR (parent_span_id IS NULL AND CAST(? AS TEXT) IS NULL)) ORDER BY started_at DESC LIMIT 8"
         )
         parent = log.get("parent_span_id")
         with self._transaction() as tx:
-            for span_id, blob in tx.rows(sql, (log["trace_id"], log.get("operation"), log["started_at"], log["span_id"], parent, parent)):
+            for span_id, blob in tx.rows(sql, (log["trace_id"], log["project"], log.get("operation"), log["started_at"], log["span_id"], parent, parent)):
                 record = orjson.loads(blob)
                 if record.get("output") in _NO_OUTPUT and not record.get("output_tokens"):
-                    tx.many("DELETE FROM records WHERE trace_id = ? AND span_id = ?", [(log["trace_id"], span_id)])
+                    tx.many(f"DELETE FROM records WHERE {_KEY_MATCH}", [(log["trace_id"], span_id, log["project"])])
                     return record
         return None
 

@@ -22,14 +22,14 @@ from ._records_db import COLUMNS, FILTERS, INDEXES, RecordsDB
 
 __all__ = ["FILTERS", "SQLiteStore"]
 
-_SCHEMA_VERSION = 3
+_SCHEMA_VERSION = 4
 _BUSY_TIMEOUT = 10.0  # seconds a write waits for another process's lock
 _TABLES = """
 CREATE TABLE IF NOT EXISTS records (
     span_id TEXT NOT NULL, trace_id TEXT NOT NULL, parent_span_id TEXT, project TEXT NOT NULL,
     session_id TEXT, app_user_id TEXT, model TEXT, provider TEXT, operation TEXT, status TEXT,
     started_at TEXT NOT NULL, latency_ms INTEGER, input_tokens INTEGER, output_tokens INTEGER,
-    cost REAL, record BLOB NOT NULL, UNIQUE (trace_id, span_id)
+    cost REAL, record BLOB NOT NULL, UNIQUE (trace_id, span_id, project)
 );
 CREATE TABLE IF NOT EXISTS sessions (
     project TEXT NOT NULL, session_id TEXT NOT NULL, app_user_id TEXT, metadata BLOB,
@@ -41,11 +41,13 @@ CREATE TABLE IF NOT EXISTS session_events (
 );
 """
 _SCHEMA = _TABLES + ";\n".join(INDEXES) + f";\nPRAGMA user_version = {_SCHEMA_VERSION};\n"
-# Stores written before schema 3 keyed records by span id alone.
-_MIGRATE_FROM_2 = f"""
+# Stores written before schema 4 keyed records by span id alone (2), or by trace and span id (3): one
+# project's ids could collide with another's.
+_MIGRATE = f"""
 ALTER TABLE records RENAME TO records_v2;
 DROP INDEX IF EXISTS records_project_time; DROP INDEX IF EXISTS records_trace; DROP INDEX IF EXISTS records_session;
 DROP INDEX IF EXISTS records_user; DROP INDEX IF EXISTS records_time; DROP INDEX IF EXISTS records_parent;
+DROP INDEX IF EXISTS records_session_time; DROP INDEX IF EXISTS records_user_time; DROP INDEX IF EXISTS records_model_time;
 {_SCHEMA}
 INSERT OR IGNORE INTO records ({', '.join(COLUMNS)}, record) SELECT {', '.join(COLUMNS)}, record FROM records_v2;
 DROP TABLE records_v2;
@@ -151,4 +153,4 @@ class SQLiteStore(RecordsDB):
 def _schema_script(conn: sqlite3.Connection) -> str:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     has_records = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'").fetchone() is not None
-    return _MIGRATE_FROM_2 if has_records and version < 3 else _SCHEMA
+    return _MIGRATE if has_records and version < _SCHEMA_VERSION else _SCHEMA

@@ -8,12 +8,14 @@ the first key present, in the order ``shared/reference/peers.md`` §3.7 gives.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable, Mapping
 
 import orjson
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
 from .._attributes import METADATA_ATTRIBUTE, TAGS_ATTRIBUTE
+from ._record import InvalidRecord
 
 Attributes = Mapping[str, Any]
 
@@ -70,6 +72,8 @@ def first_int(attrs: Attributes, keys: Iterable[str]) -> int | None:
     value = first(attrs, keys)
     if isinstance(value, bool):
         return None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidRecord(f"a token count is {value}")
     if isinstance(value, (int, float)):
         return int(value)
     if isinstance(value, str) and value.strip().isdigit():
@@ -80,8 +84,10 @@ def first_int(attrs: Attributes, keys: Iterable[str]) -> int | None:
 def operation(attrs: Attributes) -> str | None:
     """The GenAI operation a span stands for; ``None`` if it is not a GenAI span."""
     op = attrs.get(GenAI.GEN_AI_OPERATION_NAME)
+    if op and not isinstance(op, str):
+        raise InvalidRecord(f"{GenAI.GEN_AI_OPERATION_NAME} must be a string, got {type(op).__name__}")
     if op:
-        return str(op)
+        return op
     kind = attrs.get("openinference.span.kind")
     if kind in _OPENINFERENCE_KINDS:
         return _OPENINFERENCE_KINDS[kind]

@@ -23,7 +23,7 @@ from .._pii import PIIRedactor
 from .._pii._records import redact_record
 from .._scope._sessions import SessionEvent
 from ._mapping import span_to_record
-from ._record import UnencodableRecord, record_problem
+from ._record import InvalidRecord, record_problem
 from ._size_budget import fit_record
 
 _logger = logging.getLogger(__name__)
@@ -72,14 +72,26 @@ class RecordPipeline:
                 events = [e for item in run if isinstance(item, SessionEvent) and (e := self.prepare_event(item.as_dict())) is not None]
                 ok = self._write(self._write_events, events, "session_events", "session events") and ok
             else:
-                records = [r for item in run if not isinstance(item, SessionEvent) and (r := self.record(item)) is not None]
+                records = [r for item in run if not isinstance(item, SessionEvent) and (r := self._valid_record(item)) is not None]
                 ok = self._write(self.sink.write, records, "written", "records") and ok
         return ok
 
+    def _valid_record(self, span: ReadableSpan) -> dict[str, Any] | None:
+        try:
+            return self.record(span)
+        except InvalidRecord:  # counted by record()
+            return None
+
     def record(self, span: ReadableSpan) -> dict[str, Any] | None:
-        """The span's record, redacted and within budget; None for a span that is no LLM step or could not be mapped."""
+        """The span's record, redacted and within budget; None for a span that is no LLM step or could not be mapped.
+
+        Raises :class:`InvalidRecord` (counted ``invalid_record``) for a span that can never be stored, so a
+        server can tell its sender why."""
         try:
             record = span_to_record(span, default_project=self.settings.project, capture_content=self.settings.capture_content)
+        except InvalidRecord as exc:
+            self._invalid(format(span.context.span_id, "016x") if span.context else None, str(exc))
+            raise
         except Exception:  # noqa: BLE001 - one bad span must not lose the batch
             _logger.warning("could not map span %r; dropped", getattr(span, "name", "?"), exc_info=True)
             self.stats.add("mapping_error")
@@ -87,7 +99,14 @@ class RecordPipeline:
         return None if record is None else self.prepare(record)
 
     def prepare(self, record: dict[str, Any]) -> dict[str, Any] | None:
-        """Redact ``record`` and fit it to the byte budget, in place; None (counted) if it cannot be redacted."""
+        """Check, redact and fit ``record`` to the byte budget, in place; None (counted) if it cannot be redacted.
+
+        Raises :class:`InvalidRecord` (counted) when it can never be stored: checked before redaction, which
+        walks the content and must not meet a structure nested a thousand levels deep."""
+        problem = record_problem(record)
+        if problem is not None:
+            self._invalid(record.get("span_id"), problem)
+            raise InvalidRecord(problem)
         if self.redactor is not None:
             try:
                 redact_record(record, self.redactor)
@@ -95,17 +114,17 @@ class RecordPipeline:
                 _logger.warning("could not redact the record of span %r; dropped", record.get("span_id"), exc_info=True)
                 self.stats.add("redaction_error")
                 return None
-        problem = record_problem(record)
         try:
-            if problem is None and fit_record(record, self.settings.max_record_bytes):
+            if fit_record(record, self.settings.max_record_bytes):
                 self.stats.add("truncated")
-        except UnencodableRecord as exc:
-            problem = str(exc)
-        if problem is not None:
-            _warn_invalid(record.get("span_id"), problem)
-            self.stats.add("invalid_record")
-            return None
+        except InvalidRecord as exc:
+            self._invalid(record.get("span_id"), str(exc))
+            raise
         return record
+
+    def _invalid(self, span_id: Any, problem: str) -> None:
+        _warn_drop("invalid_record", f"the record of span {span_id} cannot be stored: {problem}")
+        self.stats.add("invalid_record")
 
     def prepare_event(self, event: dict[str, Any]) -> dict[str, Any] | None:
         """A session event's wire form, with what users typed redacted (or withheld without content capture)."""
@@ -175,6 +194,3 @@ def _warn_drop(reason: str, message: str) -> None:
     """A WARNING the first time records are dropped for ``reason``; ``stats()`` counts every one."""
     warn_once(("drop", reason), "otel-aitracer: %s; dropped (%s; later drops are counted in stats(), not logged)", message, reason)
 
-
-def _warn_invalid(span_id: Any, problem: str) -> None:
-    _warn_drop("invalid_record", f"the record of span {span_id} cannot be stored: {problem}")

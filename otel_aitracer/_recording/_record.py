@@ -15,6 +15,11 @@ from typing import Any, TypedDict
 import orjson
 
 MAX_COUNT = 2**63 - 1  # what a signed 64-bit column (SQLite INTEGER, PostgreSQL bigint) holds
+# Fields the stores index: PostgreSQL refuses an index entry over ~2.7 KB, so a longer value could never be stored.
+KEY_FIELDS = ("project", "model", "provider", "operation", "status", "trace_id", "span_id", "parent_span_id", "session_id", "app_user_id", "started_at")
+MAX_KEY_CHARS = 512  # at most 2 KB of UTF-8
+MAX_CONTENT_DEPTH = 128  # JSON nesting of input, output and metadata (orjson encodes 254; the redactor recurses)
+CONTENT_FIELDS = ("input", "output", "metadata")
 
 STRING_FIELDS = (
     "project", "model", "provider", "operation", "name", "status", "error_message", "trace_id", "span_id",
@@ -65,12 +70,32 @@ def record_problem(record: Any) -> str | None:
         value = record.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_COUNT):
             return f"{key} must be an integer from 0 to 2^63-1, got {_short(value)}"
+    for key in KEY_FIELDS:
+        if isinstance(record.get(key), str) and len(record[key]) > MAX_KEY_CHARS:
+            return f"{key} is {len(record[key])} characters; at most {MAX_KEY_CHARS}"
     cost = record.get("cost")
     if cost is not None and (not isinstance(cost, (int, float)) or isinstance(cost, bool) or not math.isfinite(cost) or cost < 0):
         return f"cost must be a non-negative finite number, got {_short(cost)}"
     if record.get("metadata") is not None and not isinstance(record["metadata"], dict):
         return "metadata must be an object"
+    for key in CONTENT_FIELDS:
+        if _deeper_than(record.get(key), MAX_CONTENT_DEPTH):
+            return f"{key} is nested deeper than {MAX_CONTENT_DEPTH} levels"
     return None
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether JSON-like ``value`` nests more than ``limit`` levels (without recursion: the value may be deep)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, (list, tuple)) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list, tuple)))
+    return False
 
 
 def encoded_size(record: dict[str, Any]) -> int:
@@ -82,7 +107,11 @@ def encoded_size(record: dict[str, Any]) -> int:
         raise UnencodableRecord(str(exc)) from exc
 
 
-class UnencodableRecord(ValueError):
+class InvalidRecord(ValueError):
+    """A span or record that can never be stored; the message says why (a sender is told, in a 400 or partial success)."""
+
+
+class UnencodableRecord(InvalidRecord):
     """A record whose content JSON cannot encode."""
 
 

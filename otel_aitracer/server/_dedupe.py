@@ -1,7 +1,8 @@
 """One LLM call, one record, even when two instrumentations traced it (a wrapper around the SDK's own span).
 
-An LLM record whose descendant is an LLM record of the same operation and trace
-is the same call seen from outside: the inner record is kept (it is closest to
+An LLM record whose descendant is an LLM record of the same project, operation and trace
+is the same call seen from outside (records of two projects never fold: a project is a
+wall, whatever ids arrive, and an app calling through another team's gateway keeps its own): the inner record is kept (it is closest to
 the provider) and takes what only the outer one knew (session, user, metadata,
 tags, content). Within a request the whole span tree is known; across requests
 only a direct parent and child can be matched, from the store.
@@ -38,7 +39,7 @@ def drop_outer_duplicates(spans: Iterable[ReadableSpan], records: list[dict[str,
         parent, depth = parent_of.get(inner["span_id"]), 0
         while parent is not None and depth < _MAX_DEPTH:
             outer = llm.get(parent)
-            if outer is not None and outer["operation"] == inner["operation"] and outer["span_id"] not in dropped:
+            if outer is not None and _same_call(outer, inner) and outer["span_id"] not in dropped:
                 merge_outer(inner, outer)
                 dropped.add(outer["span_id"])
                 break
@@ -92,7 +93,7 @@ def _stream_request(log: dict[str, Any], log_span: ReadableSpan, records: list[d
         if span is None or record is log or record["span_id"] in folded or _is_stream_log(span):
             continue
         same_parent = (span.parent.span_id if span.parent else None) == (log_span.parent.span_id if log_span.parent else None)
-        if same_parent and record["operation"] == log["operation"] and (span.attributes or {}).get("request_data") == request_data:
+        if same_parent and _same_call(record, log) and (span.attributes or {}).get("request_data") == request_data:
             if (span.start_time or 0) <= (log_span.start_time or 0):
                 candidates.append((span.start_time or 0, record))
     return max(candidates, key=lambda c: c[0])[1] if candidates else None
@@ -103,8 +104,8 @@ def against_store(store: RecordsDB, records: list[dict[str, Any]]) -> tuple[list
     calls = [r for r in records if r.get("operation") in LLM_OPERATIONS]
     if not calls:
         return records, 0
-    outer_of_stored = store.parents_with_child_call([(r["trace_id"], r["span_id"], r["operation"]) for r in calls])
-    parents = [(r["trace_id"], r["parent_span_id"], r["operation"]) for r in calls if r.get("parent_span_id") and r["span_id"] not in outer_of_stored]
+    outer_of_stored = store.parents_with_child_call([_key(r, r["span_id"]) for r in calls])
+    parents = [_key(r, r["parent_span_id"]) for r in calls if r.get("parent_span_id") and (r["project"], r["span_id"]) not in outer_of_stored]
     stored_outer = store.pop_calls(parents) if parents else {}
     kept = []
     for record in records:
@@ -113,13 +114,22 @@ def against_store(store: RecordsDB, records: list[dict[str, Any]]) -> tuple[list
             if request is not None:
                 _take_result(request, record, _ms_between(request["started_at"], record["started_at"]))
                 record = request
-        if record["span_id"] in outer_of_stored:
+        if (record["project"], record["span_id"]) in outer_of_stored:
             continue
-        outer = stored_outer.get(record.get("parent_span_id") or "")
+        outer = stored_outer.get((record["project"], record.get("parent_span_id") or ""))
         if outer is not None and record.get("operation") in LLM_OPERATIONS:
             merge_outer(record, outer)
         kept.append(record)
     return kept, len(outer_of_stored) + len(stored_outer)
+
+
+def _same_call(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return bool(a["operation"] == b["operation"] and a["project"] == b["project"])
+
+
+def _key(record: dict[str, Any], span_id: str) -> tuple[str, str, str, str]:
+    """What the store matches a call by: project, trace, span, operation."""
+    return record["project"], record["trace_id"], span_id, record["operation"]
 
 
 def merge_outer(inner: dict[str, Any], outer: dict[str, Any]) -> None:

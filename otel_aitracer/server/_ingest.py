@@ -17,7 +17,7 @@ from .._attributes import PROJECT_ATTRIBUTE
 from .._destinations._records_db import RecordsDB
 from .._drops import DropError
 from .._recording._pipeline import RecordPipeline
-from .._recording._record import record_problem
+from .._recording._record import InvalidRecord
 from ._auth import Grant
 from ._dedupe import against_store, drop_outer_duplicates
 from ._otlp import spans as otlp_spans
@@ -47,6 +47,10 @@ class Outcome:
     duplicates: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def reject(self, why: str) -> None:
+        self.rejected += 1
+        self.errors.append(why)
+
     def message(self) -> str:
         return "; ".join(self.errors[:5])
 
@@ -61,11 +65,14 @@ class Ingest:
         outcome, records, kept_spans = Outcome(), [], []
         for span in otlp_spans(request):
             if isinstance(span, str):
-                outcome.rejected += 1
-                outcome.errors.append(span)
+                outcome.reject(span)
                 continue
             kept_spans.append(span)
-            record = self.pipeline.record(span)
+            try:
+                record = self.pipeline.record(span)
+            except InvalidRecord as exc:
+                outcome.reject(f"span {span.name[:80]!r}: {exc}")
+                continue
             if record is not None:
                 records.append(self._owned(record, span, grant))
         records, dropped = drop_outer_duplicates(kept_spans, records)
@@ -79,14 +86,15 @@ class Ingest:
         for n, entry in enumerate(entries):
             problem = _native_problem(entry)
             if problem:
-                outcome.rejected += 1
-                outcome.errors.append(f"logs[{n}]: {problem}")
+                outcome.reject(f"logs[{n}]: {problem}")
                 continue
-            record = _completed(dict(entry), grant)
-            prepared = self.pipeline.prepare(record)
+            try:
+                prepared = self.pipeline.prepare(_completed(dict(entry), grant))
+            except InvalidRecord as exc:
+                outcome.reject(f"logs[{n}]: {exc}")
+                continue
             if prepared is None:
-                outcome.rejected += 1
-                outcome.errors.append(f"logs[{n}]: could not be redacted")
+                outcome.reject(f"logs[{n}]: could not be redacted")
             else:
                 records.append(prepared)
         self._store(records, grant, outcome)
@@ -120,11 +128,12 @@ class Ingest:
 
 
 def _native_problem(entry: Any) -> str | None:
-    """The record validator's answer, plus what a native record must carry: its model."""
-    problem = record_problem(entry)
-    if problem is None and (not isinstance(entry.get("model"), str) or not entry["model"]):
+    """What a native record must be before it is completed (the pipeline checks the rest): an object with its model."""
+    if not isinstance(entry, dict):
+        return "a record must be a JSON object"
+    if not isinstance(entry.get("model"), str) or not entry["model"]:
         return "model is required (a non-empty string)"
-    return problem
+    return None
 
 
 def _completed(record: dict[str, Any], grant: Grant) -> dict[str, Any]:

@@ -48,6 +48,27 @@ _NO_OUTPUT = (None, {"redacted": True})
 _KEY_MATCH = "trace_id = ? AND span_id = ? AND project = ?"  # a record's key
 
 
+Cursor = tuple[str, str, str, str]  # a record's place in the order: started_at, trace_id, span_id, project
+_ORDER = "started_at, trace_id, span_id, project"
+
+
+def _where(projects: Sequence[str] | None, filters: dict[str, str | None]) -> tuple[list[str], list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if projects is not None:
+        clauses.append(f"project IN ({', '.join('?' * len(projects))})" if projects else "1 = 0")
+        params.extend(projects)
+    for name, value in filters.items():
+        if value is not None:
+            clauses.append(f"{FILTERS[name]} = ?")
+            params.append(value)
+    return clauses, params
+
+
+def _clause(where: list[str]) -> str:
+    return " WHERE " + " AND ".join(where) if where else ""
+
+
 class Transaction(Protocol):
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
@@ -75,23 +96,68 @@ class RecordsDB:
         self, limit: int | None = None, newest_first: bool = True, projects: Sequence[str] | None = None, **filters: str | None
     ) -> list[dict[str, Any]]:
         """Records matching ``filters`` (keys of :data:`FILTERS`) in ``projects`` (all if None), newest first by default."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if projects is not None:
-            clauses.append(f"project IN ({', '.join('?' * len(projects))})" if projects else "1 = 0")
-            params.extend(projects)
-        for name, value in filters.items():
-            if value is not None:
-                clauses.append(f"{FILTERS[name]} = ?")
-                params.append(value)
-        sql = "SELECT record FROM records"
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
-        sql += f" ORDER BY started_at {'DESC' if newest_first else 'ASC'}, span_id"
+        blobs, _ = self.page(limit, newest_first, projects, None, **filters)
+        return [orjson.loads(blob) for blob in blobs]
+
+    def page(
+        self, limit: int | None, newest_first: bool = True, projects: Sequence[str] | None = None, after: Cursor | None = None,
+        **filters: str | None,
+    ) -> tuple[list[bytes], Cursor | None]:  # fmt: skip
+        """Up to ``limit`` records as stored (JSON bytes, not decoded) after ``after``, and the cursor of the last one.
+
+        Keyset paging on the record's order, so a reader walks any number of records a page at a time."""
+        where, params = _where(projects, filters)
+        if after is not None:
+            where.append(f"({_ORDER}) {'<' if newest_first else '>'} (?, ?, ?, ?)")
+            params.extend(after)
+        direction = "DESC" if newest_first else "ASC"
+        sql = f"SELECT record, {_ORDER} FROM records{_clause(where)} ORDER BY " + ", ".join(f"{c} {direction}" for c in _ORDER.split(", "))
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
-        return [orjson.loads(row[0]) for row in self._read(sql, params)]
+        rows = self._read(sql, params)
+        return [bytes(row[0]) for row in rows], (tuple(rows[-1][1:]) if rows else None)  # type: ignore[return-value]
+
+    def stats(self, by: str, projects: Sequence[str] | None = None, limit: int = 100, **filters: str | None) -> list[dict[str, Any]]:
+        """Requests, tokens, cost, errors and latency percentiles per value of column ``by``, the busiest ``limit`` groups,
+        computed by the database: nothing is decoded, whatever the store's size."""
+        where, params = _where(projects, filters)
+        totals = self._read(
+            f"SELECT {by}, COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), SUM(cost),"
+            f" SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END) FROM records{_clause(where)}"
+            f" GROUP BY {by} ORDER BY COUNT(*) DESC, {by} LIMIT ?", [*params, limit],
+        )  # fmt: skip
+        percentiles = self._percentiles(by, [row[0] for row in totals], where, params)
+        keys = ("requests", "input_tokens", "output_tokens", "cost", "errors")
+        rows = []
+        for group, *values in totals:
+            row = {"group": group, **dict(zip(keys, (int(values[0]), int(values[1]), int(values[2]), values[3], int(values[4]))))}
+            row["cost"] = round(float(row["cost"]), 9) if row["cost"] is not None else None
+            p50, p95 = percentiles.get(group, (None, None))
+            rows.append({**row, "p50_latency_ms": p50, "p95_latency_ms": p95})
+        return rows
+
+    def _percentiles(self, by: str, groups: list[Any], where: list[str], params: list[Any]) -> dict[Any, tuple[int, int]]:
+        """Nearest-rank p50 and p95 of ``latency_ms`` for each of ``groups`` (rank ceil(p * n), in integers)."""
+        if not groups:
+            return {}
+        named = [g for g in groups if g is not None]
+        within = [f"{by} IN ({', '.join('?' * len(named))})"] if named else []
+        within += [f"{by} IS NULL"] if None in groups else []
+        sql = (
+            f"SELECT grp, rank, latency FROM (SELECT {by} AS grp, COALESCE(latency_ms, 0) AS latency,"
+            f" ROW_NUMBER() OVER (PARTITION BY {by} ORDER BY COALESCE(latency_ms, 0)) AS rank, COUNT(*) OVER (PARTITION BY {by}) AS n"
+            f" FROM records{_clause([*where, '(' + ' OR '.join(within) + ')'])}) ranked"
+            " WHERE rank = (50 * n + 99) / 100 OR rank = (95 * n + 99) / 100"
+        )
+        found: dict[Any, dict[int, int]] = {}
+        for group, rank, latency in self._read(sql, [*params, *named]):
+            found.setdefault(group, {})[int(rank)] = int(latency)
+        out = {}
+        for group, ranks in found.items():
+            ordered = [ranks[r] for r in sorted(ranks)]
+            out[group] = (ordered[0], ordered[-1])
+        return out
 
     def count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM records")[0][0])

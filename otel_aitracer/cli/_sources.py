@@ -31,7 +31,7 @@ class StoreSource:
         return self.store.query(trace=trace_id, newest_first=False)
 
     def stats(self, by: str, project: str | None) -> list[dict[str, Any]]:
-        return _stats.summarize(self.store.query(project=project), by)
+        return _stats.summarize(self.store, by, project)
 
 
 class ServerSource:

@@ -1,45 +1,19 @@
-"""``stats --by``: requests, tokens, cost, errors and latency percentiles per group."""
+"""``stats --by``: requests, tokens, cost, errors and latency percentiles per group (the store's database computes them)."""
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import Any, Sequence
 
+from .._destinations._records_db import RecordsDB
 from . import _table
 
 GROUPS = {"project": "project", "user": "app_user_id", "model": "model", "session": "session_id"}
 
 
-def percentile(values: list[int], p: float) -> int | None:
-    """Nearest-rank percentile (the value at rank ceil(p/100 * n))."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
-def summarize(records: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
-    field = GROUPS[by]
-    groups: dict[Any, list[dict[str, Any]]] = {}
-    for record in records:
-        groups.setdefault(record.get(field), []).append(record)
-    rows = []
-    for key, members in groups.items():
-        latencies = [int(r.get("latency_ms") or 0) for r in members]
-        costs = [r["cost"] for r in members if r.get("cost") is not None]
-        rows.append(
-            {
-                by: key,
-                "requests": len(members),
-                "input_tokens": sum(int(r.get("input_tokens") or 0) for r in members),
-                "output_tokens": sum(int(r.get("output_tokens") or 0) for r in members),
-                "cost": round(sum(costs), 9) if costs else None,
-                "errors": sum(1 for r in members if r.get("status") == "error"),
-                "p50_latency_ms": percentile(latencies, 50),
-                "p95_latency_ms": percentile(latencies, 95),
-            }
-        )
-    return sorted(rows, key=lambda row: (-row["requests"], str(row[by])))
+def summarize(store: RecordsDB, by: str, project: str | None = None, projects: Sequence[str] | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """The busiest ``limit`` groups of ``by`` (a key of :data:`GROUPS`), aggregated by the store's database."""
+    rows = store.stats(GROUPS[by], projects=projects, limit=limit, project=project)
+    return [{by: row.pop("group"), **row} for row in rows]
 
 
 def stats_table(rows: list[dict[str, Any]], by: str) -> str:

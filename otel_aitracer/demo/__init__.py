@@ -47,12 +47,12 @@ def run_demo(store: str | os.PathLike[str] | None = None) -> int:
             trace_ids.append(_other_providers(others, claude.base_url, gemini.base_url))
         pipeline.flush(timeout=10)
         pipeline.shutdown()
-    records = SQLiteStore(settings.store).query(trace=None, limit=None)
-    mine = [r for r in records if r["trace_id"] in trace_ids]
+    records_db = SQLiteStore(settings.store)
+    mine = [r for trace_id in trace_ids for r in records_db.query(trace=trace_id, newest_first=False)]
     print(f"\nRecorded {len(mine)} LLM calls to {settings.store}:\n")
     print(_records.logs_table(mine))
     print("\nBy user:\n")
-    print(_stats.stats_table(_stats.summarize(mine, "user"), "user"))
+    print(_stats.stats_table(_stats.summarize(records_db, "user", project="demo"), "user"))
     print(f"\nOne trace as a tree (otel-aitracer trace {trace_ids[-1]} --store {settings.store}):\n")
     print(_records.trace_tree([r for r in mine if r["trace_id"] == trace_ids[-1]]))
     print(f"\nNext: otel-aitracer logs --store {settings.store} | otel-aitracer stats --by model --store {settings.store}")

@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from .._config import env_bool, env_number, env_text
 from ._app import ServerConfig, create_app
 from ._auth import Keys
+from ._protocol import BoundedHttpProtocol, read_timeout
 
 __all__ = ["ServerConfig", "app_from_env", "create_app", "serve"]
 
@@ -26,6 +27,8 @@ MAX_DECOMPRESSED_MB = "AITRACER_SERVER_MAX_DECOMPRESSED_MB"
 GRPC_PORT = "AITRACER_SERVER_GRPC_PORT"
 GRPC_HOST = "AITRACER_SERVER_GRPC_HOST"
 PII_DETECTION = "AITRACER_PII_DETECTION"
+MAX_RECORDS = "AITRACER_SERVER_MAX_RECORDS"
+MAX_CONNECTIONS = "AITRACER_SERVER_MAX_CONNECTIONS"
 DEFAULT_PORT = 4318
 
 
@@ -38,6 +41,9 @@ def config_from_env() -> ServerConfig:
         pii_detection=env_bool(PII_DETECTION, True),
         grpc_host=env_text(GRPC_HOST, "127.0.0.1") or "127.0.0.1",
         grpc_port=int(port) if (port := env_text(GRPC_PORT, "")) and port.isdigit() else None,
+        read_timeout=read_timeout(),
+        max_records=int(env_number(MAX_RECORDS, 20_000)),
+        max_connections=int(env_number(MAX_CONNECTIONS, 1000)),
     )
 
 
@@ -57,8 +63,9 @@ def serve(
         os.environ[STORE] = store
     if keys_file:
         os.environ[KEYS_FILE] = keys_file
-    config_from_env()  # a bad configuration fails here, once, with a clear message
+    config = config_from_env()  # a bad configuration fails here, once, with a clear message
     uvicorn.run(
         "otel_aitracer.server:app_from_env", factory=True, host=host, port=port, workers=workers,
-        log_level=log_level, access_log=False, timeout_graceful_shutdown=10,
+        log_level=log_level, access_log=False, timeout_graceful_shutdown=10, http=BoundedHttpProtocol,
+        limit_concurrency=config.max_connections,
     )  # fmt: skip

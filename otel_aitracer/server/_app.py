@@ -11,7 +11,9 @@ keep the data and retry.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import functools
 import gc
 import logging
 from dataclasses import dataclass
@@ -23,24 +25,27 @@ import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from .._config import resolve_settings
 from .._destinations._pg_store import PostgresStore, is_postgres_dsn
+from .._destinations._records_db import Cursor
 from .._destinations._store import SQLiteStore
 from .._recording._pipeline import RecordPipeline
 from ..cli._stats import GROUPS, summarize
 from ._auth import Grant, Keys
 from ._body import BodyError, decode_body, read_body
 from ._ingest import STORE_ERRORS, Forbidden, Ingest, now_rfc3339
-from ._otlp import JSON, PROTOBUF, parse_request, response, status_body
+from ._otlp import JSON, PROTOBUF, parse_request, response, span_count, status_body
 
 _logger = logging.getLogger(__name__)
 _RETRY_AFTER_SECONDS = "5"
 
 
-_MAX_LIST = 1000
+_MAX_LIST = 1000  # records in one page of a read
+_STREAM_ROWS = 50  # records fetched at a time while a page streams out
+_MAX_GROUPS = 1000
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,9 @@ class ServerConfig:
     pii_detection: bool | None = None
     grpc_host: str = "127.0.0.1"
     grpc_port: int | None = None  # OTLP/gRPC too when set (4317 by convention)
+    read_timeout: float = 15.0  # seconds for a request's headers, and again for its body
+    max_records: int = 20_000  # spans or records in one request (413 past it)
+    max_connections: int = 1000  # per worker; past it, 503
 
 
 def create_app(config: ServerConfig) -> Starlette:
@@ -92,7 +100,7 @@ def _worker_lifespan(config: ServerConfig, ingest: Ingest) -> Callable[[Starlett
         if config.grpc_port is not None:
             from ._grpc import start_grpc
 
-            server = start_grpc(ingest, config.keys, config.grpc_host, config.grpc_port, config.max_decompressed_bytes)
+            server = start_grpc(ingest, config.keys, config.grpc_host, config.grpc_port, config.max_decompressed_bytes, config.max_records)
         try:
             yield
         finally:
@@ -124,8 +132,12 @@ class _Handlers:
         return self.config.keys.grant(request.headers.get("authorization"))
 
     async def _body(self, request: Request) -> bytes:
-        raw = await read_body(request.stream(), request.headers.get("content-length"), self.config.max_body_bytes)
+        raw = await read_body(request.stream(), request.headers.get("content-length"), self.config.max_body_bytes, self.config.read_timeout)
         return decode_body(raw, request.headers.get("content-encoding"), self.config.max_decompressed_bytes)
+
+    def _check_count(self, count: int, what: str) -> None:
+        if count > self.config.max_records:
+            raise BodyError(413, f"{count} {what} in one request; at most {self.config.max_records} (send smaller batches)")
 
     async def _native(self, request: Request, work: Callable[[Any, Grant], Any]) -> Response:
         """Auth, body, JSON, then ``work(document, grant)`` in the thread pool; errors as JSON."""
@@ -133,8 +145,8 @@ class _Handlers:
         if grant is None:
             return _json({"error": "a valid Bearer API key is required"}, 401)
         try:
-            document = orjson.loads(await self._body(request))
-            return await self._ingesting(work, document, grant)
+            body = await self._body(request)
+            return await self._ingesting(lambda: work(orjson.loads(body), grant))
         except BodyError as exc:
             return _json({"error": exc.message}, exc.status)
         except orjson.JSONDecodeError as exc:
@@ -159,7 +171,7 @@ class _Handlers:
             return error(401, 16, "a valid Bearer API key is required")
         try:
             body = await self._body(request)
-            outcome = await self._ingesting(lambda: self.ingest.otlp(parse_request(body, media), grant))
+            outcome = await self._ingesting(self._otlp, body, media, grant)
         except BodyError as exc:
             return error(exc.status, 3, exc.message)
         except Forbidden as exc:
@@ -169,11 +181,17 @@ class _Handlers:
             return error(503, 14, "the store is unavailable; retry later", {"Retry-After": _RETRY_AFTER_SECONDS})
         return Response(response(outcome.rejected, outcome.message(), media), 200, media_type=media)
 
+    def _otlp(self, body: bytes, media: str, grant: Grant) -> Any:
+        parsed = parse_request(body, media)
+        self._check_count(span_count(parsed), "spans")
+        return self.ingest.otlp(parsed, grant)
+
     # ---- AITracer API ---------------------------------------------------------------------------
     async def logs_batch(self, request: Request) -> Response:
         def work(document: Any, grant: Grant) -> Response:
             if not isinstance(document, dict) or not isinstance(document.get("logs"), list):
                 return _json({"error": 'expected {"logs": [record, ...]}'}, 400)
+            self._check_count(len(document["logs"]), "records")
             outcome = self.ingest.native(document["logs"], grant)
             body = {"accepted": outcome.accepted, "duplicates": outcome.duplicates, "rejected": outcome.rejected, "errors": outcome.errors}
             return _json(body, 200)
@@ -216,51 +234,104 @@ class _Handlers:
         return await self._native(request, work)
 
     # ---- reads ----------------------------------------------------------------------------------
-    async def list_logs(self, request: Request) -> Response:
+    def _reader(self, request: Request) -> tuple[Grant | None, list[str] | None, Response | None]:
+        """The read grant, the projects it may see (None: all), or the error response."""
         grant = self._grant(request)
         if grant is None:
-            return _json({"error": "a valid Bearer API key is required"}, 401)
+            return None, None, _json({"error": "a valid Bearer API key is required"}, 401)
+        project = request.query_params.get("project")
+        if project is not None and not grant.allows(project):
+            return None, None, _json({"error": f"this key may not read project {project!r}"}, 403)
+        return grant, None if grant.allows("*") else sorted(grant.projects), None
+
+    async def list_logs(self, request: Request) -> Response:
+        """Newest first, a page of at most 1,000 records streamed as stored; ``next`` is the cursor of the next page."""
+        grant, projects, refused = self._reader(request)
+        if refused is not None:
+            return refused
         params = request.query_params
         try:
             limit = min(_MAX_LIST, max(1, int(params.get("limit", "100"))))
-        except ValueError:
-            return _json({"error": "limit must be an integer"}, 400)
+            after = _cursor(params.get("cursor"))
+        except ValueError as exc:
+            return _json({"error": str(exc)}, 400)
         filters: dict[str, Any] = {name: params.get(name) for name in ("project", "session", "user", "trace", "model", "status")}
-        if filters["project"] is not None and not grant.allows(filters["project"]):
-            return _json({"error": f"this key may not read project {filters['project']!r}"}, 403)
-        projects = None if grant.allows("*") else sorted(grant.projects)
-        records = await run_in_threadpool(lambda: self.store.query(limit=limit, projects=projects, **filters))
-        return _json({"logs": records})
+        return self._stream(b'{"logs":[', limit, True, projects, after, filters, b"]")
 
     async def get_trace(self, request: Request) -> Response:
-        grant = self._grant(request)
-        if grant is None:
-            return _json({"error": "a valid Bearer API key is required"}, 401)
         trace_id = request.path_params["trace_id"].lower()
-        projects = None if grant.allows("*") else sorted(grant.projects)
-        visible = await run_in_threadpool(lambda: self.store.query(newest_first=False, projects=projects, trace=trace_id))
-        if not visible:  # the same answer whether the trace does not exist or belongs to another project
+        grant, projects, refused = self._reader(request)
+        if refused is not None:
+            return refused
+        try:
+            after = _cursor(request.query_params.get("cursor"))
+        except ValueError as exc:
+            return _json({"error": str(exc)}, 400)
+        first, _ = await run_in_threadpool(lambda: self.store.page(1, False, projects, after, trace=trace_id))
+        if not first:  # the same answer whether the trace does not exist or belongs to another project
             return _json({"error": f"no trace {trace_id}"}, 404)
-        return _json({"trace_id": trace_id, "logs": visible})
+        head = b'{"trace_id":' + orjson.dumps(trace_id) + b',"logs":['
+        return self._stream(head, _MAX_LIST, False, projects, after, {"trace": trace_id}, b"]")
+
+    def _stream(self, head: bytes, limit: int, newest_first: bool, projects: list[str] | None, after: Cursor | None,
+                filters: dict[str, Any], tail: bytes) -> Response:  # fmt: skip
+        """Records as stored, fetched ``_STREAM_ROWS`` at a time: a worker holds one slice of a page, never the page."""
+
+        async def body() -> AsyncIterator[bytes]:
+            yield head
+            cursor, sent, full = after, 0, False
+            while sent < limit:
+                want = min(_STREAM_ROWS, limit - sent)
+                blobs, last = await run_in_threadpool(functools.partial(self.store.page, want, newest_first, projects, cursor, **filters))
+                for blob in blobs:
+                    yield (b"," if sent else b"") + blob
+                    sent += 1
+                cursor, full = last or cursor, len(blobs) == want
+                if not full:
+                    break
+            yield tail
+            more = full and cursor is not None and sent == limit
+            yield b',"next":' + (orjson.dumps(_cursor_text(cursor)) if more and cursor else b"null") + b"}"
+
+        return StreamingResponse(body(), media_type=JSON)
 
     async def stats(self, request: Request) -> Response:
-        """``otel-aitracer stats`` computed here: requests, tokens, cost, errors, latency per group."""
-        grant = self._grant(request)
-        if grant is None:
-            return _json({"error": "a valid Bearer API key is required"}, 401)
+        """``otel-aitracer stats`` computed here, by the database: requests, tokens, cost, errors, latency per group."""
+        grant, projects, refused = self._reader(request)
+        if refused is not None:
+            return refused
         by, project = request.query_params.get("by", "project"), request.query_params.get("project")
         if by not in GROUPS:
             return _json({"error": f"by must be one of {', '.join(sorted(GROUPS))}"}, 400)
-        if project is not None and not grant.allows(project):
-            return _json({"error": f"this key may not read project {project!r}"}, 403)
-        projects = None if grant.allows("*") else sorted(grant.projects)
-        rows = await run_in_threadpool(lambda: summarize(self.store.query(project=project, projects=projects), by))
+        try:
+            limit = min(_MAX_GROUPS, max(1, int(request.query_params.get("limit", "100"))))
+        except ValueError:
+            return _json({"error": "limit must be an integer"}, 400)
+        rows = await run_in_threadpool(lambda: summarize(self.store, by, project, projects, limit))
         return _json({"stats": rows})
 
     async def healthz(self, request: Request) -> Response:
+        """Up and able to read its store; nothing about the data (anyone may ask)."""
         try:
-            count = await run_in_threadpool(self.store.count)
-        except STORE_ERRORS as exc:
-            return _json({"status": "unavailable", "error": str(exc)}, 503)
-        return _json({"status": "ok", "records": count})
+            await run_in_threadpool(lambda: self.store.page(1))
+        except STORE_ERRORS:
+            _logger.exception("healthz: the store cannot be read")
+            return _json({"status": "unavailable"}, 503)
+        return _json({"status": "ok"})
 
+
+def _cursor(text: str | None) -> Cursor | None:
+    """A page cursor from its opaque text; ValueError for one we did not make."""
+    if not text:
+        return None
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(text.encode() + b"=" * (-len(text) % 4)))
+    except (ValueError, orjson.JSONDecodeError):
+        raise ValueError("cursor is not one this server gave") from None
+    if not isinstance(values, list) or len(values) != 4 or not all(isinstance(v, str) for v in values):
+        raise ValueError("cursor is not one this server gave")
+    return (values[0], values[1], values[2], values[3])
+
+
+def _cursor_text(cursor: Cursor) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(list(cursor))).decode().rstrip("=")

@@ -1,6 +1,7 @@
-"""Request bodies with limits: the raw size, and the size after gzip, checked while reading.
+"""Request bodies with limits: the time to read them, the raw size, and the size after gzip, checked while reading.
 
-A gzip bomb is stopped once its output passes the limit, without inflating the rest.
+A gzip bomb is stopped once its output passes the limit, without inflating the rest; a
+body of several gzip members (concatenated files, streaming compressors) is read whole.
 """
 
 from __future__ import annotations
@@ -8,9 +9,11 @@ from __future__ import annotations
 import zlib
 from typing import AsyncIterator
 
+import anyio
+
 
 class BodyError(Exception):
-    """A body the server refuses: ``status`` is 400, 413 or 415."""
+    """A body the server refuses: ``status`` is 400, 408, 413 or 415."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -18,8 +21,16 @@ class BodyError(Exception):
         self.message = message
 
 
-async def read_body(chunks: AsyncIterator[bytes], content_length: str | None, max_bytes: int) -> bytes:
-    """The raw body; 413 as soon as it is (or says it is) longer than ``max_bytes``."""
+async def read_body(chunks: AsyncIterator[bytes], content_length: str | None, max_bytes: int, timeout: float) -> bytes:
+    """The raw body; 413 as soon as it is (or says it is) longer than ``max_bytes``, 408 unless whole within ``timeout``."""
+    try:
+        with anyio.fail_after(timeout):
+            return await _read(chunks, content_length, max_bytes)
+    except TimeoutError:
+        raise BodyError(408, f"the body did not arrive within {timeout:g} s") from None
+
+
+async def _read(chunks: AsyncIterator[bytes], content_length: str | None, max_bytes: int) -> bytes:
     if content_length is not None:
         try:
             declared = int(content_length)
@@ -43,13 +54,18 @@ def decode_body(raw: bytes, content_encoding: str | None, max_bytes: int) -> byt
         return raw
     if encoding not in ("gzip", "x-gzip"):
         raise BodyError(415, f"Content-Encoding {content_encoding!r} is not supported (gzip or identity)")
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(raw, max_bytes + 1)
-    except zlib.error as exc:
-        raise BodyError(400, f"gzip: {exc}") from None
-    if len(out) > max_bytes or inflater.unconsumed_tail:
-        raise BodyError(413, f"body is over the {max_bytes}-byte limit once decompressed")
-    if not inflater.eof:
-        raise BodyError(400, "gzip: truncated body")
-    return out
+    parts, size, rest = [], 0, raw
+    while rest:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out = inflater.decompress(rest, max_bytes - size + 1)
+        except zlib.error as exc:
+            raise BodyError(400, f"gzip: {exc}") from None
+        size += len(out)
+        if size > max_bytes or inflater.unconsumed_tail:
+            raise BodyError(413, f"body is over the {max_bytes}-byte limit once decompressed")
+        if not inflater.eof:
+            raise BodyError(400, "gzip: truncated body")
+        parts.append(out)
+        rest = inflater.unused_data  # the next member, if any
+    return b"".join(parts)

@@ -76,6 +76,11 @@ def _hex_id(key: str, value: str) -> str:
     return base64.b64encode(raw).decode()
 
 
+def span_count(request: ExportTraceServiceRequest) -> int:
+    """How many spans a request holds (checked against the server's cap before any span is read)."""
+    return sum(len(scope_spans.spans) for resource_spans in request.resource_spans for scope_spans in resource_spans.scope_spans)
+
+
 def spans(request: ExportTraceServiceRequest) -> Iterator[ReadableSpan | str]:
     """Each span as a ``ReadableSpan``, or a string saying why it was rejected (a bad id)."""
     for resource_spans in request.resource_spans:

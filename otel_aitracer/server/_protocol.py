@@ -1,0 +1,77 @@
+"""uvicorn's httptools protocol with the bounds a shared server needs before the app sees a request.
+
+httptools gathers a header until it is complete, and uvicorn waits for headers as long as a
+client likes: a client could send one endless header, or a byte a minute. Here the bytes
+before the end of the headers are capped (431) and must all arrive within the read timeout
+(else the connection is closed). The body's own deadline is the app's (``_body``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .._config import env_number
+
+MAX_HEADER_BYTES = 64 * 1024
+READ_TIMEOUT = "AITRACER_SERVER_READ_TIMEOUT"
+DEFAULT_READ_TIMEOUT = 15.0
+
+
+@functools.cache
+def read_timeout() -> float:
+    """Seconds a request's headers (here) and then its body (the app) may take to arrive."""
+    return env_number(READ_TIMEOUT, DEFAULT_READ_TIMEOUT)
+
+
+class BoundedHttpProtocol(HttpToolsProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.read_timeout = read_timeout()
+        self._head_bytes = 0
+        self._in_head = self._in_body = False
+        self._head_deadline: asyncio.TimerHandle | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if not self._in_head and not self._in_body:  # the first bytes of a request
+            self._in_head, self._head_bytes = True, 0
+            self._head_deadline = self.loop.call_later(self.read_timeout, self._too_slow)
+        if self._in_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if self._in_head and self._head_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():  # still no end of headers
+            self._refuse(431, b"request headers are over the 64 KB limit")
+
+    def on_headers_complete(self) -> None:
+        self._end_head()
+        self._in_body = True
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        super().on_message_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end_head()
+        super().connection_lost(exc)
+
+    def _end_head(self) -> None:
+        self._in_head = False
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+            self._head_deadline = None
+
+    def _too_slow(self) -> None:
+        self._head_deadline = None
+        if self._in_head and not self.transport.is_closing():
+            self.transport.close()
+
+    def _refuse(self, status: int, message: bytes) -> None:
+        self._end_head()
+        reason = b"Request Header Fields Too Large" if status == 431 else b"Bad Request"
+        self.transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: text/plain\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s"
+                             % (status, reason, len(message), message))  # fmt: skip
+        self.transport.close()

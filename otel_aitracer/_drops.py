@@ -19,6 +19,7 @@ DROP_REASONS = (
     "store_unavailable",  # the store cannot be opened (read-only disk, corrupt file, held lock)
     "shutdown",  # arrived after shutdown, or still queued when the exit budget ran out
     "rejected",  # the API refused it for good
+    "set_aside",  # the API kept failing on it while taking the rest: kept in the spool's set_aside table, not sent again
     "ttl_expired",  # spooled longer than the spool's TTL
     "spool_full",  # the spool was at its size bound
 )

@@ -4,6 +4,7 @@
 - ``script``: answers to give first, in order: ``(status, headers, delay_seconds)``.
 - ``max_logs``: a batch with more records than this gets 413.
 - ``hold``: handlers wait until it is set (to show nobody waits for the API).
+- ``refuse``: ``body -> status or None``: a status for the bodies it picks (a poison request, say).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
 
 class FakeAITracerAPI:
@@ -26,6 +27,7 @@ class FakeAITracerAPI:
         self.status = 201
         self.script: deque[tuple[int, dict[str, str], float]] = deque()
         self.max_logs: int | None = None
+        self.refuse: Callable[[Any], int | None] = lambda body: None
         self.hold = threading.Event()
         self.hold.set()
         self._lock = threading.Lock()
@@ -67,6 +69,9 @@ class FakeAITracerAPI:
         with self._lock:
             if self.script:
                 return self.script.popleft()
+        refused = self.refuse(body)
+        if refused is not None:
+            return refused, {}, 0.0
         if self.max_logs is not None and isinstance(body, dict) and len(body.get("logs", ())) > self.max_logs:
             return 413, {}, 0.0
         return self.status, {}, 0.0
@@ -86,4 +91,4 @@ class FakeAITracerAPI:
     def delivered(self) -> list[dict[str, Any]]:
         """Records of batches answered 2xx (a receiver keeps those), in arrival order."""
         answered = zip(self.requests, self.statuses)
-        return [r for (_, path, _, body), status in answered if path == "/api/v1/logs/batch/" and status < 300 for r in body["logs"]]
+        return [r for (_, path, _, body), status in answered if path == "/api/v1/logs/batch/" and status < 300 and body for r in body["logs"]]

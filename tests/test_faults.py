@@ -194,10 +194,10 @@ def test_a_full_disk_under_the_spool_never_raises_into_the_app(tmp_path):
             processor = AITracerSpanProcessor(api_key="at-k", base_url="http://127.0.0.1:9", sync=True)
             provider = TracerProvider()
             provider.add_span_processor(processor)
-            with open(os.path.join(os.environ["AITRACER_SPOOL_DIR"], "filler"), "wb") as f:
+            with open(os.path.join(os.environ["AITRACER_SPOOL_DIR"], "filler"), "wb", buffering=0) as f:
                 try:
                     while True:
-                        f.write(os.urandom(16384)); f.flush()
+                        f.write(os.urandom(16384))
                 except OSError:
                     pass
             attrs = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "m", "gen_ai.input.messages": os.urandom(40000).hex()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections import Counter
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -231,3 +232,39 @@ def test_a_batch_over_the_request_limit_is_split_before_it_is_sent(tmp_path, mon
         sink.close()
     assert sorted(r["span_id"] for r in api.delivered()) == [f"{n:016x}" for n in range(20)]
     assert all(len(json.dumps(body)) <= 2_000 for _, _, _, body in api.requests) and len(api.requests) > 1
+
+
+def _sink(ingest, tmp_path, counts):
+    return HTTPSink(ingest.base_url, "at-test", Spool(tmp_path / "spool.db", 10**8, 3600), lambda reason, n: counts.update({reason: n}))
+
+
+def _record(span_id, **extra):
+    return {"model": "gpt-4o-mini", "provider": "openai", "span_id": span_id, "trace_id": "t" * 32, **extra}
+
+
+def test_a_request_the_api_never_takes_is_set_aside_and_never_blocks_the_rest(ingest, fast_retries, tmp_path):
+    """The API answers 503 to one request forever and takes every other: the rest arrive, the poison is set aside."""
+    ingest.refuse = lambda body: 503 if any(r["span_id"] == "poison" for r in body["logs"]) else None
+    counts = Counter()
+    sink = _sink(ingest, tmp_path, counts)
+    sink.write([_record("poison")])  # the oldest row: the one a FIFO sender would retry first, forever
+    for n in range(100):
+        sink.write([_record(f"r{n:03d}")])
+    assert sink.flush(timeout=30)
+    assert sorted(r["span_id"] for r in ingest.delivered()) == [f"r{n:03d}" for n in range(100)]
+    assert counts["set_aside"] == 1 and counts["sent"] == 100
+    assert sink.spool.pending() == (0, 0, 0) and sink.spool.set_aside() == (1, 1)  # kept, not lost, not pending
+    sink.close()
+
+
+def test_an_outage_sets_nothing_aside(ingest, fast_retries, tmp_path):
+    """Everything fails for a while (the API is down behind its proxy): every request waits, none is a poison."""
+    ingest.script.extend([(502, {}, 0.0)] * 7)
+    counts = Counter()
+    sink = _sink(ingest, tmp_path, counts)
+    for n in range(5):
+        sink.write([_record(f"o{n}")])
+    assert sink.flush(timeout=30)
+    assert sorted(r["span_id"] for r in ingest.delivered()) == [f"o{n}" for n in range(5)]
+    assert counts["set_aside"] == 0 and sink.spool.set_aside() == (0, 0)
+    sink.close()

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 
 import httpx
 import pytest
+
+from otel_aitracer._destinations._http_sink import HTTPSink
+from otel_aitracer._destinations._spool import Spool
 
 from .server_process import ServerProcess
 
@@ -175,3 +179,17 @@ def test_a_native_record_that_can_never_be_stored_is_a_400_alone(server, case):
     single = httpx.post(f"{server.url}/api/v1/logs/", content=json.dumps({**bad, "span_id": "0000000000000b03"}),
                         headers={"Content-Type": "application/json", **ALPHA}, timeout=30)  # fmt: skip
     assert single.status_code == 400 and single.json()["error"]
+
+
+def test_our_http_sink_delivers_everything_but_the_record_serve_can_never_store(server, tmp_path):
+    """One record serve must refuse (a 3 KB session id) among 100, each its own request: 100 arrive, 1 is counted rejected."""
+    counts: Counter[str] = Counter()
+    sink = HTTPSink(server.url, "at-alpha", Spool(tmp_path / "spool.db", 10**8, 3600), lambda reason, n: counts.update({reason: n}))
+    trace = new_trace()
+    sink.write([{**GOOD_NATIVE, "trace_id": trace, "span_id": "00000000000000ff", "session_id": "s" * 3000}])
+    for n in range(100):
+        sink.write([{**GOOD_NATIVE, "trace_id": trace, "span_id": f"{n + 1:016x}"}])
+    assert sink.flush(timeout=60)
+    assert len(trace_records(server, trace, ALPHA)) == 100
+    assert (counts["sent"], counts["rejected"]) == (100, 1)
+    sink.close()

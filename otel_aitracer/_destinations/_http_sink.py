@@ -3,8 +3,11 @@
 ``write()`` (on the pipeline's worker, never the application's thread) turns a
 batch into a gzip request and puts it in the durable :class:`Spool`; a sender
 thread sends spooled requests oldest first and deletes each one only when the
-API acknowledges it. Retryable failures (``_retry``) pause the sender with
-backoff and leave the request in place; a 413 splits the batch in halves;
+API acknowledges it. A retryable failure (``_retry``) leaves the request in place, due
+again after its own backoff; when the API answered the request before it (it is up),
+the sender goes on with the next one, else it pauses with backoff (an outage). A request
+the API keeps failing on while taking others (:data:`POISON_STRIKES` times) is set aside
+and counted, so it never blocks the rest. A 413 splits the batch in halves;
 other answers are final and counted as ``rejected``; 401/403 keep the data and
 report a configuration problem. Session events take the endpoints the AITracer
 SDK uses: ``POST /api/v1/sessions/`` (start), ``PATCH /api/v1/sessions/{id}/end/``,
@@ -42,13 +45,14 @@ _UNAUTHORIZED_PAUSE = 60.0
 _IDLE_POLL = 1.0
 _EXPIRY_EVERY = 10.0
 _LEASED_ELSEWHERE_POLL = 0.05
+POISON_STRIKES = 3  # failures of one request, each after the API took another, before it is set aside
 MAX_REQUEST_BYTES = 64 * 1024 * 1024  # uncompressed; the OTLP spec's client limit, which servers expect too
 
 
 class HTTPSink:
     """Spools and sends records and session events to the AITracer API.
 
-    ``count(reason, n)`` receives ``sent``, ``rejected``, ``ttl_expired``,
+    ``count(reason, n)`` receives ``sent``, ``rejected``, ``set_aside``, ``ttl_expired``,
     ``spool_full`` and ``unauthorized`` (the pipeline's :class:`Stats`).
     """
 
@@ -71,7 +75,11 @@ class HTTPSink:
         self._stop = threading.Event()
         self._paused_until = 0.0
         self._next_expiry = 0.0
-        self._failures = 0
+        self._failures = 0  # in a row, across requests
+        self._delivered = 0  # requests the API took, in this process
+        self._strikes: dict[int, int] = {}  # request id -> failures, each after the API took another request
+        self._failed_at: dict[int, int] = {}  # request id -> ``_delivered`` at its last failure
+        self._due_at = 0.0  # monotonic time the soonest deferred request is due again
         self._send_lock = new_lock()
         self._thread = threading.Thread(target=self._run, name="otel-aitracer-sender", daemon=True)
         self._thread.start()
@@ -138,8 +146,9 @@ class HTTPSink:
     # ---- sending ----------------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
-            pause = self._paused_until - time.monotonic()
-            self._wake.wait(pause if pause > 0 else _IDLE_POLL)
+            now = time.monotonic()
+            pause = self._paused_until - now
+            self._wake.wait(pause if pause > 0 else min(_IDLE_POLL, max(0.0, self._due_at - now)) if self._due_at > now else _IDLE_POLL)
             self._wake.clear()
             if self._stop.is_set() or time.monotonic() < self._paused_until:
                 continue
@@ -178,11 +187,16 @@ class HTTPSink:
         status = response.status_code
         if 200 <= status < 300:
             self.spool.ack(entry)
-            self._count("sent", entry.items)
+            refused = _refused_in(response, entry)
+            self._count("sent", entry.items - refused)
+            if refused:
+                self._count("rejected", refused)
             self._failures, self.last_error = 0, None
+            self._delivered += 1
+            self._forget(entry)
             return True
         if status in _retry.RETRYABLE_STATUS:
-            return self._retry_later(entry, f"{status} from {entry.path}", response.headers.get("Retry-After"))
+            return self._answered_retry_later(entry, status, response.headers.get("Retry-After"))
         if status in _retry.UNAUTHORIZED_STATUS:
             self.spool.release(entry)
             self._count("unauthorized", entry.items)
@@ -196,6 +210,36 @@ class HTTPSink:
         _logger.warning("AITracer API rejected %d items with %d: %s", entry.items, status, response.text[:200])
         return True
 
+    def _answered_retry_later(self, entry: Entry, status: int, retry_after: str | None) -> bool:
+        """The API answered "not now" to this request: it waits its own backoff; if the API took the request
+        before it, the sender goes on with the next; a request refused like this while others pass is set aside."""
+        if self._strike(entry) >= POISON_STRIKES:
+            self.spool.put_aside(entry)
+            self._count("set_aside", entry.items)
+            self._forget(entry)
+            _logger.warning("otel-aitracer: %s kept answering %d to one request (%d items) while taking others; set aside in the "
+                            "spool's set_aside table", self._printable_url, status, entry.items)  # fmt: skip
+            return True
+        self._failures += 1
+        defer = _retry.wait_before_retry(entry.attempts + 1, retry_after)
+        self.spool.release(entry, defer)
+        self._due_at = min(self._due_at, time.monotonic() + defer) if self._due_at > time.monotonic() else time.monotonic() + defer
+        if self._failures == 1:
+            return True
+        self._pause(_retry.wait_before_retry(self._failures, retry_after), f"{status} from {entry.path}")
+        return False
+
+    def _strike(self, entry: Entry) -> int:
+        """Count a failure of ``entry`` as a strike when the API took another request since its last failure."""
+        if self._failed_at.get(entry.id, self._delivered) < self._delivered:
+            self._strikes[entry.id] = self._strikes.get(entry.id, 0) + 1
+        self._failed_at[entry.id] = self._delivered
+        return self._strikes.get(entry.id, 0)
+
+    def _forget(self, entry: Entry) -> None:
+        self._strikes.pop(entry.id, None)
+        self._failed_at.pop(entry.id, None)
+
     def _retry_later(self, entry: Entry, error: str, retry_after: str | None) -> bool:
         self.spool.release(entry)
         self._failures += 1
@@ -207,6 +251,17 @@ class HTTPSink:
         if error != self.last_error:
             _logger.warning("otel-aitracer: %s; sending again in %.1f s", error, seconds)
         self.last_error = error
+
+
+def _refused_in(response: httpx.Response, entry: Entry) -> int:
+    """Records of an accepted batch the API refused one by one (``{"rejected": n}``, as serve answers)."""
+    if entry.path != BATCH_PATH:
+        return 0
+    try:
+        rejected = orjson.loads(response.content).get("rejected")
+    except (orjson.JSONDecodeError, AttributeError):
+        return 0
+    return min(entry.items, rejected) if isinstance(rejected, int) and rejected > 0 else 0
 
 
 def _read_timeout() -> float:

@@ -2,7 +2,9 @@
 
 A SQLite file (WAL): a request is one row, written in one transaction, so a
 process killed with SIGKILL leaves whole rows or none; a row is deleted only
-after a 2xx. Rows are sent oldest first. A sender *leases* a row before sending
+after a 2xx. Rows are sent oldest first; a row that failed waits its own backoff while
+younger rows go, and one the API keeps refusing while it takes the rest is *set aside*
+(kept in its own table until the TTL, never sent again, never blocking). A sender *leases* a row before sending
 it, so several processes sharing the file (gunicorn workers) do not send the
 same row at once; a lease left by a dead process expires and the row is sent
 again, at once if that process is gone (at-least-once: records carry their
@@ -32,6 +34,10 @@ CREATE TABLE IF NOT EXISTS requests (
     attempts INTEGER NOT NULL DEFAULT 0, lease_until REAL NOT NULL DEFAULT 0, owner INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS requests_order ON requests (created_at, id);
+CREATE TABLE IF NOT EXISTS set_aside (
+    id INTEGER PRIMARY KEY, created_at REAL NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,
+    body BLOB NOT NULL, size INTEGER NOT NULL, items INTEGER NOT NULL, key TEXT NOT NULL, attempts INTEGER NOT NULL
+);
 """
 LEASE_SECONDS = 60.0
 
@@ -123,10 +129,31 @@ class Spool:
             self._connection().execute("DELETE FROM requests WHERE id = ?", (entry.id,))
             self._bytes = None
 
-    def release(self, entry: Entry) -> None:
-        """Sending failed for now: the request goes back, at its place in the order."""
+    def release(self, entry: Entry, defer: float = 0.0) -> None:
+        """Sending failed for now: the request goes back at its place in the order, due again in ``defer`` seconds."""
+        due = time.time() + defer if defer > 0 else 0
         with self._lock:
-            self._connection().execute("UPDATE requests SET lease_until = 0, attempts = attempts + 1 WHERE id = ?", (entry.id,))
+            self._connection().execute("UPDATE requests SET lease_until = ?, attempts = attempts + 1 WHERE id = ?", (due, entry.id))
+
+    def put_aside(self, entry: Entry) -> None:
+        """Move a request the API keeps refusing out of the queue, kept (until the TTL) for someone to look at."""
+        with self._lock:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("INSERT INTO set_aside SELECT id, created_at, method, path, body, size, items, key, attempts + 1 FROM requests WHERE id = ?",
+                             (entry.id,))  # fmt: skip
+                conn.execute("DELETE FROM requests WHERE id = ?", (entry.id,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def set_aside(self) -> tuple[int, int]:
+        """Requests and items set aside."""
+        with self._lock:
+            row = self._connection().execute("SELECT COUNT(*), COALESCE(SUM(items), 0) FROM set_aside").fetchone()
+        return int(row[0]), int(row[1])
 
     def replace(self, entry: Entry, parts: list[tuple[bytes, int, str]]) -> None:
         """Swap a request for smaller ones (a 413), keeping its place in the order, in one transaction."""
@@ -155,12 +182,12 @@ class Spool:
             try:
                 items = conn.execute("SELECT COALESCE(SUM(items), 0) FROM requests WHERE created_at < ?", (cutoff,)).fetchone()[0]
                 conn.execute("DELETE FROM requests WHERE created_at < ?", (cutoff,))
+                conn.execute("DELETE FROM set_aside WHERE created_at < ?", (cutoff,))  # counted when set aside
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            if items:
-                self._bytes = None
+            self._bytes = None
         return int(items)
 
     def pending(self) -> tuple[int, int, int]:
@@ -171,7 +198,7 @@ class Spool:
 
     def _total_bytes(self, conn: sqlite3.Connection) -> int:
         if self._bytes is None:
-            self._bytes = int(conn.execute("SELECT COALESCE(SUM(size), 0) FROM requests").fetchone()[0])
+            self._bytes = int(conn.execute("SELECT (SELECT COALESCE(SUM(size), 0) FROM requests) + (SELECT COALESCE(SUM(size), 0) FROM set_aside)").fetchone()[0])
         return self._bytes
 
     def close(self) -> None:

@@ -57,6 +57,8 @@ class _PostgresTransaction:
 class PostgresStore(RecordsDB):
     """A records database in PostgreSQL; one connection per process, shared by its threads under a lock."""
 
+    _ROW_ID = "ctid"
+
     def __init__(self, dsn: str) -> None:
         try:
             import psycopg

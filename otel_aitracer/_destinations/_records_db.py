@@ -9,6 +9,7 @@ once with ``?`` placeholders; an engine supplies transactions that run it.
 
 from __future__ import annotations
 
+import time
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, Sequence
 
@@ -158,6 +159,35 @@ class RecordsDB:
             ordered = [ranks[r] for r in sorted(ranks)]
             out[group] = (ordered[0], ordered[-1])
         return out
+
+    _ROW_ID = "rowid"  # the engine's physical row id, for deletes in small batches
+    PRUNE_BATCH = 500  # rows per delete: each is one short transaction, so ingest never waits long
+
+    def prune(self, cutoff: str, project: str | None = None, exclude: Sequence[str] = (), pause: float = 0.005) -> int:
+        """Delete records started before ``cutoff`` (RFC 3339), of ``project`` or of every project but ``exclude``,
+        a small batch per transaction with a pause between; also sessions and events that old. Returns records deleted."""
+        where, params = ["started_at < ?"], [cutoff]
+        if project is not None:
+            where.append("project = ?")
+            params.append(project)
+        if exclude:
+            where.append(f"project NOT IN ({', '.join('?' * len(exclude))})")
+            params.extend(exclude)
+        deleted = self._delete_in_batches("records", where, params, pause)
+        for table, column in (("session_events", "created_at"), ("sessions", "started_at")):
+            self._delete_in_batches(table, [where[0].replace("started_at", column), *where[1:]], params, pause)
+        return deleted
+
+    def _delete_in_batches(self, table: str, where: list[str], params: list[Any], pause: float) -> int:
+        sql = f"DELETE FROM {table} WHERE {self._ROW_ID} IN (SELECT {self._ROW_ID} FROM {table}{_clause(where)} LIMIT {self.PRUNE_BATCH})"
+        total = 0
+        while True:
+            with self._transaction() as tx:
+                deleted = tx.many(sql, [params])
+            total += deleted
+            if deleted < self.PRUNE_BATCH:
+                return total
+            time.sleep(pause)  # let a waiting writer in
 
     def count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM records")[0][0])

@@ -1,9 +1,10 @@
-"""The ``otel-aitracer`` command: demo, serve, logs, trace, stats, doctor."""
+"""The ``otel-aitracer`` command: demo, serve, logs, trace, stats, prune, doctor."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import timedelta
 from typing import Sequence
 
 import orjson
@@ -50,10 +51,31 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--grpc-port", type=int, help="also receive OTLP/gRPC on this port (4317 by convention)")
     serve.add_argument("--store", help="SQLite file or postgresql:// DSN (default: $AITRACER_SERVER_STORE or ./aitracer-server.db)")
     serve.add_argument("--keys", help='JSON file {"key": ["project", ...]} (also $AITRACER_SERVER_KEYS="key=p1,p2;key2=p3")')
+    serve.add_argument("--retention-days", type=float, help="delete records older than this, in the background (per project: $AITRACER_RETENTION=chatbot=30,search=7)")
+
+    prune = commands.add_parser("prune", help="delete records older than a given age from a store")
+    prune.add_argument("--older-than", required=True, type=_age, help="an age: 30d, 12h, 90m")
+    prune.add_argument("--project", help="only this project's records (default: every project)")
+    prune.add_argument("--store", help="SQLite store or postgresql:// DSN (default: $AITRACER_STORE or ./aitracer.db)")
 
     doctor = commands.add_parser("doctor", help="what is installed, instrumented, and where records go")
     doctor.add_argument("--json", action="store_true")
     return parser
+
+
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def _age(text: str) -> timedelta:
+    """``30d``, ``12h``, ``90m``, ``45s``: the age ``prune --older-than`` takes."""
+    number, unit = text[:-1], text[-1:].lower()
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    if unit not in _UNITS or not value > 0:
+        raise argparse.ArgumentTypeError(f"expected an age such as 30d, 12h or 90m, got {text!r}")
+    return timedelta(seconds=value * _UNITS[unit])
 
 
 def _open_store(path: str | None) -> SQLiteStore | PostgresStore:
@@ -94,7 +116,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from ..server import serve
 
-        serve(args.host, args.port, args.workers, args.store, args.keys, args.grpc_port)
+        serve(args.host, args.port, args.workers, args.store, args.keys, args.grpc_port, retention_days=args.retention_days)
+        return 0
+    if args.command == "prune":
+        from .._destinations._retention import cutoff as retention_cutoff
+
+        store = _open_store(args.store)
+        cutoff = retention_cutoff(args.older_than)
+        deleted = store.prune(cutoff, project=args.project)
+        print(f"deleted {deleted} records started before {cutoff}" + (f" in project {args.project}" if args.project else ""))
         return 0
     if args.command == "doctor":
         report = _doctor.diagnose(resolve_settings())

@@ -13,6 +13,7 @@ import os
 from starlette.applications import Starlette
 
 from .._config import env_bool, env_number, env_text
+from .._destinations._retention import Retention
 from ._app import ServerConfig, create_app
 from ._auth import Keys
 from ._protocol import BoundedHttpProtocol, read_timeout
@@ -29,6 +30,8 @@ GRPC_HOST = "AITRACER_SERVER_GRPC_HOST"
 PII_DETECTION = "AITRACER_PII_DETECTION"
 MAX_RECORDS = "AITRACER_SERVER_MAX_RECORDS"
 MAX_CONNECTIONS = "AITRACER_SERVER_MAX_CONNECTIONS"
+RETENTION_DAYS = "AITRACER_SERVER_RETENTION_DAYS"  # --retention-days, for the workers
+RETENTION = "AITRACER_RETENTION"  # per project: chatbot=30,search=7
 DEFAULT_PORT = 4318
 
 
@@ -44,6 +47,7 @@ def config_from_env() -> ServerConfig:
         read_timeout=read_timeout(),
         max_records=int(env_number(MAX_RECORDS, 20_000)),
         max_connections=int(env_number(MAX_CONNECTIONS, 1000)),
+        retention=Retention.parse(float(days) if (days := env_text(RETENTION_DAYS)) else None, env_text(RETENTION)),
     )
 
 
@@ -53,10 +57,13 @@ def app_from_env() -> Starlette:
 
 
 def serve(
-    host: str, port: int, workers: int, store: str | None, keys_file: str | None, grpc_port: int | None = None, log_level: str = "info"
-) -> None:
+    host: str, port: int, workers: int, store: str | None, keys_file: str | None, grpc_port: int | None = None, log_level: str = "info",
+    retention_days: float | None = None,
+) -> None:  # fmt: skip
     import uvicorn
 
+    if retention_days is not None:
+        os.environ[RETENTION_DAYS] = str(retention_days)
     if grpc_port is not None:
         os.environ[GRPC_PORT], os.environ[GRPC_HOST] = str(grpc_port), host
     if store:

@@ -31,6 +31,7 @@ from starlette.routing import Route
 from .._config import resolve_settings
 from .._destinations._pg_store import PostgresStore, is_postgres_dsn
 from .._destinations._records_db import Cursor
+from .._destinations._retention import Retention, start_pruning
 from .._destinations._store import SQLiteStore
 from .._recording._pipeline import RecordPipeline
 from ..cli._stats import GROUPS, summarize
@@ -60,6 +61,7 @@ class ServerConfig:
     read_timeout: float = 15.0  # seconds for a request's headers, and again for its body
     max_records: int = 20_000  # spans or records in one request (413 past it)
     max_connections: int = 1000  # per worker; past it, 503
+    retention: Retention = Retention()
 
 
 def create_app(config: ServerConfig) -> Starlette:
@@ -97,6 +99,7 @@ def _worker_lifespan(config: ServerConfig, ingest: Ingest) -> Callable[[Starlett
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
         server = None
+        pruning = start_pruning(config.retention, ingest.store) if config.retention.active else None
         if config.grpc_port is not None:
             from ._grpc import start_grpc
 
@@ -104,6 +107,8 @@ def _worker_lifespan(config: ServerConfig, ingest: Ingest) -> Callable[[Starlett
         try:
             yield
         finally:
+            if pruning is not None:
+                pruning.set()
             if server is not None:
                 server.stop(grace=5).wait()
 

@@ -23,12 +23,17 @@ BETA = {"Authorization": "Bearer at-beta"}
 ADMIN = {"Authorization": "Bearer at-admin"}
 
 
+def serve_on(request, tmp_path_factory, name):
+    """serve with the two project keys, on a SQLite file or PostgreSQL as ``request.param`` says."""
+    store = tmp_path_factory.mktemp(name) / "server.db"
+    if request.param == "postgres":
+        store = request.getfixturevalue("postgres").new_database(f"{name}_tests")
+    return ServerProcess(store, keys=KEYS, workers=1)
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def server(request, tmp_path_factory):
-    store = tmp_path_factory.mktemp("shared") / "server.db"
-    if request.param == "postgres":
-        store = request.getfixturevalue("postgres").new_database("shared_tests")
-    process = ServerProcess(store, keys=KEYS, workers=1)
+    process = serve_on(request, tmp_path_factory, "shared")
     yield process
     process.stop()
 

@@ -31,6 +31,9 @@ _TABLES = (
     """CREATE TABLE IF NOT EXISTS session_events (
         id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, project TEXT NOT NULL, session_id TEXT NOT NULL,
         type TEXT NOT NULL, log_id TEXT, created_at TEXT NOT NULL, event BYTEA NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS pending_events (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, project TEXT NOT NULL, trace_id TEXT NOT NULL, span_id TEXT NOT NULL,
+        received_at TEXT NOT NULL, event BYTEA NOT NULL)""",
 )
 _SCHEMA_LOCK = 7_370_001  # pg_advisory_xact_lock key: serve workers starting together create the schema once
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from contextlib import AbstractContextManager
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import orjson
 
@@ -28,6 +28,8 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS records_time ON records (started_at)",
     "CREATE INDEX IF NOT EXISTS session_events_session ON session_events (session_id)",
     "CREATE INDEX IF NOT EXISTS session_events_log ON session_events (log_id)",
+    "CREATE INDEX IF NOT EXISTS pending_events_span ON pending_events (trace_id, span_id)",
+    "CREATE INDEX IF NOT EXISTS pending_events_time ON pending_events (received_at)",
 )
 # Only a repeated (trace id, span id) is skipped; any other constraint failure fails the batch loudly.
 # One unique index serves deduplication and trace lookups: random keys are what make inserts slow.
@@ -49,6 +51,9 @@ _NO_OUTPUT = (None, {"redacted": True})
 _KEY_MATCH = "trace_id = ? AND span_id = ? AND project = ?"  # a record's key
 
 
+Key = tuple[str, str, str]  # a record's identity: project, trace_id, span_id
+Join = Callable[[dict[str, Any], list[dict[str, Any]]], None]  # adds log events to a record
+_PENDING = "INSERT INTO pending_events (project, trace_id, span_id, received_at, event) VALUES (?, ?, ?, ?, ?)"
 Cursor = tuple[str, str, str, str]  # a record's place in the order: started_at, trace_id, span_id, project
 _ORDER = "started_at, trace_id, span_id, project"
 
@@ -174,7 +179,7 @@ class RecordsDB:
             where.append(f"project NOT IN ({', '.join('?' * len(exclude))})")
             params.extend(exclude)
         deleted = self._delete_in_batches("records", where, params, pause)
-        for table, column in (("session_events", "created_at"), ("sessions", "started_at")):
+        for table, column in (("session_events", "created_at"), ("sessions", "started_at"), ("pending_events", "received_at")):
             self._delete_in_batches(table, [where[0].replace("started_at", column), *where[1:]], params, pause)
         return deleted
 
@@ -230,14 +235,67 @@ class RecordsDB:
                     return record
         return None
 
-    def _in_traces(self, columns: str, traces: set[str]) -> list[tuple[Any, ...]]:
-        """``columns`` of every record of ``traces`` (through the unique index's trace prefix)."""
+    def _in_traces(self, columns: str, traces: set[str], table: str = "records") -> list[tuple[Any, ...]]:
+        """``columns`` of every row of ``table`` in ``traces`` (through an index with the trace id first)."""
         ordered = sorted(traces)
         rows: list[tuple[Any, ...]] = []
         for start in range(0, len(ordered), 300):
             chunk = ordered[start : start + 300]
-            rows += self._read(f"SELECT {columns} FROM records WHERE trace_id IN ({', '.join('?' * len(chunk))})", chunk)
+            rows += self._read(f"SELECT {columns} FROM {table} WHERE trace_id IN ({', '.join('?' * len(chunk))})", chunk)
         return rows
+
+    # ---- log events about records (OTLP logs), in either order of arrival --------------------------
+    def attach_events(self, events: dict[Key, list[dict[str, Any]]], join: Join, received_at: str) -> tuple[int, int]:
+        """Join each key's events to its stored record (``join(record, events)``), or keep them pending for the record
+        to come; returns (events joined, events pending)."""
+        joined = pending = 0
+        with self._transaction() as tx:
+            for key, batch in events.items():
+                project, trace_id, span_id = key
+                rows = tx.rows(f"SELECT record FROM records WHERE {_KEY_MATCH}", (trace_id, span_id, project))
+                if rows:
+                    record = orjson.loads(rows[0][0])
+                    join(record, batch)
+                    tx.many(f"UPDATE records SET record = ? WHERE {_KEY_MATCH}", [(orjson.dumps(record), trace_id, span_id, project)])
+                    joined += len(batch)
+                else:
+                    tx.many(_PENDING, [(project, trace_id, span_id, received_at, orjson.dumps(e)) for e in batch])
+                    pending += len(batch)
+        return joined, pending
+
+    def take_pending(self, keys: Sequence[Key]) -> dict[Key, list[dict[str, Any]]]:
+        """Remove and return the pending events of records about to be written, by key."""
+        wanted = set(keys)
+        taken: dict[Key, list[dict[str, Any]]] = {}
+        ids = []
+        for row_id, project, trace_id, span_id, blob in self._in_traces("id, project, trace_id, span_id, event", {k[1] for k in keys}, "pending_events"):
+            if (project, trace_id, span_id) in wanted:
+                taken.setdefault((project, trace_id, span_id), []).append(orjson.loads(blob))
+                ids.append((row_id,))
+        if ids:
+            with self._transaction() as tx:
+                tx.many("DELETE FROM pending_events WHERE id = ?", ids)
+        return taken
+
+    def sweep_pending(self, join: Join, expired_before: str, received_before: str) -> int:
+        """Join pending events whose record has arrived since (a race between workers), older than ``received_before``;
+        drop those received before ``expired_before`` (their span never became a record). Returns events joined."""
+        rows = self._read("SELECT id, project, trace_id, span_id, event FROM pending_events WHERE received_at < ? ORDER BY id LIMIT 5000", (received_before,))
+        by_key: dict[Key, list[dict[str, Any]]] = {}
+        for _, project, trace_id, span_id, blob in rows:
+            by_key.setdefault((project, trace_id, span_id), []).append(orjson.loads(blob))
+        joined = 0
+        with self._transaction() as tx:
+            for (project, trace_id, span_id), batch in by_key.items():
+                found = tx.rows(f"SELECT record FROM records WHERE {_KEY_MATCH}", (trace_id, span_id, project))
+                if found:
+                    record = orjson.loads(found[0][0])
+                    join(record, batch)
+                    tx.many(f"UPDATE records SET record = ? WHERE {_KEY_MATCH}", [(orjson.dumps(record), trace_id, span_id, project)])
+                    tx.many("DELETE FROM pending_events WHERE project = ? AND trace_id = ? AND span_id = ?", [(project, trace_id, span_id)])
+                    joined += len(batch)
+            tx.many("DELETE FROM pending_events WHERE received_at < ?", [(expired_before,)])
+        return joined
 
     # ---- sessions ---------------------------------------------------------------------------------
     def write_events(self, events: Sequence[dict[str, Any]]) -> None:

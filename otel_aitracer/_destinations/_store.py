@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS session_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, session_id TEXT NOT NULL, type TEXT NOT NULL,
     log_id TEXT, created_at TEXT NOT NULL, event BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pending_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, trace_id TEXT NOT NULL, span_id TEXT NOT NULL,
+    received_at TEXT NOT NULL, event BLOB NOT NULL
+);
 """
 _SCHEMA = _TABLES + ";\n".join(INDEXES) + f";\nPRAGMA user_version = {_SCHEMA_VERSION};\n"
 # Stores written before schema 4 keyed records by span id alone (2), or by trace and span id (3): one

@@ -6,7 +6,8 @@ from typing import Any
 
 from ._redactor import PIIRedactor
 
-CONTENT_FIELDS = ("input", "output", "error_message", "metadata")
+# What of a record is content, written by or about the user: redacted, fitted to the byte budget, depth-checked.
+CONTENT_FIELDS = ("input", "output", "error_message", "metadata", "events")
 
 
 def redact_record(record: dict[str, Any], redactor: PIIRedactor) -> dict[str, Any]:

@@ -15,6 +15,9 @@ from . import _conventions as conv
 from ._pricing import cost_usd
 
 REDACTED = {"redacted": True}
+# Attributes that carry what was said (withheld without content capture).
+CONTENT_ATTRIBUTES = frozenset({GenAI.GEN_AI_INPUT_MESSAGES, GenAI.GEN_AI_OUTPUT_MESSAGES, GenAI.GEN_AI_SYSTEM_INSTRUCTIONS,
+                                GenAI.GEN_AI_TOOL_CALL_ARGUMENTS, GenAI.GEN_AI_TOOL_CALL_RESULT, LOG_INPUT, LOG_OUTPUT})
 
 
 def span_to_record(span: ReadableSpan, *, default_project: str = DEFAULT_PROJECT, capture_content: bool = True) -> dict[str, Any] | None:
@@ -134,3 +137,36 @@ def _error_message(span: ReadableSpan) -> str | None:
             return str((event.attributes or {}).get("exception.message") or (event.attributes or {}).get("exception.type"))
     error_type = (span.attributes or {}).get("error.type")
     return None if error_type is None else str(error_type)
+
+
+# Log events the official GenAI instrumentations emit about a call (older conventions: one event per message).
+DETAILS_EVENT = "gen_ai.client.inference.operation.details"
+_MESSAGE_EVENTS = {"gen_ai.system.message": "system", "gen_ai.user.message": "user", "gen_ai.assistant.message": "assistant", "gen_ai.tool.message": "tool"}
+_CHOICE_EVENT = "gen_ai.choice"
+
+
+def event_content(events: list[dict[str, Any]]) -> tuple[Any, Any]:
+    """A call's input and output (the record's shapes) from its log events; None where they carry none."""
+    attrs: dict[str, Any] = {}
+    said: list[dict[str, Any]] = []
+    choices: list[dict[str, Any]] = []
+    for event in events:
+        name, body, event_attrs = event.get("name"), event.get("body"), event.get("attributes") or {}
+        if any(key in event_attrs for key in (GenAI.GEN_AI_INPUT_MESSAGES, GenAI.GEN_AI_OUTPUT_MESSAGES)):
+            attrs.update(event_attrs)
+        elif name in _MESSAGE_EVENTS:
+            said.append(_event_message(body, _MESSAGE_EVENTS[name]))
+        elif name == _CHOICE_EVENT:
+            choices.append(_event_message(body.get("message") if isinstance(body, dict) else body, "assistant"))
+    inputs = conv.input_messages(attrs) if GenAI.GEN_AI_INPUT_MESSAGES in attrs else said or None
+    outputs = conv.output_messages(attrs) if GenAI.GEN_AI_OUTPUT_MESSAGES in attrs else choices or None
+    return _content(inputs, True) if inputs else None, _output(outputs, True)
+
+
+def _event_message(body: Any, role: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        return {"role": role, "content": body}
+    message = {"role": body.get("role") or role, "content": body.get("content")}
+    if body.get("tool_calls"):
+        message["tool_calls"] = body["tool_calls"]
+    return message

@@ -22,7 +22,7 @@ from .._guard import guarded, internal_errors, warn_once
 from .._pii import PIIRedactor
 from .._pii._records import redact_record
 from .._scope._sessions import SessionEvent
-from ._mapping import span_to_record
+from ._mapping import CONTENT_ATTRIBUTES, REDACTED, span_to_record
 from ._record import InvalidRecord, record_problem
 from ._size_budget import fit_record
 
@@ -128,18 +128,31 @@ class RecordPipeline:
 
     def prepare_event(self, event: dict[str, Any]) -> dict[str, Any] | None:
         """A session event's wire form, with what users typed redacted (or withheld without content capture)."""
-        for name in _FREE_TEXT_FIELDS:
-            if event.get(name) is None:
-                continue
-            if not self.settings.capture_content and name in ("comment", "data"):
-                event[name] = None if name == "comment" else {"redacted": True}
-            elif self.redactor is not None:
-                try:
+        for name in ("comment", "data"):
+            if not self.settings.capture_content and event.get(name) is not None:
+                event[name] = None if name == "comment" else REDACTED
+        return self._redacted(event, _FREE_TEXT_FIELDS, f"a {event.get('type')} event")
+
+    def prepare_log_event(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """An OTLP log event about a call (``name``, ``time``, ``attributes``, ``body``) redacted like the call's content,
+        or withheld without content capture; None (counted) if it cannot be redacted."""
+        if not self.settings.capture_content:
+            event["body"] = None if event.get("body") is None else REDACTED
+            event["attributes"] = {k: v for k, v in (event.get("attributes") or {}).items() if k not in CONTENT_ATTRIBUTES}
+        return self._redacted(event, ("attributes", "body"), f"a {event.get('name')} log event")
+
+    def _redacted(self, event: dict[str, Any], fields: Sequence[str], what: str) -> dict[str, Any] | None:
+        """``event`` with ``fields`` redacted in place; None (counted) when redaction fails: never kept unredacted."""
+        if self.redactor is None:
+            return event
+        try:
+            for name in fields:
+                if event.get(name) is not None and event[name] != REDACTED:
                     event[name] = self.redactor.redact_value(event[name])
-                except Exception:  # noqa: BLE001 - never sent unredacted
-                    _logger.warning("could not redact a %s event; dropped", event.get("type"), exc_info=True)
-                    self.stats.add("redaction_error")
-                    return None
+        except Exception:  # noqa: BLE001 - never sent unredacted
+            _logger.warning("could not redact %s; dropped", what, exc_info=True)
+            self.stats.add("redaction_error")
+            return None
         return event
 
     def _write_events(self, events: Sequence[dict[str, Any]]) -> None:

@@ -14,12 +14,13 @@ from typing import Any, TypedDict
 
 import orjson
 
+from .._pii._records import CONTENT_FIELDS
+
 MAX_COUNT = 2**63 - 1  # what a signed 64-bit column (SQLite INTEGER, PostgreSQL bigint) holds
 # Fields the stores index: PostgreSQL refuses an index entry over ~2.7 KB, so a longer value could never be stored.
 KEY_FIELDS = ("project", "model", "provider", "operation", "status", "trace_id", "span_id", "parent_span_id", "session_id", "app_user_id", "started_at")
 MAX_KEY_CHARS = 512  # at most 2 KB of UTF-8
-MAX_CONTENT_DEPTH = 128  # JSON nesting of input, output and metadata (orjson encodes 254; the redactor recurses)
-CONTENT_FIELDS = ("input", "output", "metadata")
+MAX_CONTENT_DEPTH = 128  # JSON nesting of the content fields (orjson encodes 254; the redactor recurses)
 
 STRING_FIELDS = (
     "project", "model", "provider", "operation", "name", "status", "error_message", "trace_id", "span_id",
@@ -57,6 +58,8 @@ class Record(TypedDict, total=False):
     tool_name: str
     step_index: int
     truncated: dict[str, int]
+    events: list[dict[str, Any]]  # OTLP log events about the call (serve): name, time, attributes, body
+    events_dropped: int  # events past the 64 a record keeps
 
 
 def record_problem(record: Any) -> str | None:

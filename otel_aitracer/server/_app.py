@@ -22,6 +22,7 @@ from typing import Any, AsyncIterator, Callable
 import anyio
 import anyio.to_thread
 import orjson
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -38,7 +39,8 @@ from ..cli._stats import GROUPS, summarize
 from ._auth import Grant, Keys
 from ._body import BodyError, decode_body, read_body
 from ._ingest import STORE_ERRORS, Forbidden, Ingest, now_rfc3339
-from ._otlp import JSON, PROTOBUF, parse_request, response, span_count, status_body
+from ._logs import logs_response, start_sweeping
+from ._otlp import JSON, PROTOBUF, encoded, parse_request, response, span_count, status_body
 
 _logger = logging.getLogger(__name__)
 _RETRY_AFTER_SECONDS = "5"
@@ -71,6 +73,7 @@ def create_app(config: ServerConfig) -> Starlette:
     api = _Handlers(config, ingest)
     routes = [
         Route("/v1/traces", api.otlp_traces, methods=["POST"]),
+        Route("/v1/logs", api.otlp_logs, methods=["POST"]),
         Route("/api/v1/logs/batch/", api.logs_batch, methods=["POST"]),
         Route("/api/v1/logs/", api.log_one, methods=["POST"]),
         Route("/api/v1/logs", api.list_logs, methods=["GET"]),
@@ -100,6 +103,7 @@ def _worker_lifespan(config: ServerConfig, ingest: Ingest) -> Callable[[Starlett
         gc.set_threshold(50_000, 20, 100)
         server = None
         pruning = start_pruning(config.retention, ingest.store) if config.retention.active else None
+        sweeping = start_sweeping(ingest.store, ingest.join)
         if config.grpc_port is not None:
             from ._grpc import start_grpc
 
@@ -107,6 +111,7 @@ def _worker_lifespan(config: ServerConfig, ingest: Ingest) -> Callable[[Starlett
         try:
             yield
         finally:
+            sweeping.set()
             if pruning is not None:
                 pruning.set()
             if server is not None:
@@ -164,6 +169,13 @@ class _Handlers:
 
     # ---- OTLP -----------------------------------------------------------------------------------
     async def otlp_traces(self, request: Request) -> Response:
+        return await self._otlp_request(request, self._otlp)
+
+    async def otlp_logs(self, request: Request) -> Response:
+        return await self._otlp_request(request, self._otlp_logs)
+
+    async def _otlp_request(self, request: Request, work: Callable[[bytes, str, Grant], bytes]) -> Response:
+        """Auth, body, then ``work(body, media, grant)`` -> the response body; errors as OTLP ``Status``."""
         media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
         if media not in (PROTOBUF, JSON):
             return Response(b"unsupported content type: use application/x-protobuf or application/json", 415, media_type="text/plain")
@@ -176,7 +188,7 @@ class _Handlers:
             return error(401, 16, "a valid Bearer API key is required")
         try:
             body = await self._body(request)
-            outcome = await self._ingesting(self._otlp, body, media, grant)
+            answer = await self._ingesting(work, body, media, grant)
         except BodyError as exc:
             return error(exc.status, 3, exc.message)
         except Forbidden as exc:
@@ -184,12 +196,19 @@ class _Handlers:
         except STORE_ERRORS:
             _logger.exception("the store could not take an OTLP request")
             return error(503, 14, "the store is unavailable; retry later", {"Retry-After": _RETRY_AFTER_SECONDS})
-        return Response(response(outcome.rejected, outcome.message(), media), 200, media_type=media)
+        return Response(answer, 200, media_type=media)
 
-    def _otlp(self, body: bytes, media: str, grant: Grant) -> Any:
+    def _otlp(self, body: bytes, media: str, grant: Grant) -> bytes:
         parsed = parse_request(body, media)
         self._check_count(span_count(parsed), "spans")
-        return self.ingest.otlp(parsed, grant)
+        outcome = self.ingest.otlp(parsed, grant)
+        return response(outcome.rejected, outcome.message(), media)
+
+    def _otlp_logs(self, body: bytes, media: str, grant: Grant) -> bytes:
+        parsed = parse_request(body, media, ExportLogsServiceRequest)
+        self._check_count(sum(len(s.log_records) for r in parsed.resource_logs for s in r.scope_logs), "log records")
+        outcome = self.ingest.logs(parsed, grant)
+        return encoded(logs_response(outcome.rejected, outcome.message()), media)
 
     # ---- AITracer API ---------------------------------------------------------------------------
     async def logs_batch(self, request: Request) -> Response:

@@ -20,6 +20,7 @@ from .._recording._pipeline import RecordPipeline
 from .._recording._record import InvalidRecord
 from ._auth import Grant
 from ._dedupe import against_store, drop_outer_duplicates
+from ._logs import join_events, log_events
 from ._otlp import spans as otlp_spans
 
 
@@ -59,6 +60,33 @@ class Ingest:
     def __init__(self, store: RecordsDB, pipeline: RecordPipeline) -> None:
         self.store = store
         self.pipeline = pipeline
+        self.join = join_events(pipeline.settings.max_record_bytes)
+
+    def logs(self, request: Any, grant: Grant) -> Outcome:
+        """Log records about spans -> events on those spans' records (now, or when the record arrives)."""
+        outcome = Outcome()
+        events: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        unattached = 0
+        for item in log_events(request):
+            if item is None:
+                unattached += 1
+                continue
+            if isinstance(item, str):
+                outcome.reject(item)
+                continue
+            project = item.project or grant.default_project or self.pipeline.settings.project
+            if not grant.allows(project):
+                raise Forbidden(f"this key may not write to project {project!r}")
+            event = self.pipeline.prepare_log_event(item.event)
+            if event is None:
+                outcome.reject("a log record could not be redacted")
+                continue
+            events.setdefault((project, item.trace_id, item.span_id), []).append(event)
+        joined, pending = self.store.attach_events(events, self.join, now_rfc3339()) if events else (0, 0)
+        outcome.accepted = joined + pending
+        if unattached:
+            outcome.errors.append(f"{unattached} log records had no span context and were not kept (serve stores events of LLM calls)")
+        return outcome
 
     def otlp(self, request: Any, grant: Grant) -> Outcome:
         """Spans of an OTLP request -> stored records; spans that are no LLM step are not records, not rejections."""
@@ -122,6 +150,9 @@ class Ingest:
         if refused:
             raise Forbidden(f"this key may not write to project(s) {', '.join(map(repr, refused))}")
         records, dropped = against_store(self.store, records)
+        if records:
+            for key, events in self.store.take_pending([(r["project"], r["trace_id"], r["span_id"]) for r in records]).items():
+                self.join(next(r for r in records if (r["project"], r["trace_id"], r["span_id"]) == key), events)
         added = self.store.write(records) if records else 0
         outcome.accepted += added
         outcome.duplicates += dropped + len(records) - added

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import orjson
 from google.protobuf import json_format
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -37,9 +37,10 @@ _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _FLAGS = {0: TraceFlags(0), 1: _SAMPLED}
 
 
-def parse_request(body: bytes, content_type: str) -> ExportTraceServiceRequest:
-    """The request in ``content_type`` (protobuf or JSON); :class:`BodyError` 400 when it does not decode."""
-    request = ExportTraceServiceRequest()
+def parse_request(body: bytes, content_type: str, message: type[Message] = ExportTraceServiceRequest) -> Any:
+    """The ``message`` (a trace request by default) in ``content_type`` (protobuf or JSON); :class:`BodyError` 400 when it
+    does not decode."""
+    request = message()
     try:
         if content_type == PROTOBUF:
             request.ParseFromString(body)
@@ -47,7 +48,7 @@ def parse_request(body: bytes, content_type: str) -> ExportTraceServiceRequest:
             document = orjson.loads(body) if body.strip() else {}
             json_format.ParseDict(_hex_ids_to_base64(document), request, ignore_unknown_fields=True)
     except (DecodeError, orjson.JSONDecodeError, json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
-        raise BodyError(400, f"not an OTLP trace request: {exc}") from None
+        raise BodyError(400, f"not an OTLP {message.DESCRIPTOR.name}: {exc}") from None
     return request
 
 
@@ -84,7 +85,7 @@ def span_count(request: ExportTraceServiceRequest) -> int:
 def spans(request: ExportTraceServiceRequest) -> Iterator[ReadableSpan | str]:
     """Each span as a ``ReadableSpan``, or a string saying why it was rejected (a bad id)."""
     for resource_spans in request.resource_spans:
-        resource_attrs = _attributes(resource_spans.resource.attributes)
+        resource_attrs = attributes(resource_spans.resource.attributes)
         resource = Resource(resource_attrs)
         project = resource_attrs.get(PROJECT_ATTRIBUTE)  # a whole service may name its project on the resource
         for scope_spans in resource_spans.scope_spans:
@@ -100,17 +101,17 @@ def _span(span: Any, resource: Resource, scope: InstrumentationScope, project: A
         return f"span {span.name!r}: parent_span_id must be 8 bytes"
     trace_id = int.from_bytes(span.trace_id, "big")
     flags = _FLAGS.get(span.flags & 0xFF) or TraceFlags(span.flags & 0xFF) if span.flags else _SAMPLED
-    attributes = _attributes(span.attributes)
-    if project is not None and PROJECT_ATTRIBUTE not in attributes:
-        attributes[PROJECT_ATTRIBUTE] = project
+    attrs = attributes(span.attributes)
+    if project is not None and PROJECT_ATTRIBUTE not in attrs:
+        attrs[PROJECT_ATTRIBUTE] = project
     parent = SpanContext(trace_id, int.from_bytes(span.parent_span_id, "big"), True, flags) if span.parent_span_id else None
     return ReadableSpan(
         name=span.name,
         context=SpanContext(trace_id, int.from_bytes(span.span_id, "big"), True, flags),
         parent=parent,
         resource=resource,
-        attributes=attributes,
-        events=[Event(e.name, _attributes(e.attributes), e.time_unix_nano or None) for e in span.events] if span.events else (),
+        attributes=attrs,
+        events=[Event(e.name, attributes(e.attributes), e.time_unix_nano or None) for e in span.events] if span.events else (),
         kind=_KINDS.get(span.kind, SpanKind.INTERNAL),
         status=_status(span.status),
         start_time=span.start_time_unix_nano or None,
@@ -126,38 +127,43 @@ def _status(status: Any) -> Status:
     return Status(_STATUS.get(code, StatusCode.UNSET), message or None)
 
 
-def _attributes(pairs: Any) -> dict[str, Any]:
+def attributes(pairs: Any) -> dict[str, Any]:
     out = {}
     for kv in pairs:
         value = kv.value
         kind = value.WhichOneof("value")
-        out[kv.key] = value.string_value if kind == "string_value" else value.int_value if kind == "int_value" else _value(value, kind)
+        out[kv.key] = value.string_value if kind == "string_value" else value.int_value if kind == "int_value" else value_of(value, kind)
     return out
 
 
-def _value(value: AnyValue, kind: str | None = None) -> Any:
+def value_of(value: AnyValue, kind: str | None = None) -> Any:
     kind = kind or value.WhichOneof("value")
     if kind is None:
         return None
     if kind == "array_value":
-        return tuple(_value(v) for v in value.array_value.values)
+        return tuple(value_of(v) for v in value.array_value.values)
     if kind == "kvlist_value":
-        return {kv.key: _value(kv.value) for kv in value.kvlist_value.values}
+        return {kv.key: value_of(kv.value) for kv in value.kvlist_value.values}
     return getattr(value, kind)
 
 
-def response_message(rejected: int, message: str) -> ExportTraceServiceResponse:
-    """``ExportTraceServiceResponse``: ``partial_success`` only when spans were rejected or there is a warning."""
-    answer = ExportTraceServiceResponse()
+def response_message(rejected: int, message: str, answer: Any = None, rejected_field: str = "rejected_spans") -> Any:
+    """An OTLP export response (``ExportTraceServiceResponse`` by default) with ``partial_success`` only when
+    items were rejected or there is a warning."""
+    answer = ExportTraceServiceResponse() if answer is None else answer
     if rejected or message:
-        answer.partial_success.rejected_spans = rejected
+        setattr(answer.partial_success, rejected_field, rejected)
         answer.partial_success.error_message = message
     return answer
 
 
 def response(rejected: int, message: str, content_type: str) -> bytes:
     """The response body in the request's content type."""
-    answer = response_message(rejected, message)
+    return encoded(response_message(rejected, message), content_type)
+
+
+def encoded(answer: Message, content_type: str) -> bytes:
+    """An OTLP response message in the request's content type."""
     if content_type == PROTOBUF:
         return answer.SerializeToString()
     return orjson.dumps(json_format.MessageToDict(answer))  # no ids in a response: MessageToDict is safe here

@@ -1,30 +1,38 @@
 """Records in PostgreSQL, for ``otel-aitracer serve`` when one machine is not enough (``--store postgresql://…``).
 
 The same queries as the SQLite store (:class:`~otel_aitracer._destinations._records_db.RecordsDB`);
-this module keeps the schema and runs them through psycopg 3 (``pip install
-'otel-aitracer[postgres]'``). Several serve processes, on several machines, can share
-one database: the unique ``(trace_id, span_id)`` key keeps each span once.
+this module keeps the schema and runs them through psycopg 3 and its connection pool
+(``pip install 'otel-aitracer[postgres]'``). Several serve processes, on several machines,
+share one database: the unique key keeps each span once.
+
+Records are partitioned by day of ``started_at`` (a partition is made before the first
+record of its day is written), so retention drops whole partitions instead of deleting
+rows. A batch is written with ``COPY`` into a temporary table, then one
+``INSERT … SELECT … ON CONFLICT DO NOTHING``.
 """
 
 from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from datetime import date, timedelta
 from typing import Any, Iterator, Sequence
+
+import orjson
 
 from .._fork import new_lock
 from ..exceptions import ConfigurationError
-from ._records_db import INDEXES, RecordsDB
+from ._records_db import COLUMNS, INDEXES, RecordsDB
 
+_RECORDS = """CREATE TABLE IF NOT EXISTS records (
+    span_id TEXT NOT NULL, trace_id TEXT NOT NULL, parent_span_id TEXT, project TEXT NOT NULL,
+    session_id TEXT, app_user_id TEXT, model TEXT, provider TEXT, operation TEXT, status TEXT,
+    started_at TEXT NOT NULL, latency_ms BIGINT, input_tokens BIGINT, output_tokens BIGINT,
+    cost DOUBLE PRECISION, record BYTEA NOT NULL) PARTITION BY RANGE (started_at)"""
 _TABLES = (
-    """CREATE TABLE IF NOT EXISTS records (
-        span_id TEXT NOT NULL, trace_id TEXT NOT NULL, parent_span_id TEXT, project TEXT NOT NULL,
-        session_id TEXT, app_user_id TEXT, model TEXT, provider TEXT, operation TEXT, status TEXT,
-        started_at TEXT NOT NULL, latency_ms BIGINT, input_tokens BIGINT, output_tokens BIGINT,
-        cost DOUBLE PRECISION, record BYTEA NOT NULL)""",
-    # the record's key (a database made before projects were part of it had a key on trace and span id alone)
-    "ALTER TABLE records DROP CONSTRAINT IF EXISTS records_trace_id_span_id_key",
-    "CREATE UNIQUE INDEX IF NOT EXISTS records_key ON records (trace_id, span_id, project)",
+    _RECORDS,
+    # the key includes the partition column, as PostgreSQL requires: a span sent again has the same start
+    "CREATE UNIQUE INDEX IF NOT EXISTS records_key ON records (trace_id, span_id, project, started_at)",
     """CREATE TABLE IF NOT EXISTS sessions (
         project TEXT NOT NULL, session_id TEXT NOT NULL, app_user_id TEXT, metadata BYTEA,
         started_at TEXT NOT NULL, ended_at TEXT, PRIMARY KEY (project, session_id))""",
@@ -35,7 +43,18 @@ _TABLES = (
         id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, project TEXT NOT NULL, trace_id TEXT NOT NULL, span_id TEXT NOT NULL,
         received_at TEXT NOT NULL, event BYTEA NOT NULL)""",
 )
+# Filters the CLI and the UI offer beyond the shared indexes: errors (a few rows) and a model's calls over time.
+_PG_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS records_model_time ON records (model, started_at)",
+    "CREATE INDEX IF NOT EXISTS records_errors ON records (started_at) WHERE status = 'error'",
+)
 _SCHEMA_LOCK = 7_370_001  # pg_advisory_xact_lock key: serve workers starting together create the schema once
+_PARTITION_LOCK = 7_370_002
+_STAGE = "CREATE TEMP TABLE IF NOT EXISTS records_in (LIKE records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+_INSERT_STAGED = (
+    f"INSERT INTO records ({', '.join(COLUMNS)}, record) SELECT {', '.join(COLUMNS)}, record FROM records_in"
+    " ON CONFLICT (trace_id, span_id, project, started_at) DO NOTHING"
+)
 
 
 def is_postgres_dsn(store: str | os.PathLike[str]) -> bool:
@@ -53,53 +72,126 @@ class _PostgresTransaction:
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         if not rows:
             return 0
-        self._cursor.executemany(_pg(sql), rows)
+        self._cursor.executemany(_pg(sql), rows)  # psycopg pipelines the statements
         return max(0, self._cursor.rowcount)
 
 
 class PostgresStore(RecordsDB):
-    """A records database in PostgreSQL; one connection per process, shared by its threads under a lock."""
+    """A records database in PostgreSQL through a connection pool (made per process: never used across fork())."""
 
-    _ROW_ID = "ctid"
+    _ROW_ID = "tableoid, ctid"  # ctid alone repeats across partitions
+    POOL_SIZE = 4  # per process: the ingest thread, reads, the retention and event threads
 
     def __init__(self, dsn: str) -> None:
         try:
             import psycopg
+            import psycopg_pool
         except ImportError as exc:  # the extra is optional
-            raise ConfigurationError("a PostgreSQL store needs psycopg: pip install 'otel-aitracer[postgres]'") from exc
-        self._psycopg = psycopg
+            raise ConfigurationError("a PostgreSQL store needs psycopg and psycopg-pool: pip install 'otel-aitracer[postgres]'") from exc
+        self._psycopg, self._psycopg_pool = psycopg, psycopg_pool
         self.dsn = dsn
         self.path = dsn.split("@")[-1]  # for messages: host/db without the credentials
-        self._lock = new_lock(hold_across_fork=True)  # no thread is inside psycopg at a fork
-        self._conn: Any = None
+        self._lock = new_lock(hold_across_fork=True)  # guards making the pool, not its use
+        self._pool: Any = None
         self._pid = 0
+        self._days: set[str] = set()  # partitions known to exist
         try:
-            self._connection()
+            with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                _migrate_unpartitioned(cursor)
+                for statement in (*_TABLES, *INDEXES, *_PG_INDEXES):
+                    cursor.execute(statement)
         except psycopg.Error as exc:
             raise ConfigurationError(f"cannot open the PostgreSQL store at {self.path}: {exc}") from exc
 
-    def _connection(self) -> Any:
-        if self._conn is None or self._conn.closed or self._pid != os.getpid():  # never across fork()
-            conn = self._psycopg.connect(self.dsn)
-            with conn.transaction(), conn.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                for statement in (*_TABLES, *INDEXES):
-                    cursor.execute(statement)
-            self._conn, self._pid = conn, os.getpid()
-        return self._conn
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        with self._lock:
+            if self._pool is None or self._pid != os.getpid():  # a child makes its own pool; the parent's is left alone
+                self._pool = self._psycopg_pool.ConnectionPool(self.dsn, min_size=1, max_size=self.POOL_SIZE, open=True, timeout=30)
+                self._pid, self._days = os.getpid(), set()
+            pool = self._pool
+        with pool.connection() as conn:
+            yield conn
 
     @contextmanager
     def _transaction(self) -> Iterator[_PostgresTransaction]:
-        with self._lock:
-            conn = self._connection()
-            with conn.transaction(), conn.cursor() as cursor:
-                yield _PostgresTransaction(cursor)
+        with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            yield _PostgresTransaction(cursor)
+
+    def write(self, records: Sequence[dict[str, Any]]) -> int:
+        """Insert ``records`` (COPY to a staging table, then one insert that skips known spans); how many were new."""
+        self._ensure_partitions({r["started_at"][:10] for r in records})
+        with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            cursor.execute(_STAGE)
+            with cursor.copy(f"COPY records_in ({', '.join(COLUMNS)}, record) FROM STDIN") as copy:
+                for r in records:
+                    copy.write_row([*(r.get(c) for c in COLUMNS), orjson.dumps(r)])
+            cursor.execute(_INSERT_STAGED)
+            return max(0, cursor.rowcount)
+
+    def _ensure_partitions(self, days: set[str]) -> None:
+        missing = days - self._days
+        if not missing:
+            return
+        with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_PARTITION_LOCK,))  # two workers, one new day
+            for day in sorted(missing):
+                cursor.execute(_partition_sql(day))
+        self._days |= missing
+
+    def prune(self, cutoff: str, project: str | None = None, exclude: Sequence[str] = (), pause: float = 0.005) -> int:
+        """As :meth:`RecordsDB.prune`; for every project at once, whole days before the cutoff are dropped as partitions."""
+        dropped = self._drop_days_before(cutoff[:10]) if project is None and not exclude else 0
+        return dropped + super().prune(cutoff, project, exclude, pause)
+
+    def _drop_days_before(self, day: str) -> int:
+        older = [name for (name,) in self._read(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent"
+            " WHERE p.relname = 'records' AND c.relname < ? AND c.relname LIKE 'records\\_%%'", (_partition_name(day),))]  # fmt: skip
+        deleted = 0
+        for name in older:
+            with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
+                cursor.execute(f"SELECT COUNT(*) FROM {name}")
+                deleted += int(cursor.fetchone()[0])
+                cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        self._days.clear()
+        return deleted
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
+            if self._pool is not None and self._pid == os.getpid():
+                self._pool.close()
+            self._pool = None
+
+
+def _partition_name(day: str) -> str:
+    return "records_" + day.replace("-", "")
+
+
+def _partition_sql(day: str) -> str:
+    first = date.fromisoformat(day)  # started_at is checked to be RFC 3339 before any write
+    return (f"CREATE TABLE IF NOT EXISTS {_partition_name(day)} PARTITION OF records"
+            f" FOR VALUES FROM ('{first.isoformat()}') TO ('{(first + timedelta(days=1)).isoformat()}')")  # fmt: skip
+
+
+def _migrate_unpartitioned(cursor: Any) -> None:
+    """A database made before records were partitioned: move its rows into the partitioned table, once."""
+    cursor.execute("SELECT relkind FROM pg_class WHERE relname = 'records' AND relnamespace = 'public'::regnamespace")
+    row = cursor.fetchone()
+    if row is None or row[0] != "r":
+        return
+    cursor.execute("ALTER TABLE records RENAME TO records_unpartitioned")
+    cursor.execute("ALTER INDEX IF EXISTS records_key RENAME TO records_unpartitioned_key")
+    for index in ("records_project_time", "records_session", "records_user", "records_time"):
+        cursor.execute(f"DROP INDEX IF EXISTS {index}")
+    cursor.execute(_RECORDS)
+    cursor.execute("SELECT DISTINCT substr(started_at, 1, 10) FROM records_unpartitioned")
+    for (day,) in cursor.fetchall():
+        cursor.execute(_partition_sql(day))
+    cursor.execute(_TABLES[1])
+    cursor.execute("INSERT INTO records SELECT * FROM records_unpartitioned ON CONFLICT DO NOTHING")
+    cursor.execute("DROP TABLE records_unpartitioned")
 
 
 def _pg(sql: str) -> str:

@@ -165,7 +165,7 @@ class RecordsDB:
             out[group] = (ordered[0], ordered[-1])
         return out
 
-    _ROW_ID = "rowid"  # the engine's physical row id, for deletes in small batches
+    _ROW_ID = "rowid"  # the engine's physical row id (its columns), for deletes in small batches
     PRUNE_BATCH = 500  # rows per delete: each is one short transaction, so ingest never waits long
 
     def prune(self, cutoff: str, project: str | None = None, exclude: Sequence[str] = (), pause: float = 0.005) -> int:
@@ -184,7 +184,7 @@ class RecordsDB:
         return deleted
 
     def _delete_in_batches(self, table: str, where: list[str], params: list[Any], pause: float) -> int:
-        sql = f"DELETE FROM {table} WHERE {self._ROW_ID} IN (SELECT {self._ROW_ID} FROM {table}{_clause(where)} LIMIT {self.PRUNE_BATCH})"
+        sql = f"DELETE FROM {table} WHERE ({self._ROW_ID}) IN (SELECT {self._ROW_ID} FROM {table}{_clause(where)} LIMIT {self.PRUNE_BATCH})"
         total = 0
         while True:
             with self._transaction() as tx:
@@ -214,8 +214,8 @@ class RecordsDB:
         popped: dict[tuple[str, str], dict[str, Any]] = {}
         with self._transaction() as tx:
             for key in found:
-                [(blob,)] = tx.rows(f"SELECT record FROM records WHERE {_KEY_MATCH}", key)
-                popped[(key[2], key[1])] = orjson.loads(blob)
+                for (blob,) in tx.rows(f"SELECT record FROM records WHERE {_KEY_MATCH}", key)[:1]:
+                    popped[(key[2], key[1])] = orjson.loads(blob)
             tx.many(f"DELETE FROM records WHERE {_KEY_MATCH}", found)
         return popped
 

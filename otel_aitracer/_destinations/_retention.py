@@ -49,7 +49,10 @@ class Retention:
     def prune(self, store: RecordsDB, now: datetime | None = None) -> int:
         """Delete what is past its retention; returns how many records went."""
         now = now or datetime.now(timezone.utc)
-        deleted = sum(store.prune(cutoff(timedelta(days=days), now), project=project) for project, days in self.per_project.items())
+        deleted = 0
+        if self.default_days is not None:  # past the longest retention, every project's records may go at once
+            deleted += store.prune(cutoff(timedelta(days=max(self.default_days, *self.per_project.values())), now))
+        deleted += sum(store.prune(cutoff(timedelta(days=days), now), project=project) for project, days in self.per_project.items())
         if self.default_days is not None:
             deleted += store.prune(cutoff(timedelta(days=self.default_days), now), exclude=tuple(self.per_project))
         return deleted

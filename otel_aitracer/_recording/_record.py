@@ -10,6 +10,7 @@ alone instead of failing its batch.
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any, TypedDict
 
 import orjson
@@ -76,6 +77,8 @@ def record_problem(record: Any) -> str | None:
     for key in KEY_FIELDS:
         if isinstance(record.get(key), str) and len(record[key]) > MAX_KEY_CHARS:
             return f"{key} is {len(record[key])} characters; at most {MAX_KEY_CHARS}"
+    if isinstance(record.get("started_at"), str) and not _is_rfc3339(record["started_at"]):
+        return f"started_at must be an RFC 3339 time, got {_short(record['started_at'])}"
     cost = record.get("cost")
     if cost is not None and (not isinstance(cost, (int, float)) or isinstance(cost, bool) or not math.isfinite(cost) or cost < 0):
         return f"cost must be a non-negative finite number, got {_short(cost)}"
@@ -85,6 +88,14 @@ def record_problem(record: Any) -> str | None:
         if _deeper_than(record.get(key), MAX_CONTENT_DEPTH):
             return f"{key} is nested deeper than {MAX_CONTENT_DEPTH} levels"
     return None
+
+
+def _is_rfc3339(text: str) -> bool:
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return len(text) >= 10 and text[4] == "-"
 
 
 def _deeper_than(value: Any, limit: int) -> bool:

@@ -149,13 +149,19 @@ class Ingest:
         refused = sorted({r["project"] for r in records if not grant.allows(r["project"])})
         if refused:
             raise Forbidden(f"this key may not write to project(s) {', '.join(map(repr, refused))}")
-        records, dropped = against_store(self.store, records)
+        given, unique = len(records), list({_key(r): r for r in reversed(records)}.values())[::-1]  # a span twice: the first
+        records, dropped = against_store(self.store, unique)
         if records:
-            for key, events in self.store.take_pending([(r["project"], r["trace_id"], r["span_id"]) for r in records]).items():
-                self.join(next(r for r in records if (r["project"], r["trace_id"], r["span_id"]) == key), events)
+            by_key = {_key(r): r for r in records}
+            for key, events in self.store.take_pending(list(by_key)).items():
+                self.join(by_key[key], events)
         added = self.store.write(records) if records else 0
         outcome.accepted += added
-        outcome.duplicates += dropped + len(records) - added
+        outcome.duplicates += (given - len(unique)) + dropped + len(records) - added
+
+
+def _key(record: dict[str, Any]) -> tuple[str, str, str]:
+    return record["project"], record["trace_id"], record["span_id"]
 
 
 def _native_problem(entry: Any) -> str | None:

@@ -1,0 +1,84 @@
+"""PostgreSQL at scale (SPEC §6): daily partitions that retention drops, an old database migrated,
+and two serve processes writing the same database at once."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+
+import httpx
+import psycopg
+
+from otel_aitracer._destinations._pg_store import PostgresStore
+
+from .server_process import ServerProcess
+from .test_serve_shared import chat_span, otlp
+
+
+def _record(day: str, n: int, project: str = "p") -> dict:
+    return {"project": project, "span_id": f"{n:016x}", "trace_id": f"{n:032x}", "operation": "chat", "model": "m", "started_at": f"{day}T12:00:00.000000Z"}
+
+
+def _partitions(dsn: str) -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent"
+                            " WHERE p.relname = 'records' ORDER BY 1").fetchall()  # fmt: skip
+    return [name for (name,) in rows]
+
+
+def test_records_live_in_daily_partitions_and_retention_drops_whole_days(postgres):
+    dsn = postgres.new_database("partitions")
+    store = PostgresStore(dsn)
+    store.write([_record("2026-01-01", n) for n in range(3)] + [_record("2026-01-02", n) for n in range(10, 12)] + [_record("2026-03-01", 20)])
+    assert _partitions(dsn) == ["records_20260101", "records_20260102", "records_20260301"]
+    assert store.prune("2026-01-02T06:00:00Z") == 3 + 0  # the whole first day dropped; nothing of the second is that old
+    assert _partitions(dsn) == ["records_20260102", "records_20260301"] and store.count() == 3
+    assert store.write([_record("2026-01-01", 99)]) == 1  # a late span of a dropped day makes its partition again
+    store.close()
+
+
+def test_a_database_from_before_partitioning_is_migrated_with_its_records(postgres):
+    dsn = postgres.new_database("unpartitioned")
+    with psycopg.connect(dsn) as conn:
+        conn.execute("""CREATE TABLE records (span_id TEXT NOT NULL, trace_id TEXT NOT NULL, parent_span_id TEXT, project TEXT NOT NULL,
+            session_id TEXT, app_user_id TEXT, model TEXT, provider TEXT, operation TEXT, status TEXT, started_at TEXT NOT NULL,
+            latency_ms BIGINT, input_tokens BIGINT, output_tokens BIGINT, cost DOUBLE PRECISION, record BYTEA NOT NULL,
+            UNIQUE (trace_id, span_id))""")  # fmt: skip
+        for n, day in enumerate(("2025-12-30", "2025-12-31")):
+            record = _record(day, n)
+            conn.execute("INSERT INTO records (span_id, trace_id, project, started_at, record) VALUES (%s, %s, %s, %s, %s)",
+                         (record["span_id"], record["trace_id"], "p", record["started_at"], json.dumps(record).encode()))  # fmt: skip
+    store = PostgresStore(dsn)
+    assert _partitions(dsn) == ["records_20251230", "records_20251231"]
+    assert sorted(r["span_id"] for r in store.query()) == [f"{0:016x}", f"{1:016x}"]
+    assert store.write([_record("2025-12-30", 0)]) == 0  # still known: the key came across
+    store.close()
+
+
+def test_two_serve_processes_share_one_database_and_keep_each_span_once(postgres):
+    dsn = postgres.new_database("two_serves")
+    servers = [ServerProcess(dsn, keys="at-k=alpha", workers=2) for _ in range(2)]
+    trace = uuid.uuid4().hex
+    batches = [[chat_span(trace, f"{b * 50 + n + 1:016x}") for n in range(50)] for b in range(20)]
+    errors: list[str] = []
+
+    def send(server, batch):
+        answer = httpx.post(server.url + "/v1/traces", content=json.dumps(otlp(*batch)), headers={"Content-Type": "application/json",
+                            "Authorization": "Bearer at-k"}, timeout=60)  # fmt: skip
+        if answer.status_code != 200:
+            errors.append(answer.text)
+
+    try:  # every batch to both servers at once: each span arrives twice, concurrently
+        threads = [threading.Thread(target=send, args=(server, batch)) for batch in batches for server in servers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        store = PostgresStore(dsn)
+        assert store.count() == 1000 and len({r["span_id"] for r in store.query(limit=2000)}) == 1000
+        store.close()
+    finally:
+        for server in servers:
+            server.stop()

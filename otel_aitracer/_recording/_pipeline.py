@@ -101,8 +101,8 @@ class RecordPipeline:
     def prepare(self, record: dict[str, Any]) -> dict[str, Any] | None:
         """Check, redact and fit ``record`` to the byte budget, in place; None (counted) if it cannot be redacted.
 
-        Raises :class:`InvalidRecord` (counted) when it can never be stored: checked before redaction, which
-        walks the content and must not meet a structure nested a thousand levels deep."""
+        Raises :class:`InvalidRecord` (counted) when it can never be stored: its fields are checked first; content
+        nested past what JSON encodes is found by redaction's walk or by the encoder."""
         problem = record_problem(record)
         if problem is not None:
             self._invalid(record.get("span_id"), problem)
@@ -110,6 +110,10 @@ class RecordPipeline:
         if self.redactor is not None:
             try:
                 redact_record(record, self.redactor)
+            except RecursionError:  # content nested hundreds of levels deep: no store could take it anyway
+                problem = "its content is nested too deep to encode as JSON"
+                self._invalid(record.get("span_id"), problem)
+                raise InvalidRecord(problem) from None
             except Exception:  # noqa: BLE001 - a record that could not be redacted never leaves
                 _logger.warning("could not redact the record of span %r; dropped", record.get("span_id"), exc_info=True)
                 self.stats.add("redaction_error")

@@ -6,20 +6,31 @@ A real serve process; raw sockets for the clients a library would not let us wri
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
+import os
 import socket
 import time
 import uuid
 from pathlib import Path
 
+import grpc
 import httpx
 import pytest
+from google.protobuf import json_format
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from otel_aitracer._config import resolve_settings
 from otel_aitracer._destinations._pg_store import PostgresStore
 from otel_aitracer._destinations._store import SQLiteStore
+from otel_aitracer._recording._pipeline import RecordPipeline
+from otel_aitracer.server._auth import Keys
+from otel_aitracer.server._grpc import start_grpc
+from otel_aitracer.server._ingest import Ingest
 
-from .server_process import ServerProcess
+from .server_process import ServerProcess, free_port
 from .test_serve_shared import chat_span, otlp, trace_records
 
 LIMITS = {"AITRACER_SERVER_READ_TIMEOUT": "1", "AITRACER_SERVER_MAX_CONNECTIONS": "20", "AITRACER_SERVER_MAX_RECORDS": "1000"}
@@ -192,3 +203,29 @@ def test_a_huge_native_batch_is_refused_without_holding_the_worker(big_server):
 
     growth = _growth_kib(big_server, post)
     assert growth < 400 * 1024, f"the worker grew {growth // 1024} MB"
+
+
+def test_grpc_errors_never_carry_the_servers_exception_text(tmp_path):
+    """A store failing in a way nobody planned for: the client gets INTERNAL and a generic message, the log gets the rest."""
+    class UnplannedFailure(SQLiteStore):
+        def write(self, records):
+            raise RuntimeError("secret detail: /srv/aitracer/db password=hunter2")
+
+    store = UnplannedFailure(tmp_path / "s.db")
+    port = free_port()
+    server = start_grpc(Ingest(store, RecordPipeline(resolve_settings(store=tmp_path / "s.db"), sink=store)), Keys({}), "127.0.0.1", port, 4 << 20, 1000)
+    try:
+        request = ExportTraceServiceRequest()
+        body = otlp(chat_span(uuid.uuid4().hex, "2000000000000001"))
+        body["resourceSpans"][0]["scopeSpans"][0]["spans"][0].update(traceId=base64_id(16), spanId=base64_id(8))
+        json_format.ParseDict(body, request)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel, pytest.raises(grpc.RpcError) as failed:
+            trace_service_pb2_grpc.TraceServiceStub(channel).Export(request, timeout=10)
+        assert failed.value.code() == grpc.StatusCode.INTERNAL
+        assert "secret" not in failed.value.details() and "hunter2" not in failed.value.details()
+    finally:
+        server.stop(0)
+
+
+def base64_id(size: int) -> str:
+    return base64.b64encode(os.urandom(size)).decode()

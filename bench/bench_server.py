@@ -144,6 +144,38 @@ def in_process(bodies: list[bytes]) -> float:
         return (time.perf_counter() - started) / (len(sample) * SPANS_PER_REQUEST) * 1e6
 
 
+def stages(bodies: list[bytes]) -> dict[str, float]:
+    """µs per span of each ingest stage, run one after another over the same requests: decode (protobuf into
+    SDK spans), map (span -> record, pricing included), price (pricing alone), check + redact + budget, insert."""
+    from otel_aitracer._config import resolve_settings
+    from otel_aitracer._destinations._store import SQLiteStore
+    from otel_aitracer._recording._mapping import span_to_record
+    from otel_aitracer._recording._pipeline import RecordPipeline
+    from otel_aitracer._recording._pricing import cost_usd
+    from otel_aitracer.server._otlp import parse_request, spans
+
+    sample = [gzip.decompress(body) for body in bodies[: max(4, len(bodies) // 10)]]
+    n = len(sample) * SPANS_PER_REQUEST
+    timings: dict[str, float] = {}
+
+    def timed(name: str, work):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        result = work()
+        timings[name] = (time.perf_counter() - started) / n * 1e6
+        return result
+
+    decoded = timed("decode", lambda: [s for raw in sample for s in spans(parse_request(raw, "application/x-protobuf"))])
+    records = timed("map", lambda: [span_to_record(s) for s in decoded])
+    timed("price", lambda: [cost_usd(r["model"], r["provider"], r["input_tokens"], r["output_tokens"], None, None) for r in records])
+    with tempfile.TemporaryDirectory() as tmp:
+        pipeline = RecordPipeline(resolve_settings(store=Path(tmp) / "stages.db"), sink=None)
+        prepared = timed("check + redact + budget", lambda: [pipeline.prepare(r) for r in records])
+        store = SQLiteStore(Path(tmp) / "stages.db", cache_mib=32)
+        timed("insert", lambda: [store.write(prepared[i : i + SPANS_PER_REQUEST]) for i in range(0, len(prepared), SPANS_PER_REQUEST)])
+        store.close()
+    return timings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=120)
@@ -155,6 +187,7 @@ def main() -> None:
     print(f"{SPANS_PER_REQUEST} spans per request, {len(bodies[0]) / 1024:.0f} KiB gzip, "
           f"{args.requests} requests, concurrency {args.concurrency}, {os.cpu_count()} CPUs shared with the client")  # fmt: skip
     print(f"in-process ingest (one worker's ceiling): {in_process(bodies):.1f} µs/span")
+    print("per stage, µs/span: " + ", ".join(f"{name} {us:.1f}" for name, us in stages(bodies).items()))
     print("| workers | spans/s | server CPU µs/span | p50 ms/request | p99 ms/request |\n|---|---|---|---|---|")
     from contextlib import nullcontext
 

@@ -80,3 +80,25 @@ def test_a_store_of_schema_2_is_migrated_without_losing_records(tmp_path):
     assert [r["span_id"] for r in store.query()] == ["s1"]
     assert store.write([{"span_id": "s1", "trace_id": "t1", "project": "p", "started_at": "2026-01-01T00:00:01Z"}]) == 0  # still a duplicate
     assert store.write([{"span_id": "s1", "trace_id": "t2", "project": "p", "started_at": "2026-01-01T00:00:01Z"}]) == 1  # another trace
+
+
+def test_a_long_read_never_holds_up_a_write(tmp_path):
+    """serve's stats and logs read while its ingest thread writes: the write must not wait for the read."""
+    import threading
+    import time
+
+    store = SQLiteStore(tmp_path / "r.db")
+    store.write([record(0)])
+    read_done = threading.Event()
+
+    def long_read():
+        store._read("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000000) SELECT COUNT(*) FROM c")
+        read_done.set()
+
+    reader = threading.Thread(target=long_read)
+    reader.start()
+    time.sleep(0.3)  # the read is under way
+    assert store.write([record(1)]) == 1
+    assert not read_done.is_set()  # the write went through while the read was still running
+    reader.join()
+    store.close()

@@ -86,6 +86,9 @@ class SQLiteStore(RecordsDB):
         self._lock = new_lock(hold_across_fork=True)  # no thread is inside SQLite at a fork
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
+        self._read_lock = new_lock(hold_across_fork=True)
+        self._reader: sqlite3.Connection | None = None
+        self._reader_pid = 0
         try:
             self._connection(busy_timeout=0.0 if lazy else _BUSY_TIMEOUT)  # never wait on a lock at start-up
         except (sqlite3.Error, OSError) as exc:
@@ -137,8 +140,27 @@ class SQLiteStore(RecordsDB):
                 raise
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._open().execute(sql, params).fetchall()
+        """Reads go through a connection of their own (WAL lets it read while the other writes), so a long
+        ``stats`` never holds up ingest; an in-memory store has one connection for both."""
+        if str(self.path) == ":memory:":
+            with self._lock:
+                return self._open().execute(sql, params).fetchall()
+        if self._reader is None or self._reader_pid != os.getpid():
+            with self._lock:  # never while holding the read lock: close() takes them in this order
+                self._open()  # the file and its schema exist before anyone reads
+        with self._read_lock:
+            return self._read_connection().execute(sql, params).fetchall()
+
+    def _read_connection(self) -> sqlite3.Connection:
+        if self._reader is None or self._reader_pid != os.getpid():  # never across fork()
+            try:
+                conn = sqlite3.connect(self.path, check_same_thread=False, timeout=_BUSY_TIMEOUT, isolation_level=None)
+                conn.execute(f"PRAGMA cache_size=-{int(self._cache_mib) * 1024}")
+                conn.execute("PRAGMA query_only=1")
+            except (sqlite3.Error, OSError) as exc:
+                raise DropError("store_unavailable", f"cannot read the store at {self.path}: {exc}") from exc
+            self._reader, self._reader_pid = conn, os.getpid()
+        return self._reader
 
     def close(self, deadline: float | None = None) -> None:
         """Close the file; by ``deadline`` (``time.monotonic()``) if given, leaving it open if a write holds it past then."""
@@ -149,6 +171,10 @@ class SQLiteStore(RecordsDB):
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
             self._conn = None
+            with self._read_lock:
+                if self._reader is not None and self._reader_pid == os.getpid():
+                    self._reader.close()
+                self._reader = None
         finally:
             self._lock.release()
 

@@ -229,3 +229,26 @@ def test_grpc_errors_never_carry_the_servers_exception_text(tmp_path):
 
 def base64_id(size: int) -> str:
     return base64.b64encode(os.urandom(size)).decode()
+
+
+def test_reads_while_the_database_is_unreachable_are_503_and_recover(postgres):
+    """PostgreSQL refuses connections (and drops the ones serve holds): every read says 503 with Retry-After, then recovers."""
+    import psycopg
+
+    dsn = postgres.new_database("unreachable")
+    name = dsn.rsplit("/", 1)[1]
+    server = ServerProcess(dsn, keys="at-alpha=alpha")
+    admin = dsn.rsplit("/", 1)[0] + "/postgres"
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        for path in ("/api/v1/logs", "/api/v1/stats", f"/api/v1/traces/{'a' * 32}", "/healthz"):
+            answer = httpx.get(server.url + path, headers=KEY, timeout=30)
+            assert answer.status_code == 503, (path, answer.status_code, answer.text)
+            assert path == "/healthz" or answer.headers["retry-after"]
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        assert httpx.get(server.url + "/api/v1/logs", headers=KEY, timeout=30).status_code == 200
+    finally:
+        server.stop()

@@ -50,6 +50,7 @@ _PG_INDEXES = (
 )
 _SCHEMA_LOCK = 7_370_001  # pg_advisory_xact_lock key: serve workers starting together create the schema once
 _PARTITION_LOCK = 7_370_002
+_POOL_WAIT_SECONDS = 5.0  # for a connection; past it, serve answers 503 (retry later) instead of hanging
 _STAGE = "CREATE TEMP TABLE IF NOT EXISTS records_in (LIKE records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 _INSERT_STAGED = (
     f"INSERT INTO records ({', '.join(COLUMNS)}, record) SELECT {', '.join(COLUMNS)}, record FROM records_in"
@@ -108,7 +109,7 @@ class PostgresStore(RecordsDB):
     def _connection(self) -> Iterator[Any]:
         with self._lock:
             if self._pool is None or self._pid != os.getpid():  # a child makes its own pool; the parent's is left alone
-                self._pool = self._psycopg_pool.ConnectionPool(self.dsn, min_size=1, max_size=self.POOL_SIZE, open=True, timeout=30)
+                self._pool = self._psycopg_pool.ConnectionPool(self.dsn, min_size=1, max_size=self.POOL_SIZE, open=True, timeout=_POOL_WAIT_SECONDS)
                 self._pid, self._days = os.getpid(), set()
             pool = self._pool
         with pool.connection() as conn:

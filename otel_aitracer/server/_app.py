@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import functools
 import gc
 import logging
 from dataclasses import dataclass
@@ -280,7 +279,7 @@ class _Handlers:
         except ValueError as exc:
             return _json({"error": str(exc)}, 400)
         filters: dict[str, Any] = {name: params.get(name) for name in ("project", "session", "user", "trace", "model", "status")}
-        return self._stream(b'{"logs":[', limit, True, projects, after, filters, b"]")
+        return await self._stream(b'{"logs":[', limit, True, projects, after, filters, b"]")
 
     async def get_trace(self, request: Request) -> Response:
         trace_id = request.path_params["trace_id"].lower()
@@ -291,22 +290,36 @@ class _Handlers:
             after = _cursor(request.query_params.get("cursor"))
         except ValueError as exc:
             return _json({"error": str(exc)}, 400)
-        first, _ = await run_in_threadpool(lambda: self.store.page(1, False, projects, after, trace=trace_id))
+        try:
+            first, _ = await run_in_threadpool(lambda: self.store.page(1, False, projects, after, trace=trace_id))
+        except STORE_ERRORS:
+            return _unavailable()
         if not first:  # the same answer whether the trace does not exist or belongs to another project
             return _json({"error": f"no trace {trace_id}"}, 404)
         head = b'{"trace_id":' + orjson.dumps(trace_id) + b',"logs":['
-        return self._stream(head, _MAX_LIST, False, projects, after, {"trace": trace_id}, b"]")
+        return await self._stream(head, _MAX_LIST, False, projects, after, {"trace": trace_id}, b"]")
 
-    def _stream(self, head: bytes, limit: int, newest_first: bool, projects: list[str] | None, after: Cursor | None,
-                filters: dict[str, Any], tail: bytes) -> Response:  # fmt: skip
-        """Records as stored, fetched ``_STREAM_ROWS`` at a time: a worker holds one slice of a page, never the page."""
+    async def _stream(self, head: bytes, limit: int, newest_first: bool, projects: list[str] | None, after: Cursor | None,
+                      filters: dict[str, Any], tail: bytes) -> Response:  # fmt: skip
+        """Records as stored, fetched ``_STREAM_ROWS`` at a time: a worker holds one slice of a page, never the page.
+        The first slice is read before the answer starts, so a store that cannot be read is a 503, not a cut-off body."""
+
+        def fetch(want: int, cursor: Cursor | None) -> tuple[list[bytes], Cursor | None]:
+            return self.store.page(want, newest_first, projects, cursor, **filters)
+
+        try:
+            first = await run_in_threadpool(fetch, min(_STREAM_ROWS, limit), after)
+        except STORE_ERRORS:
+            return _unavailable()
 
         async def body() -> AsyncIterator[bytes]:
             yield head
             cursor, sent, full = after, 0, False
+            ready: tuple[list[bytes], Cursor | None] | None = first
             while sent < limit:
                 want = min(_STREAM_ROWS, limit - sent)
-                blobs, last = await run_in_threadpool(functools.partial(self.store.page, want, newest_first, projects, cursor, **filters))
+                blobs, last = ready if ready is not None else await run_in_threadpool(fetch, want, cursor)
+                ready = None
                 for blob in blobs:
                     yield (b"," if sent else b"") + blob
                     sent += 1
@@ -331,7 +344,10 @@ class _Handlers:
             limit = min(_MAX_GROUPS, max(1, int(request.query_params.get("limit", "100"))))
         except ValueError:
             return _json({"error": "limit must be an integer"}, 400)
-        rows = await run_in_threadpool(lambda: summarize(self.store, by, project, projects, limit))
+        try:
+            rows = await run_in_threadpool(lambda: summarize(self.store, by, project, projects, limit))
+        except STORE_ERRORS:
+            return _unavailable()
         return _json({"stats": rows})
 
     async def healthz(self, request: Request) -> Response:
@@ -342,6 +358,12 @@ class _Handlers:
             _logger.exception("healthz: the store cannot be read")
             return _json({"status": "unavailable"}, 503)
         return _json({"status": "ok"})
+
+
+def _unavailable() -> Response:
+    """A read the store cannot serve now: 503 with Retry-After (the reason goes to the log)."""
+    _logger.exception("a read could not reach the store")
+    return _json({"error": "the store is unavailable; retry later"}, 503, {"Retry-After": _RETRY_AFTER_SECONDS})
 
 
 def _cursor(text: str | None) -> Cursor | None:

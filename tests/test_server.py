@@ -244,6 +244,24 @@ def test_the_real_otlp_grpc_exporter(server):
     assert refused.export([span]) == SpanExportResult.FAILURE  # UNAUTHENTICATED is not retried
 
 
+def test_the_real_otlp_grpc_log_exporter_adds_events(server):
+    from opentelemetry._logs import LogRecord
+    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+
+    trace_id, span_id = "f1" * 16, "f2" * 8
+    post(server, otlp_json([span(span_id=span_id.upper(), trace=trace_id.upper())]))
+    provider = LoggerProvider()
+    exporter = OTLPLogExporter(endpoint=f"127.0.0.1:{server.grpc_port}", insecure=True, headers=(("authorization", "Bearer at-chat"),))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    provider.get_logger("eval").emit(LogRecord(trace_id=int(trace_id, 16), span_id=int(span_id, 16), event_name="gen_ai.evaluation.result",
+                                               attributes={"gen_ai.evaluation.name": "tone"}, body="calm"))  # fmt: skip
+    provider.shutdown()
+    [record] = records(server, trace_id)
+    assert [(e["name"], e["body"]) for e in record["events"]] == [("gen_ai.evaluation.result", "calm")]
+
+
 def _attrs(mapping):
     out = []
     for key, value in mapping.items():

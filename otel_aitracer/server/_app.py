@@ -38,7 +38,7 @@ from ..cli._stats import GROUPS, summarize
 from ._auth import Grant, Keys
 from ._body import BodyError, decode_body, read_body
 from ._ingest import STORE_ERRORS, Forbidden, Ingest, now_rfc3339
-from ._logs import logs_response, start_sweeping
+from ._logs import log_record_count, logs_response, start_sweeping
 from ._otlp import JSON, PROTOBUF, encoded, parse_request, response, span_count, status_body
 
 _logger = logging.getLogger(__name__)
@@ -205,7 +205,7 @@ class _Handlers:
 
     def _otlp_logs(self, body: bytes, media: str, grant: Grant) -> bytes:
         parsed = parse_request(body, media, ExportLogsServiceRequest)
-        self._check_count(sum(len(s.log_records) for r in parsed.resource_logs for s in r.scope_logs), "log records")
+        self._check_count(log_record_count(parsed), "log records")
         outcome = self.ingest.logs(parsed, grant)
         return encoded(logs_response(outcome.rejected, outcome.message()), media)
 

@@ -39,6 +39,11 @@ class LogEvent:
     event: dict[str, Any]
 
 
+def log_record_count(request: ExportLogsServiceRequest) -> int:
+    """How many log records a request holds (checked against the server's cap before any is read)."""
+    return sum(len(scope_logs.log_records) for resource_logs in request.resource_logs for scope_logs in resource_logs.scope_logs)
+
+
 def log_events(request: ExportLogsServiceRequest) -> Iterator[LogEvent | str | None]:
     """Each log record as a :class:`LogEvent`; a string saying why one was rejected; None for one with no span context."""
     for resource_logs in request.resource_logs:

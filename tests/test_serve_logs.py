@@ -19,7 +19,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 
-from .test_serve_shared import ALPHA, BETA, chat_span, otlp, send, serve_on, trace_records
+from .test_serve_shared import ADMIN, ALPHA, BETA, chat_span, otlp, send, serve_on, trace_records
 
 DETAILS = "gen_ai.client.inference.operation.details"
 INPUT = json.dumps([{"role": "user", "parts": [{"type": "text", "content": "mail me at jane@example.com"}]}])
@@ -133,3 +133,13 @@ def test_otlp_json_gzip_and_what_is_not_kept_is_said(server):
     bad = _post_json(server, _logs_json({"traceId": trace, "spanId": "00" * 8, "body": {"stringValue": "x"}}))
     assert bad.status_code == 200 and bad.json()["partialSuccess"]["rejectedLogRecords"] == "1"
     assert _post_json(server, {"resourceLogs": "nope"}).status_code == 400
+
+
+def test_a_log_record_naming_its_project_joins_that_projects_record(server):
+    """A collector's admin key carries many projects: the project on the log record (as on the span) decides."""
+    trace, span_id = uuid.uuid4().hex, "a100000000000007"
+    send(server, otlp(no_content_span(trace, span_id), project="beta"), ADMIN)
+    emit(server, ADMIN, trace, span_id, [("gen_ai.evaluation.result", {"aitracer.project": "beta"}, "fine")])
+    [record] = trace_records(server, trace, BETA)
+    assert [(e["name"], e["body"]) for e in record["events"]] == [("gen_ai.evaluation.result", "fine")]
+    assert "aitracer.project" not in record["events"][0]["attributes"]

@@ -33,7 +33,7 @@ SWEEP_SECONDS = 30.0
 
 @dataclass(frozen=True)
 class LogEvent:
-    project: str | None  # from the resource, if it names one
+    project: str | None  # from the log record or its resource, if either names one
     trace_id: str
     span_id: str
     event: dict[str, Any]
@@ -59,6 +59,7 @@ def _log_event(log: LogRecord, project: Any) -> LogEvent | str | None:
     if len(log.trace_id) != 16 or len(log.span_id) != 8 or log.trace_id == bytes(16) or log.span_id == bytes(8):
         return "a log record's trace_id must be 16 bytes and span_id 8 bytes, not all zero"
     attrs = attributes(log.attributes)
+    project = attrs.pop(PROJECT_ATTRIBUTE, None) or project  # the record's own project wins, as for spans
     name = log.event_name or attrs.pop("event.name", None) or "log"
     event: dict[str, Any] = {"name": str(name), "time": _rfc3339(log.time_unix_nano or log.observed_time_unix_nano), "attributes": attrs}
     if log.HasField("body"):

@@ -57,3 +57,19 @@ def test_sessions_and_events(db):
     [session] = db.sessions()
     assert (session["app_user_id"], session["metadata"], session["started_at"], session["ended_at"]) == ("u", {"a": 2}, start["timestamp"], end["timestamp"])
     assert [e["score"] for e in db.session_events(log_id="s1")] == [1]
+
+
+def _add_events(record, events):
+    record.setdefault("events", []).extend(events)
+
+
+def test_log_events_wait_for_their_record_and_a_sweep_joins_only_what_it_read(db):
+    key = ("p", "t1", "s1")
+    assert db.attach_events({key: [{"name": "early"}]}, _add_events, "2026-01-01T00:00:00Z") == (0, 1)  # no record yet: pending
+    assert db.attach_events({key: [{"name": "late"}]}, _add_events, "2026-01-01T00:10:00Z") == (0, 1)
+    db.write([rec("s1")])  # written by another worker, which did not see the pending events
+    assert db.sweep_pending(_add_events, expired_before="2025-01-01T00:00:00Z", received_before="2026-01-01T00:05:00Z") == 1
+    [record] = db.query(trace="t1")
+    assert [e["name"] for e in record["events"]] == ["early"]
+    assert db.take_pending([key]) == {key: [{"name": "late"}]}  # the newer event is still waiting, not lost
+    assert db.attach_events({("q", "t1", "s1"): [{"name": "other project"}]}, _add_events, "2026-01-01T00:11:00Z") == (0, 1)

@@ -31,7 +31,7 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS pending_events_span ON pending_events (trace_id, span_id)",
     "CREATE INDEX IF NOT EXISTS pending_events_time ON pending_events (received_at)",
 )
-# Only a repeated (trace id, span id) is skipped; any other constraint failure fails the batch loudly.
+# Only a repeated (trace id, span id, project) is skipped; any other constraint failure fails the batch loudly.
 # One unique index serves deduplication and trace lookups: random keys are what make inserts slow.
 INSERT = (
     f"INSERT INTO records ({', '.join(COLUMNS)}, record) VALUES ({', '.join('?' * (len(COLUMNS) + 1))})"
@@ -100,6 +100,18 @@ class Transaction(Protocol):
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int: ...
 
 
+def _join_stored(tx: Transaction, key: Key, events: list[dict[str, Any]], join: Join) -> bool:
+    """Add ``events`` to the stored record of ``key`` within ``tx``; False when no such record is stored."""
+    project, trace_id, span_id = key
+    found = tx.rows(f"SELECT record FROM records WHERE {_KEY_MATCH}", (trace_id, span_id, project))
+    if not found:
+        return False
+    record = orjson.loads(found[0][0])
+    join(record, events)
+    tx.many(f"UPDATE records SET record = ? WHERE {_KEY_MATCH}", [(orjson.dumps(record), trace_id, span_id, project)])
+    return True
+
+
 class RecordsDB:
     """The queries; subclasses provide ``_transaction()`` (and ``_read()`` for reads)."""
 
@@ -153,13 +165,12 @@ class RecordsDB:
             f" GROUP BY {by} ORDER BY COUNT(*) DESC, {by} LIMIT ?", [*params, limit],
         )  # fmt: skip
         percentiles = self._percentiles(by, [row[0] for row in totals], where, params)
-        keys = ("requests", "input_tokens", "output_tokens", "cost", "errors")
         rows = []
-        for group, *values in totals:
-            row = {"group": group, **dict(zip(keys, (int(values[0]), int(values[1]), int(values[2]), values[3], int(values[4]))))}
-            row["cost"] = round(float(row["cost"]), 9) if row["cost"] is not None else None
+        for group, requests, input_tokens, output_tokens, cost, errors in totals:
             p50, p95 = percentiles.get(group, (None, None))
-            rows.append({**row, "p50_latency_ms": p50, "p95_latency_ms": p95})
+            rows.append({"group": group, "requests": int(requests), "input_tokens": int(input_tokens), "output_tokens": int(output_tokens),
+                         "cost": None if cost is None else round(float(cost), 9), "errors": int(errors),
+                         "p50_latency_ms": p50, "p95_latency_ms": p95})  # fmt: skip
         return rows
 
     def _percentiles(self, by: str, groups: list[Any], where: list[str], params: list[Any]) -> dict[Any, tuple[int, int]]:
@@ -265,15 +276,10 @@ class RecordsDB:
         joined = pending = 0
         with self._transaction() as tx:
             for key, batch in events.items():
-                project, trace_id, span_id = key
-                rows = tx.rows(f"SELECT record FROM records WHERE {_KEY_MATCH}", (trace_id, span_id, project))
-                if rows:
-                    record = orjson.loads(rows[0][0])
-                    join(record, batch)
-                    tx.many(f"UPDATE records SET record = ? WHERE {_KEY_MATCH}", [(orjson.dumps(record), trace_id, span_id, project)])
+                if _join_stored(tx, key, batch, join):
                     joined += len(batch)
                 else:
-                    tx.many(_PENDING, [(project, trace_id, span_id, received_at, orjson.dumps(e)) for e in batch])
+                    tx.many(_PENDING, [(*key, received_at, orjson.dumps(e)) for e in batch])
                     pending += len(batch)
         return joined, pending
 
@@ -295,19 +301,15 @@ class RecordsDB:
         """Join pending events whose record has arrived since (a race between workers), older than ``received_before``;
         drop those received before ``expired_before`` (their span never became a record). Returns events joined."""
         rows = self._read("SELECT id, project, trace_id, span_id, event FROM pending_events WHERE received_at < ? ORDER BY id LIMIT 5000", (received_before,))
-        by_key: dict[Key, list[dict[str, Any]]] = {}
-        for _, project, trace_id, span_id, blob in rows:
-            by_key.setdefault((project, trace_id, span_id), []).append(orjson.loads(blob))
+        by_key: dict[Key, list[tuple[int, dict[str, Any]]]] = {}
+        for row_id, project, trace_id, span_id, blob in rows:
+            by_key.setdefault((project, trace_id, span_id), []).append((row_id, orjson.loads(blob)))
         joined = 0
         with self._transaction() as tx:
-            for (project, trace_id, span_id), batch in by_key.items():
-                found = tx.rows(f"SELECT record FROM records WHERE {_KEY_MATCH}", (trace_id, span_id, project))
-                if found:
-                    record = orjson.loads(found[0][0])
-                    join(record, batch)
-                    tx.many(f"UPDATE records SET record = ? WHERE {_KEY_MATCH}", [(orjson.dumps(record), trace_id, span_id, project)])
-                    tx.many("DELETE FROM pending_events WHERE project = ? AND trace_id = ? AND span_id = ?", [(project, trace_id, span_id)])
-                    joined += len(batch)
+            for key, pending in by_key.items():
+                if _join_stored(tx, key, [event for _, event in pending], join):
+                    tx.many("DELETE FROM pending_events WHERE id = ?", [(row_id,) for row_id, _ in pending])  # only what was joined
+                    joined += len(pending)
             tx.many("DELETE FROM pending_events WHERE received_at < ?", [(expired_before,)])
         return joined
 

@@ -69,3 +69,17 @@ def postgres():
         pytest.skip("no PostgreSQL binaries (initdb, pg_ctl) on this machine")
     with PostgresServer() as server:
         yield server
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def records_db(request, tmp_path):
+    """A records database on each engine: a SQLite file, then a fresh PostgreSQL database."""
+    from otel_aitracer._destinations._pg_store import PostgresStore
+    from otel_aitracer._destinations._store import SQLiteStore
+
+    if request.param == "sqlite":
+        store = SQLiteStore(tmp_path / "r.db")
+    else:
+        store = PostgresStore(request.getfixturevalue("postgres").new_database(f"records_{abs(hash(tmp_path)) % 10**8}"))
+    yield store
+    store.close()

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from otel_aitracer._destinations._pg_store import PostgresStore
-from otel_aitracer._destinations._store import SQLiteStore
 
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request, tmp_path):
-    if request.param == "sqlite":
-        store = SQLiteStore(tmp_path / "r.db")
-    else:
-        store = PostgresStore(request.getfixturevalue("postgres").new_database(f"records_{abs(hash(tmp_path)) % 10**8}"))
-    yield store
-    store.close()
+@pytest.fixture
+def db(records_db):
+    return records_db
 
 
 def rec(span, trace="t1", parent=None, **extra):

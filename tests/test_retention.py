@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from otel_aitracer._destinations._pg_store import PostgresStore
 from otel_aitracer._destinations._retention import Retention
 from otel_aitracer._destinations._store import SQLiteStore
 from otel_aitracer.exceptions import ConfigurationError
@@ -28,14 +27,9 @@ def _records(project: str, days_ago: float, n: int, prefix: str) -> list[dict]:
              "started_at": _at(days_ago)} for i in range(n)]  # fmt: skip
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request, tmp_path):
-    if request.param == "sqlite":
-        db = SQLiteStore(tmp_path / "r.db")
-    else:
-        db = PostgresStore(request.getfixturevalue("postgres").new_database(f"retention_{abs(hash(tmp_path)) % 10**8}"))
-    yield db
-    db.close()
+@pytest.fixture
+def store(records_db):
+    return records_db
 
 
 def _projects(db) -> dict[str, int]:

@@ -146,9 +146,7 @@ class HTTPSink:
     # ---- sending ----------------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
-            now = time.monotonic()
-            pause = self._paused_until - now
-            self._wake.wait(pause if pause > 0 else min(_IDLE_POLL, max(0.0, self._due_at - now)) if self._due_at > now else _IDLE_POLL)
+            self._wake.wait(self._next_wait())
             self._wake.clear()
             if self._stop.is_set() or time.monotonic() < self._paused_until:
                 continue
@@ -159,6 +157,13 @@ class HTTPSink:
                     if expired:
                         self._count("ttl_expired", expired)
                 self._send_some(None)
+
+    def _next_wait(self) -> float:
+        """Until the pause ends, else until the soonest deferred request is due, at most ``_IDLE_POLL``."""
+        now = time.monotonic()
+        if self._paused_until > now:
+            return self._paused_until - now
+        return min(_IDLE_POLL, self._due_at - now) if self._due_at > now else _IDLE_POLL
 
     def _send_some(self, deadline: float | None) -> None:
         with self._send_lock:
@@ -223,7 +228,8 @@ class HTTPSink:
         self._failures += 1
         defer = _retry.wait_before_retry(entry.attempts + 1, retry_after)
         self.spool.release(entry, defer)
-        self._due_at = min(self._due_at, time.monotonic() + defer) if self._due_at > time.monotonic() else time.monotonic() + defer
+        due, now = time.monotonic() + defer, time.monotonic()
+        self._due_at = min(self._due_at, due) if self._due_at > now else due
         if self._failures == 1:
             return True
         self._pause(_retry.wait_before_retry(self._failures, retry_after), f"{status} from {entry.path}")

@@ -29,10 +29,11 @@ _RECORDS = """CREATE TABLE IF NOT EXISTS records (
     session_id TEXT, app_user_id TEXT, model TEXT, provider TEXT, operation TEXT, status TEXT,
     started_at TEXT NOT NULL, latency_ms BIGINT, input_tokens BIGINT, output_tokens BIGINT,
     cost DOUBLE PRECISION, record BYTEA NOT NULL) PARTITION BY RANGE (started_at)"""
+# the key includes the partition column, as PostgreSQL requires: a span sent again has the same start
+_KEY = "CREATE UNIQUE INDEX IF NOT EXISTS records_key ON records (trace_id, span_id, project, started_at)"
 _TABLES = (
     _RECORDS,
-    # the key includes the partition column, as PostgreSQL requires: a span sent again has the same start
-    "CREATE UNIQUE INDEX IF NOT EXISTS records_key ON records (trace_id, span_id, project, started_at)",
+    _KEY,
     """CREATE TABLE IF NOT EXISTS sessions (
         project TEXT NOT NULL, session_id TEXT NOT NULL, app_user_id TEXT, metadata BYTEA,
         started_at TEXT NOT NULL, ended_at TEXT, PRIMARY KEY (project, session_id))""",
@@ -190,7 +191,7 @@ def _migrate_unpartitioned(cursor: Any) -> None:
     cursor.execute("SELECT DISTINCT substr(started_at, 1, 10) FROM records_unpartitioned")
     for (day,) in cursor.fetchall():
         cursor.execute(_partition_sql(day))
-    cursor.execute(_TABLES[1])
+    cursor.execute(_KEY)
     cursor.execute("INSERT INTO records SELECT * FROM records_unpartitioned ON CONFLICT DO NOTHING")
     cursor.execute("DROP TABLE records_unpartitioned")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from .._guard import guarded
+from .._time import rfc3339
 from ..exceptions import ConfigurationError
 from ._records_db import RecordsDB
 
@@ -30,9 +31,11 @@ class Retention:
         """``days`` (``--retention-days``) and ``spec`` (``AITRACER_RETENTION``: ``chatbot=30,search=7``)."""
         per_project: dict[str, float] = {}
         for entry in filter(None, (part.strip() for part in (spec or "").split(","))):
-            project, sep, value = entry.partition("=")
+            project, _, value = entry.partition("=")
             try:
-                per_project[project.strip()] = _days(float(value)) if sep and project.strip() else _days(float("nan"))
+                if not project.strip():
+                    raise ValueError(entry)
+                per_project[project.strip()] = _days(float(value))  # no "=": float("") fails
             except ValueError:
                 raise ConfigurationError(f"AITRACER_RETENTION: expected project=days[,project=days], got {entry!r}") from None
         if days is not None:
@@ -60,8 +63,7 @@ class Retention:
 
 def cutoff(age: timedelta, now: datetime | None = None) -> str:
     """The RFC 3339 time ``age`` before ``now`` (records started before it are pruned)."""
-    when = (now or datetime.now(timezone.utc)) - age
-    return when.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return rfc3339((now or datetime.now(timezone.utc)) - age)
 
 
 def _days(value: float) -> float:

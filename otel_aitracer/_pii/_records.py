@@ -6,7 +6,7 @@ from typing import Any
 
 from ._redactor import PIIRedactor
 
-# What of a record is content, written by or about the user: redacted, fitted to the byte budget, depth-checked.
+# What of a record is content, written by or about the user: redacted and fitted to the byte budget.
 CONTENT_FIELDS = ("input", "output", "error_message", "metadata", "events")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -11,6 +10,7 @@ from opentelemetry.trace import StatusCode
 
 from .._attributes import LOG_INPUT, LOG_OUTPUT, MAX_METADATA_KEYS, PROJECT_ATTRIBUTE, STEP_INDEX, STEP_NAME
 from .._config import DEFAULT_PROJECT
+from .._time import rfc3339, utc_from_ns
 from . import _conventions as conv
 from ._pricing import cost_usd
 
@@ -30,7 +30,7 @@ def span_to_record(span: ReadableSpan, *, default_project: str = DEFAULT_PROJECT
     operation = conv.operation(attrs)
     if operation is None:
         return None
-    started = _utc(span.start_time or 0)
+    started = utc_from_ns(span.start_time or 0)
     model = conv.first(attrs, conv.MODEL_KEYS)
     provider = conv.provider(attrs)
     input_tokens = conv.first_int(attrs, conv.INPUT_TOKEN_KEYS)
@@ -57,7 +57,7 @@ def span_to_record(span: ReadableSpan, *, default_project: str = DEFAULT_PROJECT
         "parent_span_id": format(parent.span_id, "016x") if parent is not None else None,
         "session_id": _str_or_none(conv.first(attrs, conv.SESSION_KEYS)),
         "app_user_id": _str_or_none(conv.first(attrs, conv.USER_KEYS)),
-        "started_at": started.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "started_at": rfc3339(started),
     }
     if operation == TOOL_OPERATION:
         _tool_content(record, attrs, capture_content)
@@ -100,10 +100,6 @@ def _logged_content(record: dict[str, Any], attrs: conv.Attributes, capture: boo
     for field, key in (("input", LOG_INPUT), ("output", LOG_OUTPUT)):
         if key in attrs:
             record[field] = conv.json_value(attrs[key]) if capture else REDACTED
-
-
-def _utc(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
 
 
 def _str_or_none(value: Any) -> str | None:

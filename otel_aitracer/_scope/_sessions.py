@@ -10,10 +10,10 @@ thread, and never ahead of the record it refers to.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from .._fork import new_lock
+from .._time import rfc3339
 from ..exceptions import ValidationError
 
 # Event kinds, and what the AITracer API calls them (see ``_http_sink``).
@@ -33,7 +33,7 @@ class SessionEvent:
     session_id: str
     project: str | None
     fields: dict[str, Any] = field(default_factory=dict)
-    timestamp: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z"))
+    timestamp: str = field(default_factory=rfc3339)
 
     def as_dict(self) -> dict[str, Any]:
         return {"type": self.kind, "session_id": self.session_id, "project": self.project, "timestamp": self.timestamp, **self.fields}

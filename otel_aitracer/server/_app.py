@@ -34,10 +34,11 @@ from .._destinations._records_db import Cursor
 from .._destinations._retention import Retention, start_pruning
 from .._destinations._store import SQLiteStore
 from .._recording._pipeline import RecordPipeline
+from .._time import rfc3339
 from ..cli._stats import GROUPS, summarize
 from ._auth import Grant, Keys
 from ._body import BodyError, decode_body, read_body
-from ._ingest import STORE_ERRORS, Forbidden, Ingest, now_rfc3339
+from ._ingest import STORE_ERRORS, Forbidden, Ingest
 from ._logs import log_record_count, logs_response, start_sweeping
 from ._otlp import JSON, PROTOBUF, encoded, parse_request, response, span_count, status_body
 
@@ -250,26 +251,26 @@ class _Handlers:
             if not isinstance(sid, str) or not sid:
                 return _json({"error": "session_id is required"}, 400)
             event = {**document, "type": kind, "session_id": sid}
-            event.setdefault("timestamp", now_rfc3339())
+            event.setdefault("timestamp", rfc3339())
             self.ingest.events([event], grant)
             return _json({"ok": True}, 201 if kind != "session_end" else 200)
 
         return await self._native(request, work)
 
     # ---- reads ----------------------------------------------------------------------------------
-    def _reader(self, request: Request) -> tuple[Grant | None, list[str] | None, Response | None]:
-        """The read grant, the projects it may see (None: all), or the error response."""
+    def _reader(self, request: Request) -> tuple[list[str] | None, Response | None]:
+        """The projects a read may see (None: all), or the error response."""
         grant = self._grant(request)
         if grant is None:
-            return None, None, _json({"error": "a valid Bearer API key is required"}, 401)
+            return None, _json({"error": "a valid Bearer API key is required"}, 401)
         project = request.query_params.get("project")
         if project is not None and not grant.allows(project):
-            return None, None, _json({"error": f"this key may not read project {project!r}"}, 403)
-        return grant, None if grant.allows("*") else sorted(grant.projects), None
+            return None, _json({"error": f"this key may not read project {project!r}"}, 403)
+        return None if grant.allows("*") else sorted(grant.projects), None
 
     async def list_logs(self, request: Request) -> Response:
         """Newest first, a page of at most 1,000 records streamed as stored; ``next`` is the cursor of the next page."""
-        grant, projects, refused = self._reader(request)
+        projects, refused = self._reader(request)
         if refused is not None:
             return refused
         params = request.query_params
@@ -283,26 +284,23 @@ class _Handlers:
 
     async def get_trace(self, request: Request) -> Response:
         trace_id = request.path_params["trace_id"].lower()
-        grant, projects, refused = self._reader(request)
+        projects, refused = self._reader(request)
         if refused is not None:
             return refused
         try:
             after = _cursor(request.query_params.get("cursor"))
         except ValueError as exc:
             return _json({"error": str(exc)}, 400)
-        try:
-            first, _ = await run_in_threadpool(lambda: self.store.page(1, False, projects, after, trace=trace_id))
-        except STORE_ERRORS:
-            return _unavailable()
-        if not first:  # the same answer whether the trace does not exist or belongs to another project
-            return _json({"error": f"no trace {trace_id}"}, 404)
         head = b'{"trace_id":' + orjson.dumps(trace_id) + b',"logs":['
-        return await self._stream(head, _MAX_LIST, False, projects, after, {"trace": trace_id}, b"]")
+        # the same answer whether the trace does not exist or belongs to another project
+        missing = _json({"error": f"no trace {trace_id}"}, 404)
+        return await self._stream(head, _MAX_LIST, False, projects, after, {"trace": trace_id}, b"]", if_empty=missing)
 
     async def _stream(self, head: bytes, limit: int, newest_first: bool, projects: list[str] | None, after: Cursor | None,
-                      filters: dict[str, Any], tail: bytes) -> Response:  # fmt: skip
+                      filters: dict[str, Any], tail: bytes, if_empty: Response | None = None) -> Response:  # fmt: skip
         """Records as stored, fetched ``_STREAM_ROWS`` at a time: a worker holds one slice of a page, never the page.
-        The first slice is read before the answer starts, so a store that cannot be read is a 503, not a cut-off body."""
+        The first slice is read before the answer starts, so a store that cannot be read is a 503, not a cut-off body,
+        and ``if_empty`` is the answer when there is nothing to send."""
 
         def fetch(want: int, cursor: Cursor | None) -> tuple[list[bytes], Cursor | None]:
             return self.store.page(want, newest_first, projects, cursor, **filters)
@@ -311,6 +309,8 @@ class _Handlers:
             first = await run_in_threadpool(fetch, min(_STREAM_ROWS, limit), after)
         except STORE_ERRORS:
             return _unavailable()
+        if if_empty is not None and not first[0]:
+            return if_empty
 
         async def body() -> AsyncIterator[bytes]:
             yield head
@@ -334,7 +334,7 @@ class _Handlers:
 
     async def stats(self, request: Request) -> Response:
         """``otel-aitracer stats`` computed here, by the database: requests, tokens, cost, errors, latency per group."""
-        grant, projects, refused = self._reader(request)
+        projects, refused = self._reader(request)
         if refused is not None:
             return refused
         by, project = request.query_params.get("by", "project"), request.query_params.get("project")

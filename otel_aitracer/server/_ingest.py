@@ -5,10 +5,8 @@ then deduplication, the project check, and the store.
 from __future__ import annotations
 
 import sqlite3
-import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -18,6 +16,7 @@ from .._destinations._records_db import RecordsDB
 from .._drops import DropError
 from .._recording._pipeline import RecordPipeline
 from .._recording._record import InvalidRecord
+from .._time import rfc3339
 from ._auth import Grant
 from ._dedupe import against_store, drop_outer_duplicates
 from ._logs import join_events, log_events
@@ -82,7 +81,7 @@ class Ingest:
                 outcome.reject("a log record could not be redacted")
                 continue
             events.setdefault((project, item.trace_id, item.span_id), []).append(event)
-        joined, pending = self.store.attach_events(events, self.join, now_rfc3339()) if events else (0, 0)
+        joined, pending = self.store.attach_events(events, self.join, rfc3339()) if events else (0, 0)
         outcome.accepted = joined + pending
         if unattached:
             outcome.errors.append(f"{unattached} log records had no span context and were not kept (serve stores events of LLM calls)")
@@ -179,13 +178,9 @@ def _completed(record: dict[str, Any], grant: Grant) -> dict[str, Any]:
     record.setdefault("provider", "other")
     record["span_id"] = record.get("span_id") or uuid.uuid4().hex[:16]
     record["trace_id"] = record.get("trace_id") or record["span_id"]
-    record["started_at"] = record.get("started_at") or now_rfc3339()
+    record["started_at"] = record.get("started_at") or rfc3339()
     record.setdefault("status", "success")
     record.setdefault("metadata", {})
     for key in ("input_tokens", "output_tokens", "latency_ms"):
         record.setdefault(key, 0)
     return record
-
-
-def now_rfc3339() -> str:
-    return datetime.fromtimestamp(time.time(), tz=timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")

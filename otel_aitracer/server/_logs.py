@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any, Iterator
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest, ExportLogsServiceResponse
@@ -24,6 +24,7 @@ from .._destinations._retention import cutoff
 from .._guard import guarded
 from .._recording._mapping import event_content
 from .._recording._size_budget import fit_record
+from .._time import rfc3339, utc_from_ns
 from ._otlp import attributes, response_message, value_of
 
 MAX_EVENTS = 64  # per record; later events are counted in ``events_dropped``
@@ -61,7 +62,7 @@ def _log_event(log: LogRecord, project: Any) -> LogEvent | str | None:
     attrs = attributes(log.attributes)
     project = attrs.pop(PROJECT_ATTRIBUTE, None) or project  # the record's own project wins, as for spans
     name = log.event_name or attrs.pop("event.name", None) or "log"
-    event: dict[str, Any] = {"name": str(name), "time": _rfc3339(log.time_unix_nano or log.observed_time_unix_nano), "attributes": attrs}
+    event: dict[str, Any] = {"name": str(name), "time": _time_of(log), "attributes": attrs}
     if log.HasField("body"):
         event["body"] = value_of(log.body)
     if log.severity_text:
@@ -91,10 +92,9 @@ def logs_response(rejected: int, message: str) -> ExportLogsServiceResponse:
     return response_message(rejected, message, ExportLogsServiceResponse(), "rejected_log_records")  # type: ignore[no-any-return]
 
 
-def _rfc3339(ns: int) -> str | None:
-    if not ns:
-        return None
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+def _time_of(log: LogRecord) -> str | None:
+    ns = log.time_unix_nano or log.observed_time_unix_nano
+    return rfc3339(utc_from_ns(ns)) if ns else None
 
 
 def start_sweeping(store: RecordsDB, join: Join) -> threading.Event:

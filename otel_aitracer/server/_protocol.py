@@ -43,7 +43,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self._head_bytes += len(data)
         super().data_received(data)
         if self._in_head and self._head_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():  # still no end of headers
-            self._refuse(431, b"request headers are over the 64 KB limit")
+            self._refuse_headers()
 
     def on_headers_complete(self) -> None:
         self._end_head()
@@ -69,9 +69,9 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         if self._in_head and not self.transport.is_closing():
             self.transport.close()
 
-    def _refuse(self, status: int, message: bytes) -> None:
+    def _refuse_headers(self) -> None:
         self._end_head()
-        reason = b"Request Header Fields Too Large" if status == 431 else b"Bad Request"
-        self.transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: text/plain\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%s"
-                             % (status, reason, len(message), message))  # fmt: skip
+        message = b"request headers are over the 64 KB limit"
+        self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain\r\ncontent-length: %d\r\n"
+                             b"connection: close\r\n\r\n%s" % (len(message), message))  # fmt: skip
         self.transport.close()

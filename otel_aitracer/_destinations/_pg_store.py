@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from datetime import date, timedelta
-from typing import Any, Iterator, Sequence
-
-import orjson
+from typing import Any, Iterator, Sequence, cast
 
 from .._fork import new_lock
 from ..exceptions import ConfigurationError
-from ._records_db import COLUMNS, INDEXES, RecordsDB
+from ._records_db import COLUMNS, INDEXES, RecordsDB, Transaction, rebuild_rollups
+from ._rollups import ROLLED, Delta
+from ._rollups import TABLES as ROLLUP_TABLES
 
 _RECORDS = """CREATE TABLE IF NOT EXISTS records (
     span_id TEXT NOT NULL, trace_id TEXT NOT NULL, parent_span_id TEXT, project TEXT NOT NULL,
@@ -55,7 +55,7 @@ _POOL_WAIT_SECONDS = 5.0  # for a connection; past it, serve answers 503 (retry 
 _STAGE = "CREATE TEMP TABLE IF NOT EXISTS records_in (LIKE records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 _INSERT_STAGED = (
     f"INSERT INTO records ({', '.join(COLUMNS)}, record) SELECT {', '.join(COLUMNS)}, record FROM records_in"
-    " ON CONFLICT (trace_id, span_id, project, started_at) DO NOTHING"
+    f" ON CONFLICT (trace_id, span_id, project, started_at) DO NOTHING RETURNING {', '.join(ROLLED)}"
 )
 
 
@@ -76,6 +76,17 @@ class _PostgresTransaction:
             return 0
         self._cursor.executemany(_pg(sql), rows)  # psycopg pipelines the statements
         return max(0, self._cursor.rowcount)
+
+    def each(self, sql: str, params: Sequence[Any] = (), size: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
+        with self._cursor.connection.cursor(name="aitracer_each") as named:  # a server-side cursor: chunks, not the whole result
+            named.execute(_pg(sql), params)
+            while chunk := named.fetchmany(size):
+                yield chunk
+
+    def copy_in(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 class PostgresStore(RecordsDB):
@@ -101,8 +112,12 @@ class PostgresStore(RecordsDB):
             with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 _migrate_unpartitioned(cursor)
-                for statement in (*_TABLES, *INDEXES, *_PG_INDEXES):
+                cursor.execute("SELECT to_regclass('rollup_totals') IS NULL")
+                [(without_rollups,)] = cursor.fetchall()
+                for statement in (*_TABLES, *ROLLUP_TABLES, *INDEXES, *_PG_INDEXES):
                     cursor.execute(statement)
+                if without_rollups:  # a database written before rollups: count its records once
+                    rebuild_rollups(_PostgresTransaction(cursor))
         except psycopg.Error as exc:
             raise ConfigurationError(f"cannot open the PostgreSQL store at {self.path}: {exc}") from exc
 
@@ -122,15 +137,14 @@ class PostgresStore(RecordsDB):
             yield _PostgresTransaction(cursor)
 
     def write(self, records: Sequence[dict[str, Any]]) -> int:
-        """Insert ``records`` (COPY to a staging table, then one insert that skips known spans); how many were new."""
         self._ensure_partitions({r["started_at"][:10] for r in records})
-        with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
-            cursor.execute(_STAGE)
-            with cursor.copy(f"COPY records_in ({', '.join(COLUMNS)}, record) FROM STDIN") as copy:
-                for r in records:
-                    copy.write_row([*(r.get(c) for c in COLUMNS), orjson.dumps(r)])
-            cursor.execute(_INSERT_STAGED)
-            return max(0, cursor.rowcount)
+        return super().write(records)
+
+    def _insert(self, tx: Transaction, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """COPY to a staging table, then one insert that skips known spans and returns the rows it inserted."""
+        tx.many(_STAGE, [()])
+        cast(_PostgresTransaction, tx).copy_in(f"COPY records_in ({', '.join(COLUMNS)}, record) FROM STDIN", rows)
+        return tx.rows(_INSERT_STAGED)
 
     def _ensure_partitions(self, days: set[str]) -> None:
         missing = days - self._days
@@ -153,10 +167,12 @@ class PostgresStore(RecordsDB):
             " WHERE p.relname = 'records' AND c.relname < ? AND c.relname LIKE 'records\\_%%'", (_partition_name(day),))]  # fmt: skip
         deleted = 0
         for name in older:
-            with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
-                cursor.execute(f"SELECT COUNT(*) FROM {name}")
-                deleted += int(cursor.fetchone()[0])
-                cursor.execute(f"DROP TABLE IF EXISTS {name}")
+            with self._transaction() as tx:
+                delta = Delta()  # a dropped partition's records leave the rollups too, in the same transaction
+                for chunk in tx.each(f"SELECT {', '.join(ROLLED)} FROM {name}"):
+                    deleted += delta.add(chunk, -1)
+                delta.apply(tx)
+                tx.many(f"DROP TABLE IF EXISTS {name}", [()])
         self._days.clear()
         return deleted
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import time
 from contextlib import AbstractContextManager
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import orjson
+
+from ._rollups import DIMENSIONS, ROLLED, Delta, rank_value
 
 COLUMNS = (
     "span_id", "trace_id", "parent_span_id", "project", "session_id", "app_user_id", "model", "provider",
@@ -58,25 +60,6 @@ Cursor = tuple[str, str, str, str]  # a record's place in the order: started_at,
 _ORDER = "started_at, trace_id, span_id, project"
 
 
-# Three significant digits of latency_ms, in integer arithmetic both engines share.
-_LATENCY_BUCKET = (
-    "CASE WHEN COALESCE(latency_ms, 0) < 1000 THEN COALESCE(latency_ms, 0) WHEN latency_ms < 10000 THEN latency_ms / 10 * 10"
-    " WHEN latency_ms < 100000 THEN latency_ms / 100 * 100 WHEN latency_ms < 1000000 THEN latency_ms / 1000 * 1000"
-    " ELSE latency_ms / 10000 * 10000 END"
-)
-
-
-def _rank_value(histogram: list[tuple[int, int]], percent: int) -> int:
-    """The bucket holding rank ceil(percent/100 * n) of an ascending ``(bucket, count)`` histogram."""
-    rank = (percent * sum(count for _, count in histogram) + 99) // 100
-    seen = 0
-    for bucket, count in histogram:
-        seen += count
-        if seen >= rank:
-            return bucket
-    return histogram[-1][0]
-
-
 def _where(projects: Sequence[str] | None, filters: dict[str, str | None]) -> tuple[list[str], list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
@@ -98,6 +81,34 @@ class Transaction(Protocol):
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int: ...
+
+    def each(self, sql: str, params: Sequence[Any] = (), size: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of ``sql`` a chunk at a time, never all in memory."""
+        ...
+
+
+_ROLLED = ", ".join(ROLLED)
+
+
+def delete_records(tx: Transaction, where: str, params: Sequence[Any], returning: str = "") -> list[tuple[Any, ...]]:
+    """The one way records are deleted: the rollups lose what the rows counted, in the same transaction.
+    Returns the ``returning`` columns of each deleted row."""
+    rows = tx.rows(f"DELETE FROM records WHERE {where} RETURNING {returning + ', ' if returning else ''}{_ROLLED}", params)
+    skip = len(returning.split(",")) if returning else 0
+    delta = Delta()
+    delta.add((row[skip:] for row in rows), -1)
+    delta.apply(tx)
+    return [row[:skip] for row in rows]
+
+
+def rebuild_rollups(tx: Transaction) -> None:
+    """Count every stored record into empty rollups: a store written before they existed."""
+    tx.many("DELETE FROM rollup_totals", [()])
+    tx.many("DELETE FROM rollup_latency", [()])
+    delta = Delta()
+    for chunk in tx.each(f"SELECT {_ROLLED} FROM records"):
+        delta.add(chunk)
+    delta.apply(tx)
 
 
 def _join_stored(tx: Transaction, key: Key, events: list[dict[str, Any]], join: Join) -> bool:
@@ -124,10 +135,19 @@ class RecordsDB:
 
     # ---- records ----------------------------------------------------------------------------------
     def write(self, records: Sequence[dict[str, Any]]) -> int:
-        """Insert ``records`` in one transaction; returns how many were new (a known span is skipped)."""
+        """Insert ``records`` in one transaction, counting the new ones into the rollups; returns how many were new
+        (a known span is skipped)."""
         rows = [tuple(r.get(c) for c in COLUMNS) + (orjson.dumps(r),) for r in records]
         with self._transaction() as tx:
-            return tx.many(INSERT, rows)
+            delta = Delta()
+            added = delta.add(self._insert(tx, rows))
+            delta.apply(tx)
+        return added
+
+    def _insert(self, tx: Transaction, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """Insert ``rows`` (:data:`COLUMNS` and the record) within ``tx``, skipping known keys; the :data:`ROLLED`
+        columns of the rows inserted."""
+        raise NotImplementedError
 
     def query(
         self, limit: int | None = None, newest_first: bool = True, projects: Sequence[str] | None = None, **filters: str | None
@@ -155,40 +175,37 @@ class RecordsDB:
         rows = self._read(sql, params)
         return [bytes(row[0]) for row in rows], (tuple(rows[-1][1:]) if rows else None)  # type: ignore[return-value]
 
-    def stats(self, by: str, projects: Sequence[str] | None = None, limit: int = 100, **filters: str | None) -> list[dict[str, Any]]:
-        """Requests, tokens, cost, errors and latency percentiles per value of column ``by``, the busiest ``limit`` groups,
-        computed by the database: nothing is decoded, whatever the store's size."""
-        where, params = _where(projects, filters)
+    def stats(self, by: str, projects: Sequence[str] | None = None, limit: int = 100, project: str | None = None) -> list[dict[str, Any]]:
+        """Requests, tokens, cost, errors and latency percentiles per value of column ``by`` (``project`` or one of
+        :data:`DIMENSIONS`), the busiest ``limit`` groups, in ``projects`` (all if None) or ``project``: read from the
+        rollups, so the answer costs the groups, never the records."""
+        group = "project" if by == "project" else "value, missing"
+        chosen = "project, 0" if by == "project" else group  # a group's value and whether it is missing
+        where, params = _where(projects, {"project": project})
+        where.insert(0, "dimension = ?")
+        params.insert(0, "model" if by == "project" else by)  # a project's totals are its models' totals
+        if by not in ("project", *DIMENSIONS):
+            raise ValueError(f"stats cannot group by {by!r}")
         totals = self._read(
-            f"SELECT {by}, COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), SUM(cost),"
-            f" SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END) FROM records{_clause(where)}"
-            f" GROUP BY {by} ORDER BY COUNT(*) DESC, {by} LIMIT ?", [*params, limit],
+            f"SELECT {chosen}, SUM(requests), SUM(errors), SUM(input_tokens), SUM(output_tokens), SUM(cost), SUM(priced)"
+            f" FROM rollup_totals{_clause(where)} GROUP BY {group} HAVING SUM(requests) > 0 ORDER BY SUM(requests) DESC, {group} LIMIT ?",
+            [*params, limit],
         )  # fmt: skip
-        percentiles = self._percentiles(by, [row[0] for row in totals], where, params)
+        histograms: dict[tuple[Any, int], list[tuple[int, int]]] = {}
+        named = sorted({row[0] for row in totals})
+        if named:
+            within = f"{group.split(',')[0]} IN ({', '.join('?' * len(named))})"
+            sql = (f"SELECT {chosen}, bucket, SUM(requests) FROM rollup_latency{_clause([*where, within])}"
+                   f" GROUP BY {group}, bucket HAVING SUM(requests) > 0 ORDER BY {group}, bucket")  # fmt: skip
+            for value, missing, bucket, count in self._read(sql, [*params, *named]):
+                histograms.setdefault((value, int(missing)), []).append((int(bucket), int(count)))
         rows = []
-        for group, requests, input_tokens, output_tokens, cost, errors in totals:
-            p50, p95 = percentiles.get(group, (None, None))
-            rows.append({"group": group, "requests": int(requests), "input_tokens": int(input_tokens), "output_tokens": int(output_tokens),
-                         "cost": None if cost is None else round(float(cost), 9), "errors": int(errors),
-                         "p50_latency_ms": p50, "p95_latency_ms": p95})  # fmt: skip
+        for value, missing, requests, errors, input_tokens, output_tokens, cost, priced in totals:
+            histogram = histograms.get((value, int(missing)), [])
+            rows.append({"group": None if missing else value, "requests": int(requests), "input_tokens": int(input_tokens),
+                         "output_tokens": int(output_tokens), "cost": round(float(cost), 9) if priced else None, "errors": int(errors),
+                         "p50_latency_ms": rank_value(histogram, 50), "p95_latency_ms": rank_value(histogram, 95)})  # fmt: skip
         return rows
-
-    def _percentiles(self, by: str, groups: list[Any], where: list[str], params: list[Any]) -> dict[Any, tuple[int, int]]:
-        """Nearest-rank p50 and p95 of ``latency_ms`` for each of ``groups``, from a histogram the database counts
-        (exact below 1 s, within 1 % above): one pass, and the answer is bounded by the buckets, not the records."""
-        if not groups:
-            return {}
-        named = [g for g in groups if g is not None]
-        within = [f"{by} IN ({', '.join('?' * len(named))})"] if named else []
-        within += [f"{by} IS NULL"] if None in groups else []
-        sql = (
-            f"SELECT {by}, {_LATENCY_BUCKET} AS bucket, COUNT(*) FROM records{_clause([*where, '(' + ' OR '.join(within) + ')'])}"
-            f" GROUP BY {by}, bucket ORDER BY {by}, bucket"
-        )
-        histograms: dict[Any, list[tuple[int, int]]] = {}
-        for group, bucket, count in self._read(sql, [*params, *named]):
-            histograms.setdefault(group, []).append((int(bucket), int(count)))
-        return {group: (_rank_value(h, 50), _rank_value(h, 95)) for group, h in histograms.items()}
 
     _ROW_ID = "rowid"  # the engine's physical row id (its columns), for deletes in small batches
     PRUNE_BATCH = 500  # rows per delete: each is one short transaction, so ingest never waits long
@@ -209,11 +226,14 @@ class RecordsDB:
         return deleted
 
     def _delete_in_batches(self, table: str, where: list[str], params: list[Any], pause: float) -> int:
-        sql = f"DELETE FROM {table} WHERE ({self._ROW_ID}) IN (SELECT {self._ROW_ID} FROM {table}{_clause(where)} LIMIT {self.PRUNE_BATCH})"
+        batch = f"({self._ROW_ID}) IN (SELECT {self._ROW_ID} FROM {table}{_clause(where)} LIMIT {self.PRUNE_BATCH})"
         total = 0
         while True:
             with self._transaction() as tx:
-                deleted = tx.many(sql, [params])
+                if table == "records":
+                    deleted = len(delete_records(tx, batch, params))
+                else:
+                    deleted = tx.many(f"DELETE FROM {table} WHERE {batch}", [params])
             total += deleted
             if deleted < self.PRUNE_BATCH:
                 return total
@@ -239,9 +259,8 @@ class RecordsDB:
         popped: dict[tuple[str, str], dict[str, Any]] = {}
         with self._transaction() as tx:
             for key in found:
-                for (blob,) in tx.rows(f"SELECT record FROM records WHERE {_KEY_MATCH}", key)[:1]:
+                for (blob,) in delete_records(tx, _KEY_MATCH, key, returning="record")[:1]:
                     popped[(key[2], key[1])] = orjson.loads(blob)
-            tx.many(f"DELETE FROM records WHERE {_KEY_MATCH}", found)
         return popped
 
     def pop_stream_request(self, log: dict[str, Any]) -> dict[str, Any] | None:
@@ -256,7 +275,7 @@ class RecordsDB:
             for span_id, blob in tx.rows(sql, (log["trace_id"], log["project"], log.get("operation"), log["started_at"], log["span_id"], parent, parent)):
                 record = orjson.loads(blob)
                 if record.get("output") in _NO_OUTPUT and not record.get("output_tokens"):
-                    tx.many(f"DELETE FROM records WHERE {_KEY_MATCH}", [(log["trace_id"], span_id, log["project"])])
+                    delete_records(tx, _KEY_MATCH, (log["trace_id"], span_id, log["project"]))
                     return record
         return None
 

@@ -18,11 +18,13 @@ from .._files import private_dir, private_file
 from .._fork import new_lock
 from .._guard import warn_once
 from ..exceptions import ConfigurationError
-from ._records_db import COLUMNS, FILTERS, INDEXES, RecordsDB
+from ._records_db import COLUMNS, FILTERS, INDEXES, INSERT, RecordsDB, Transaction, rebuild_rollups
+from ._rollups import ROLLED
+from ._rollups import TABLES as ROLLUP_TABLES
 
 __all__ = ["FILTERS", "SQLiteStore"]
 
-_SCHEMA_VERSION = 4
+_SCHEMA_VERSION = 5  # 5: rollups for stats
 _BUSY_TIMEOUT = 10.0  # seconds a write waits for another process's lock
 _TABLES = """
 CREATE TABLE IF NOT EXISTS records (
@@ -44,7 +46,7 @@ CREATE TABLE IF NOT EXISTS pending_events (
     received_at TEXT NOT NULL, event BLOB NOT NULL
 );
 """
-_SCHEMA = _TABLES + ";\n".join(INDEXES) + f";\nPRAGMA user_version = {_SCHEMA_VERSION};\n"
+_SCHEMA = _TABLES + ";\n".join((*ROLLUP_TABLES, *INDEXES)) + ";\n"
 # Stores written before schema 4 keyed records by span id alone (2), or by trace and span id (3): one
 # project's ids could collide with another's.
 _MIGRATE = f"""
@@ -69,6 +71,11 @@ class _SQLiteTransaction:
         before = self._conn.total_changes
         self._conn.executemany(sql, rows)
         return self._conn.total_changes - before
+
+    def each(self, sql: str, params: Sequence[Any] = (), size: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
+        cursor = self._conn.execute(sql, params)
+        while chunk := cursor.fetchmany(size):
+            yield chunk
 
 
 class SQLiteStore(RecordsDB):
@@ -112,6 +119,7 @@ class SQLiteStore(RecordsDB):
                 conn.execute("PRAGMA journal_size_limit=67108864")
                 conn.execute(f"PRAGMA cache_size=-{int(self._cache_mib) * 1024}")
                 conn.executescript(_schema_script(conn))
+                _count_into_rollups(conn)
                 conn.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT * 1000)}")
             except BaseException:
                 conn.close()
@@ -131,13 +139,19 @@ class SQLiteStore(RecordsDB):
     def _transaction(self) -> Iterator[_SQLiteTransaction]:
         with self._lock:
             conn = self._open()
-            conn.execute("BEGIN")
+            conn.execute("BEGIN IMMEDIATE")  # the write lock first: no read snapshot to upgrade, and _insert sees no other writer
             try:
                 yield _SQLiteTransaction(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+
+    def _insert(self, tx: Transaction, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The rows inserted are those past the largest row id before: SQLite gives a new row the next one."""
+        [(before,)] = tx.rows("SELECT COALESCE(MAX(rowid), 0) FROM records")
+        tx.many(INSERT, rows)
+        return tx.rows(f"SELECT {', '.join(ROLLED)} FROM records NOT INDEXED WHERE rowid > ?", (before,))  # by row id, not an index
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Reads go through a connection of their own (WAL lets it read while the other writes), so a long
@@ -180,7 +194,22 @@ class SQLiteStore(RecordsDB):
 
 
 
+def _count_into_rollups(conn: sqlite3.Connection) -> None:
+    """A store older than schema 5 has records and no rollups: count them once (the first process to open it does)."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= _SCHEMA_VERSION:
+        return  # no lock taken: opening a current store never waits for a writer
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] < _SCHEMA_VERSION:
+            rebuild_rollups(_SQLiteTransaction(conn))
+            conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def _schema_script(conn: sqlite3.Connection) -> str:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     has_records = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'").fetchone() is not None
-    return _MIGRATE if has_records and version < _SCHEMA_VERSION else _SCHEMA
+    return _MIGRATE if has_records and version < 4 else _SCHEMA

@@ -1,0 +1,111 @@
+"""Totals and latency histograms per group, kept as records are written and deleted, so ``stats`` reads groups, not records.
+
+Every change to the ``records`` table goes through :class:`Delta`: a write adds the rows it
+inserted (a span already stored adds nothing), a delete (the fold of an outer call, a stream's
+request, retention) subtracts the rows it removed, in the same transaction, so the rollups
+always equal the records they summarise. A group is a value of ``model``, ``session_id`` or
+``app_user_id`` within a project; a project's own totals are the sum of its models.
+Latency is kept as a histogram of 2 % wide bands (exact below 100 ms), so a percentile
+read from it is within 1.5 % of the exact one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Protocol, Sequence
+
+# The record columns a rollup reads, in this order.
+ROLLED = ("project", "model", "session_id", "app_user_id", "status", "latency_ms", "input_tokens", "output_tokens", "cost")
+DIMENSIONS = ("model", "session_id", "app_user_id")  # what stats can group by, besides project
+# Sums are NUMERIC: a total of many huge token counts never overflows an engine's integer.
+TABLES = (
+    """CREATE TABLE IF NOT EXISTS rollup_totals (
+        dimension TEXT NOT NULL, project TEXT NOT NULL, value TEXT NOT NULL, missing SMALLINT NOT NULL,
+        requests NUMERIC NOT NULL, errors NUMERIC NOT NULL, input_tokens NUMERIC NOT NULL, output_tokens NUMERIC NOT NULL,
+        cost NUMERIC NOT NULL, priced NUMERIC NOT NULL, PRIMARY KEY (dimension, project, value, missing))""",
+    """CREATE TABLE IF NOT EXISTS rollup_latency (
+        dimension TEXT NOT NULL, project TEXT NOT NULL, value TEXT NOT NULL, missing SMALLINT NOT NULL, bucket BIGINT NOT NULL,
+        requests NUMERIC NOT NULL, PRIMARY KEY (dimension, project, value, missing, bucket))""",
+)
+_TOTALS = ("requests", "errors", "input_tokens", "output_tokens", "cost", "priced")
+_ADD_TOTALS = (
+    f"INSERT INTO rollup_totals (dimension, project, value, missing, {', '.join(_TOTALS)}) VALUES ({', '.join('?' * 10)})"
+    " ON CONFLICT (dimension, project, value, missing) DO UPDATE SET "
+    + ", ".join(f"{c} = rollup_totals.{c} + excluded.{c}" for c in _TOTALS)
+)
+_ADD_LATENCY = (
+    "INSERT INTO rollup_latency (dimension, project, value, missing, bucket, requests) VALUES (?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (dimension, project, value, missing, bucket) DO UPDATE SET requests = rollup_latency.requests + excluded.requests"
+)
+_GAMMA = 1.02  # each band's top is 2 % above its bottom
+_LOG_GAMMA = math.log(_GAMMA)
+_EXACT_BELOW = 100  # ms
+
+
+class _Writer(Protocol):
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int: ...
+
+
+def latency_bucket(latency_ms: int | None) -> int:
+    """The value standing for ``latency_ms`` in a histogram: itself below 100 ms, else the middle of its 2 % band."""
+    if latency_ms is None or latency_ms < _EXACT_BELOW:
+        return max(0, latency_ms or 0)
+    band = math.ceil(math.log(latency_ms) / _LOG_GAMMA)
+    return round(2 * _GAMMA**band / (_GAMMA + 1))
+
+
+class Delta:
+    """What a set of record rows (columns :data:`ROLLED`) adds to or takes from the rollups; applied in one go."""
+
+    def __init__(self) -> None:
+        self._totals: dict[tuple[str, str, str, int], list[Any]] = {}
+        self._latency: dict[tuple[str, str, str, int, int], int] = {}
+
+    def add(self, rows: Iterable[Sequence[Any]], sign: int = 1) -> int:
+        """Count ``rows`` (``sign`` -1: rows deleted); returns how many."""
+        counted = 0
+        for project, model, session_id, user, status, latency_ms, input_tokens, output_tokens, cost in rows:
+            change = (sign, sign if status == "error" else 0, sign * (input_tokens or 0), sign * (output_tokens or 0),
+                      sign * (cost or 0.0), 0 if cost is None else sign)  # fmt: skip
+            bucket = latency_bucket(latency_ms)
+            for dimension, value in (("model", model), ("session_id", session_id), ("app_user_id", user)):
+                key = (dimension, project, "" if value is None else value, int(value is None))
+                totals = self._totals.get(key)
+                if totals is None:
+                    self._totals[key] = list(change)
+                else:
+                    for i, amount in enumerate(change):
+                        totals[i] += amount
+                banded = key + (bucket,)
+                self._latency[banded] = self._latency.get(banded, 0) + sign
+            counted += 1
+        return counted
+
+    def apply(self, tx: _Writer) -> None:
+        """Add the counted change to the rollup tables within ``tx`` (the transaction that changed the records)."""
+        if self._totals:
+            tx.many(_ADD_TOTALS, [(*key, *(_storable(v) for v in totals)) for key, totals in self._totals.items()])
+        latency = [(*key, _storable(n)) for key, n in self._latency.items() if n]
+        if latency:
+            tx.many(_ADD_LATENCY, latency)
+        self._totals.clear()
+        self._latency.clear()
+
+
+def _storable(amount: Any) -> Any:
+    """An integer sum beyond 64 bits goes to the database as a float (SQLite's integers stop there; the column is NUMERIC)."""
+    return float(amount) if isinstance(amount, int) and not -(2**63) <= amount < 2**63 else amount
+
+
+def rank_value(histogram: Sequence[tuple[int, int]], percent: int) -> int | None:
+    """The value holding rank ceil(percent/100 * n) of an ascending ``(value, count)`` histogram (nearest rank)."""
+    total = sum(count for _, count in histogram)
+    if total <= 0:
+        return None
+    rank = (percent * total + 99) // 100
+    seen = 0
+    for value, count in histogram:
+        seen += count
+        if seen >= rank:
+            return value
+    return histogram[-1][0]

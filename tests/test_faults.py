@@ -249,7 +249,8 @@ def test_a_store_that_cannot_be_opened_never_fails_start_up(tmp_path, case):
             holder.wait()
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.startswith("started")
-    assert "cannot open the store" in result.stderr
+    if case != "locked":  # a locked store of the current schema opens without writing: its writes wait in the worker
+        assert "cannot open the store" in result.stderr
 
 
 def _hold_lock(path: Path, seconds: float) -> subprocess.Popen[str]:

@@ -114,7 +114,7 @@ class PostgresStore(RecordsDB):
                 _migrate_unpartitioned(cursor)
                 cursor.execute("SELECT to_regclass('rollup_totals') IS NULL")
                 [(without_rollups,)] = cursor.fetchall()
-                for statement in (*_TABLES, *ROLLUP_TABLES, *INDEXES, *_PG_INDEXES):
+                for statement in (*_TABLES, *(t.format(clustered="") for t in ROLLUP_TABLES), *INDEXES, *_PG_INDEXES):
                     cursor.execute(statement)
                 if without_rollups:  # a database written before rollups: count its records once
                     rebuild_rollups(_PostgresTransaction(cursor))

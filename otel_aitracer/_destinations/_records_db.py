@@ -9,6 +9,7 @@ once with ``?`` placeholders; an engine supplies transactions that run it.
 
 from __future__ import annotations
 
+import operator
 import time
 from contextlib import AbstractContextManager
 from typing import Any, Callable, Iterator, Protocol, Sequence
@@ -88,6 +89,8 @@ class Transaction(Protocol):
 
 
 _ROLLED = ", ".join(ROLLED)
+rolled_of_row: Callable[[Sequence[Any]], tuple[Any, ...]] = operator.itemgetter(*(COLUMNS.index(c) for c in ROLLED))  # type: ignore[assignment]
+"""The :data:`ROLLED` columns of a row of :data:`COLUMNS`."""
 
 
 def delete_records(tx: Transaction, where: str, params: Sequence[Any], returning: str = "") -> list[tuple[Any, ...]]:

@@ -17,15 +17,16 @@ from typing import Any, Iterable, Protocol, Sequence
 # The record columns a rollup reads, in this order.
 ROLLED = ("project", "model", "session_id", "app_user_id", "status", "latency_ms", "input_tokens", "output_tokens", "cost")
 DIMENSIONS = ("model", "session_id", "app_user_id")  # what stats can group by, besides project
-# Sums are NUMERIC: a total of many huge token counts never overflows an engine's integer.
+# Sums are NUMERIC: a total of many huge token counts never overflows an engine's integer. {clustered}: SQLite's
+# WITHOUT ROWID, so an upsert touches one B-tree, not a table and its key's index.
 TABLES = (
     """CREATE TABLE IF NOT EXISTS rollup_totals (
         dimension TEXT NOT NULL, project TEXT NOT NULL, value TEXT NOT NULL, missing SMALLINT NOT NULL,
         requests NUMERIC NOT NULL, errors NUMERIC NOT NULL, input_tokens NUMERIC NOT NULL, output_tokens NUMERIC NOT NULL,
-        cost NUMERIC NOT NULL, priced NUMERIC NOT NULL, PRIMARY KEY (dimension, project, value, missing))""",
+        cost NUMERIC NOT NULL, priced NUMERIC NOT NULL, PRIMARY KEY (dimension, project, value, missing)){clustered}""",
     """CREATE TABLE IF NOT EXISTS rollup_latency (
         dimension TEXT NOT NULL, project TEXT NOT NULL, value TEXT NOT NULL, missing SMALLINT NOT NULL, bucket BIGINT NOT NULL,
-        requests NUMERIC NOT NULL, PRIMARY KEY (dimension, project, value, missing, bucket))""",
+        requests NUMERIC NOT NULL, PRIMARY KEY (dimension, project, value, missing, bucket)){clustered}""",
 )
 _TOTALS = ("requests", "errors", "input_tokens", "output_tokens", "cost", "priced")
 _ADD_TOTALS = (
@@ -58,26 +59,33 @@ class Delta:
     """What a set of record rows (columns :data:`ROLLED`) adds to or takes from the rollups; applied in one go."""
 
     def __init__(self) -> None:
-        self._totals: dict[tuple[str, str, str, int], list[Any]] = {}
-        self._latency: dict[tuple[str, str, str, int, int], int] = {}
+        self._totals: dict[tuple[Any, ...], list[Any]] = {}  # (dimension, project, value, missing) -> sums
+        self._latency: dict[tuple[Any, ...], int] = {}  # (dimension, project, value, missing, bucket) -> requests
 
     def add(self, rows: Iterable[Sequence[Any]], sign: int = 1) -> int:
         """Count ``rows`` (``sign`` -1: rows deleted); returns how many."""
         counted = 0
+        totals, latency = self._totals, self._latency
         for project, model, session_id, user, status, latency_ms, input_tokens, output_tokens, cost in rows:
-            change = (sign, sign if status == "error" else 0, sign * (input_tokens or 0), sign * (output_tokens or 0),
-                      sign * (cost or 0.0), 0 if cost is None else sign)  # fmt: skip
+            error = sign if status == "error" else 0
+            input_tokens, output_tokens = sign * (input_tokens or 0), sign * (output_tokens or 0)
+            priced, cost = (0, 0.0) if cost is None else (sign, sign * cost)
             bucket = latency_bucket(latency_ms)
-            for dimension, value in (("model", model), ("session_id", session_id), ("app_user_id", user)):
-                key = (dimension, project, "" if value is None else value, int(value is None))
-                totals = self._totals.get(key)
-                if totals is None:
-                    self._totals[key] = list(change)
+            for key in (("model", project, model, 0) if model is not None else ("model", project, "", 1),
+                        ("session_id", project, session_id, 0) if session_id is not None else ("session_id", project, "", 1),
+                        ("app_user_id", project, user, 0) if user is not None else ("app_user_id", project, "", 1)):  # fmt: skip
+                group = totals.get(key)
+                if group is None:
+                    totals[key] = [sign, error, input_tokens, output_tokens, cost, priced]
                 else:
-                    for i, amount in enumerate(change):
-                        totals[i] += amount
+                    group[0] += sign
+                    group[1] += error
+                    group[2] += input_tokens
+                    group[3] += output_tokens
+                    group[4] += cost
+                    group[5] += priced
                 banded = key + (bucket,)
-                self._latency[banded] = self._latency.get(banded, 0) + sign
+                latency[banded] = latency.get(banded, 0) + sign
             counted += 1
         return counted
 

@@ -18,7 +18,7 @@ from .._files import private_dir, private_file
 from .._fork import new_lock
 from .._guard import warn_once
 from ..exceptions import ConfigurationError
-from ._records_db import COLUMNS, FILTERS, INDEXES, INSERT, RecordsDB, Transaction, rebuild_rollups
+from ._records_db import COLUMNS, FILTERS, INDEXES, INSERT, RecordsDB, Transaction, rebuild_rollups, rolled_of_row
 from ._rollups import ROLLED
 from ._rollups import TABLES as ROLLUP_TABLES
 
@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS pending_events (
     received_at TEXT NOT NULL, event BLOB NOT NULL
 );
 """
-_SCHEMA = _TABLES + ";\n".join((*ROLLUP_TABLES, *INDEXES)) + ";\n"
+_SCHEMA = _TABLES + ";\n".join((*(t.format(clustered=" WITHOUT ROWID") for t in ROLLUP_TABLES), *INDEXES)) + ";\n"
 # Stores written before schema 4 keyed records by span id alone (2), or by trace and span id (3): one
 # project's ids could collide with another's.
 _MIGRATE = f"""
@@ -148,9 +148,11 @@ class SQLiteStore(RecordsDB):
                 raise
 
     def _insert(self, tx: Transaction, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        """The rows inserted are those past the largest row id before: SQLite gives a new row the next one."""
+        """All of ``rows`` when none was skipped (the usual case); else those past the largest row id before, as SQLite
+        gives a new row the next one."""
         [(before,)] = tx.rows("SELECT COALESCE(MAX(rowid), 0) FROM records")
-        tx.many(INSERT, rows)
+        if tx.many(INSERT, rows) == len(rows):
+            return [rolled_of_row(row) for row in rows]
         return tx.rows(f"SELECT {', '.join(ROLLED)} FROM records NOT INDEXED WHERE rowid > ?", (before,))  # by row id, not an index
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

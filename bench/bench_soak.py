@@ -7,7 +7,7 @@ prints one line of the curve: spans/s, ingest p50/p99, reader p99, the workers' 
 and the store's size. Batches reuse prebuilt bodies with fresh ids (the id prefixes are
 rewritten in place), so every span is new. Asserts nothing.
 
-    .venv/bin/python bench/bench_soak.py [--minutes 10] [--share 0.8] [--postgres]
+    .venv/bin/python bench/bench_soak.py [--minutes 10] [--share 0.8 | --rate SPANS_PER_S] [--postgres]
 """
 
 from __future__ import annotations
@@ -144,6 +144,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--share", type=float, default=0.8)
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--rate", type=float, help="soak at this many spans/s instead of --share of the measured peak")
     args = parser.parse_args()
     from tests.postgres_server import PostgresServer
     from tests.server_process import ServerProcess
@@ -155,7 +156,7 @@ def main() -> None:
         try:
             load = Load(server.url, templates)
             peak = run(server.url, load, 20, None)
-            target = peak * args.share
+            target = args.rate or peak * args.share
             print(f"{'PostgreSQL' if args.postgres else 'SQLite'}, 2 workers: peak {peak:,.0f} spans/s; soak at {target:,.0f} spans/s for {args.minutes:g} min")
             print("| s | spans/s | p50 ms | p99 ms | reader p99 ms | workers RSS MiB | store MiB |\n|---|---|---|---|---|---|---|", flush=True)
             load.latencies, load.reads = [], []

@@ -7,6 +7,7 @@ recording, content capture switch) lives here so the providers agree.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import json
@@ -28,6 +29,9 @@ from ._stream import StreamRecorder
 _logger = logging.getLogger(__name__)
 # Set while one of our LLM spans is current: a second wrapper of the same call adds no span of its own.
 IN_CALL = otel_context.create_key("otel_aitracer.in_call")
+
+# The finish reason of a stream closed before the provider gave one (broken, or closed early): the conventions' value.
+UNFINISHED = "error"
 
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 # util-genai's documented modes, plus the boolean spellings the older
@@ -72,6 +76,24 @@ def given(value: Any) -> bool:
     return value is not None and type(value).__name__ not in ("Omit", "NotGiven")
 
 
+def request_params(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A call's request parameters: its keyword arguments and what it passes in ``extra_body`` (the SDK sends
+    both; anthropic 2.x takes sampling parameters only there). A named argument wins."""
+    extra = kwargs.get("extra_body")
+    return {**extra, **kwargs} if isinstance(extra, Mapping) and extra else kwargs
+
+
+_OUTPUT_TYPES = {"json_object": "json", "json_schema": "json", "json": "json", "application/json": "json", "text": "text", "text/plain": "text"}
+
+
+def output_type(requested: Any) -> str | None:
+    """The conventions' ``gen_ai.output.type`` for the format a request asks for: a format name or MIME type,
+    or a class to parse the answer into (structured output, JSON)."""
+    if isinstance(requested, type):
+        return "json"
+    return _OUTPUT_TYPES.get(requested) if isinstance(requested, str) else None
+
+
 def as_dict(value: Any) -> dict[str, Any]:
     """A mapping or pydantic model as a plain dict (``{}`` for anything else)."""
     if isinstance(value, Mapping):
@@ -106,6 +128,33 @@ def blob_placeholder(data: str | bytes, mime_type: str | None, modality: str) ->
     """What stands for inline base64 media in content attributes: its size and a hash, never the bytes."""
     raw = data.encode() if isinstance(data, str) else bytes(data)
     part: dict[str, Any] = {"type": "blob", "modality": modality, "content": f"<{len(raw)} bytes, sha256:{hashlib.sha256(raw).hexdigest()[:16]}>"}
+    if mime_type:
+        part["mime_type"] = mime_type
+    return part
+
+
+def modality_of(mime_type: str | None) -> str:
+    """The conventions' modality for a MIME type: image, audio, video, else document."""
+    kind = (mime_type or "").split("/")[0]
+    return kind if kind in ("image", "audio", "video") else "document"
+
+
+def media_part(modality: str | None = None, *, data: Any = None, url: Any = None, file_id: Any = None, mime_type: str | None = None) -> dict[str, Any]:
+    """One piece of media in the conventions' part form, whatever the provider's shape: inline bytes (``data``, or a
+    ``data:`` URL) become a blob placeholder, a URL a ``uri`` part, an uploaded file's id a ``file`` part."""
+    for inline in (url, data):
+        if isinstance(inline, str) and inline.startswith("data:"):
+            header, _, data = inline.partition(",")
+            mime_type, url = mime_type or header[5:].split(";")[0] or None, None
+    modality = modality or modality_of(mime_type)
+    if data:
+        return blob_placeholder(data, mime_type, modality)
+    if url:
+        part: dict[str, Any] = {"type": "uri", "modality": modality, "uri": str(url)}
+    elif file_id:
+        part = {"type": "file", "modality": modality, "file_id": str(file_id)}
+    else:
+        return {"type": modality}  # nothing to point at: a part of the modality's own type (a generic part)
     if mime_type:
         part["mime_type"] = mime_type
     return part
@@ -185,6 +234,15 @@ def usage_attributes(input_tokens: Any, output_tokens: Any, cache_read: Any = No
         GenAI.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: reasoning or None,
     }
     return {k: v for k, v in attrs.items() if isinstance(v, int)}
+
+
+def dimension_count(vector: Any) -> int | None:
+    """The length of a returned embedding: a list of floats, or base64 of float32s (``encoding_format="base64"``)."""
+    if isinstance(vector, (list, tuple)):
+        return len(vector) or None
+    if isinstance(vector, str) and vector:
+        return len(base64.b64decode(vector)) // 4
+    return None
 
 
 def server_attributes_of(server: tuple[str | None, int | None]) -> dict[str, Any]:

@@ -212,7 +212,7 @@ def test_raw_stream_closed_after_break(instrumented, client, exporter):
     assert exporter.get_finished_spans() == ()
     stream.close()
     attrs = stream_attrs(exporter)
-    assert attrs["gen_ai.response.finish_reasons"] == ("incomplete",)
+    assert attrs["gen_ai.response.finish_reasons"] == ("error",)
 
 
 def test_raw_stream_left_through_with(instrumented, client, exporter):
@@ -251,7 +251,7 @@ def test_stream_helper_left_early(instrumented, client, exporter):
         for event in stream:
             if event.type == "text":
                 break
-    assert stream_attrs(exporter)["gen_ai.response.finish_reasons"] == ("incomplete",)
+    assert stream_attrs(exporter)["gen_ai.response.finish_reasons"] == ("error",)
 
 
 def test_stream_helper_error_fails_the_span(instrumented, client, exporter):
@@ -286,7 +286,7 @@ def test_async_create_stream_and_helper(instrumented, async_client, exporter):
 
     asyncio.run(run())
     spans = exporter.get_finished_spans()
-    assert [s.attributes["gen_ai.response.finish_reasons"] for s in spans[:3]] == [("stop",), ("incomplete",), ("stop",)]
+    assert [s.attributes["gen_ai.response.finish_reasons"] for s in spans[:3]] == [("stop",), ("error",), ("stop",)]
     assert spans[3].status.status_code is StatusCode.ERROR
     assert all(s.instrumentation_scope.name == "instrumentors.anthropic" for s in spans)
 

@@ -123,7 +123,7 @@ def test_stream_closed_early_and_dropped(instrumented, client, span_exporter):
     del dropped
     gc.collect()
     spans = span_exporter.get_finished_spans()
-    assert [s.attributes["gen_ai.response.finish_reasons"] for s in spans] == [("incomplete",), ("incomplete",)]
+    assert [s.attributes["gen_ai.response.finish_reasons"] for s in spans] == [("error",), ("error",)]
 
 
 def test_stream_error_fails_the_span(instrumented, client, span_exporter):
@@ -149,7 +149,7 @@ def test_async_generate_stream_and_embed(instrumented, client, span_exporter):
     asyncio.run(run())
     spans = span_exporter.get_finished_spans()
     assert [s.name for s in spans] == [f"generate_content {MODEL}"] * 3 + ["embeddings text-embedding-004"]
-    assert [s.attributes.get("gen_ai.response.finish_reasons") for s in spans[:3]] == [("stop",), ("stop",), ("incomplete",)]
+    assert [s.attributes.get("gen_ai.response.finish_reasons") for s in spans[:3]] == [("stop",), ("stop",), ("error",)]
 
 
 def test_uninstrument_restores_the_sdk(tracer_provider, client, span_exporter):
@@ -201,7 +201,7 @@ def test_legacy_stream_iterated_resolved_and_left_early(legacy_model, span_expor
     assert json.loads(first.attributes["gen_ai.output.messages"])[0]["parts"] == [{"type": "text", "content": text}]
     assert first.attributes["gen_ai.request.stream"] is True and first.attributes["gen_ai.usage.output_tokens"] > 0
     assert second.attributes["gen_ai.response.finish_reasons"] == ("stop",)
-    assert third.attributes["gen_ai.response.finish_reasons"] == ("incomplete",)
+    assert third.attributes["gen_ai.response.finish_reasons"] == ("error",)
 
 
 def test_a_vertex_client_is_gcp_vertex_ai(instrumented, fake_gemini, span_exporter):

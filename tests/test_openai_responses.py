@@ -68,7 +68,7 @@ def test_stream_closed_early_keeps_the_text_so_far(instrument, client, span_expo
                 break
     stream.close()
     attrs = only_span(span_exporter).attributes
-    assert attrs["gen_ai.response.finish_reasons"] == ("incomplete",)
+    assert attrs["gen_ai.response.finish_reasons"] == ("error",)
     assert json.loads(attrs["gen_ai.output.messages"])[0]["parts"] == [{"type": "text", "content": "".join(texts)}]
 
 
@@ -85,7 +85,7 @@ def test_stream_dropped_is_ended_by_gc(instrument, client, span_exporter):
     next(iter(stream))
     del stream
     gc.collect()
-    assert only_span(span_exporter).attributes["gen_ai.response.finish_reasons"] == ("incomplete",)
+    assert only_span(span_exporter).attributes["gen_ai.response.finish_reasons"] == ("error",)
 
 
 def test_async_responses_and_embeddings(instrument, async_client, span_exporter):

@@ -63,7 +63,7 @@ def test_break_then_close_keeps_partial_output(instrument, client, span_exporter
     stream.close()
     span = one_span(span_exporter)
     assert output_text(span) == "".join(seen)
-    assert span.attributes["gen_ai.response.finish_reasons"] == ("incomplete",)
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("error",)
     assert "gen_ai.usage.output_tokens" not in span.attributes
     assert not end_warnings()
 
@@ -71,7 +71,7 @@ def test_break_then_close_keeps_partial_output(instrument, client, span_exporter
 def test_context_manager_ends_span(instrument, client, span_exporter, end_warnings):
     with client.chat.completions.create(**STREAM) as stream:
         next(iter(stream))
-    assert one_span(span_exporter).attributes["gen_ai.response.finish_reasons"] == ("incomplete",)
+    assert one_span(span_exporter).attributes["gen_ai.response.finish_reasons"] == ("error",)
     with client.chat.completions.create(**STREAM) as stream:
         for _ in stream:
             pass
@@ -141,7 +141,7 @@ def test_async_break_then_close(instrument, async_client, span_exporter, end_war
         await stream.close()
 
     asyncio.run(consume())
-    assert one_span(span_exporter).attributes["gen_ai.response.finish_reasons"] == ("incomplete",)
+    assert one_span(span_exporter).attributes["gen_ai.response.finish_reasons"] == ("error",)
     assert not end_warnings()
 
 

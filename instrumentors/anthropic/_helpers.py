@@ -13,7 +13,7 @@ from typing import Any
 
 import wrapt
 
-from .._genai import LLMCall
+from .._genai import UNFINISHED, LLMCall
 from .._wrap import Instruments, start_call
 from ._messages import response_attributes
 
@@ -35,7 +35,7 @@ class _CallHolder:
         try:
             message = _snapshot(stream)
             if message is not None:
-                call.set_attributes(response_attributes(message, capture, "incomplete" if error is None else "error"))
+                call.set_attributes(response_attributes(message, capture, UNFINISHED))
         except Exception:  # noqa: BLE001
             _logger.debug("failed to read the stream helper's message", exc_info=True)
         if error is None:

@@ -6,7 +6,21 @@ from typing import Any, Mapping
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
-from .._genai import CallStreamRecorder, LLMCall, as_dict, blob_placeholder, given, parse_json, server_attributes_of, server_of, to_json, usage_attributes
+from .._genai import (
+    UNFINISHED,
+    CallStreamRecorder,
+    LLMCall,
+    as_dict,
+    given,
+    media_part,
+    output_type,
+    parse_json,
+    request_params,
+    server_attributes_of,
+    server_of,
+    to_json,
+    usage_attributes,
+)  # fmt: skip
 
 OPERATION = GenAI.GenAiOperationNameValues.CHAT.value
 PROVIDER = GenAI.GenAiProviderNameValues.ANTHROPIC.value
@@ -23,6 +37,7 @@ _REQUEST_PARAMS = {
 
 
 def request_attributes(instance: Any, kwargs: Mapping[str, Any], capture: bool) -> dict[str, Any]:
+    kwargs = request_params(kwargs)  # anthropic 2.x takes temperature, top_p and top_k only in extra_body
     attrs: dict[str, Any] = {GenAI.GEN_AI_OPERATION_NAME: OPERATION, GenAI.GEN_AI_PROVIDER_NAME: PROVIDER}
     if given(kwargs.get("model")):
         attrs[GenAI.GEN_AI_REQUEST_MODEL] = str(kwargs["model"])
@@ -33,6 +48,9 @@ def request_attributes(instance: Any, kwargs: Mapping[str, Any], capture: bool) 
     effort = as_dict(kwargs.get("output_config")).get("effort")
     if effort:
         attrs[REASONING_LEVEL] = effort
+    asked = _output_type(kwargs)
+    if asked:
+        attrs[GenAI.GEN_AI_OUTPUT_TYPE] = asked
     stop = kwargs.get("stop_sequences")
     if stop is not None and given(stop):
         attrs[GenAI.GEN_AI_REQUEST_STOP_SEQUENCES] = list(stop)
@@ -44,6 +62,14 @@ def request_attributes(instance: Any, kwargs: Mapping[str, Any], capture: bool) 
         if given(system):
             attrs[GenAI.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json(_system_parts(system))
     return attrs
+
+
+def _output_type(kwargs: Mapping[str, Any]) -> str | None:
+    """``output_config.format`` (or the beta ``output_format``, a schema or a class to parse into)."""
+    for asked in (as_dict(kwargs.get("output_config")).get("format"), kwargs.get("output_format")):
+        if given(asked) and asked is not None:
+            return output_type(asked) if isinstance(asked, type) else output_type(as_dict(asked).get("type"))
+    return None
 
 
 def _system_parts(system: Any) -> list[dict[str, Any]]:
@@ -73,12 +99,10 @@ def _part(block: Any) -> dict[str, Any]:
         return {"type": "reasoning", "content": b.get("thinking", "")}
     if kind in ("image", "document"):
         source = as_dict(b.get("source"))
-        modality = "image" if kind == "image" else "document"
-        if source.get("type") == "base64":
-            return blob_placeholder(source.get("data", ""), source.get("media_type"), modality)
-        if source.get("type") == "url":
-            return {"type": "uri", "modality": modality, "uri": source.get("url")}
-        return {"type": "file", "modality": modality, "file_id": source.get("file_id")}
+        if source.get("type") == "content":  # a document made of content blocks: those blocks
+            return {"type": "document", "parts": [_part(inner) for inner in source.get("content") or ()]}
+        return media_part("image" if kind == "image" else "document", data=source.get("data"), url=source.get("url"),
+                          file_id=source.get("file_id"), mime_type=source.get("media_type"))  # fmt: skip
     return {"type": kind or "unknown"}
 
 
@@ -148,7 +172,7 @@ class MessageStreamRecorder(CallStreamRecorder):
             self._output_tokens = event.usage.output_tokens
 
     def on_end(self, error: BaseException | None) -> None:
-        unfinished = "error" if error is not None else "incomplete"
+        unfinished = UNFINISHED
         attrs: dict[str, Any] = {}
         if self._message is not None:
             attrs[GenAI.GEN_AI_RESPONSE_ID] = self._message.id

@@ -24,7 +24,7 @@ from typing import Any
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
-from .._genai import LLMCall, as_dict
+from .._genai import LLMCall, as_dict, dimension_count
 from .._stream import AsyncStreamProxy, SyncStreamProxy
 from .._wrap import Patch, TableInstrumentor, async_wrapper, sync_wrapper
 from ._generate import EMBEDDINGS, GENERATE, GenerateStreamRecorder, model_name, provider_and_server, request_attributes, response_attributes
@@ -63,7 +63,15 @@ class EmbedContent:
         return EMBEDDINGS, model, attrs
 
     def finish(self, call: LLMCall, result: Any, capture: bool) -> Any:
-        return None  # the Gemini API reports no token usage for embeddings
+        """Input tokens from ``usage_metadata`` (the Gemini API) or each embedding's ``statistics`` (Vertex AI)."""
+        embeddings = getattr(result, "embeddings", None) or []
+        tokens = getattr(getattr(result, "usage_metadata", None), "prompt_token_count", None)
+        if tokens is None:
+            counts = [getattr(getattr(e, "statistics", None), "token_count", None) for e in embeddings]
+            tokens = int(sum(c for c in counts if c is not None)) if counts and None not in counts else None
+        call.set_attributes({GenAI.GEN_AI_USAGE_INPUT_TOKENS: tokens,
+                             GenAI.GEN_AI_EMBEDDINGS_DIMENSION_COUNT: dimension_count(getattr(embeddings[0], "values", None)) if embeddings else None})  # fmt: skip
+        return None
 
 
 def _supported_google_genai() -> bool:

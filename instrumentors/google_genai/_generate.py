@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.semconv.attributes import server_attributes
 
-from .._genai import CallStreamRecorder, LLMCall, as_dict, blob_placeholder, given, to_json, usage_attributes
+from .._genai import UNFINISHED, CallStreamRecorder, LLMCall, as_dict, given, media_part, output_type, to_json, usage_attributes
 
 GENERATE = GenAI.GenAiOperationNameValues.GENERATE_CONTENT.value
 EMBEDDINGS = GenAI.GenAiOperationNameValues.EMBEDDINGS.value
@@ -60,8 +60,9 @@ def request_attributes(instance: Any, kwargs: Mapping[str, Any], capture: bool, 
         attrs[GenAI.GEN_AI_REQUEST_STOP_SEQUENCES] = list(config["stop_sequences"])
     if (config.get("candidate_count") or 1) != 1:
         attrs[GenAI.GEN_AI_REQUEST_CHOICE_COUNT] = config["candidate_count"]
-    if str(config.get("response_mime_type") or "").endswith("json"):
-        attrs[GenAI.GEN_AI_OUTPUT_TYPE] = "json"
+    asked = output_type(config.get("response_mime_type")) or ("json" if config.get("response_schema") or config.get("response_json_schema") else None)
+    if asked:
+        attrs[GenAI.GEN_AI_OUTPUT_TYPE] = asked
     if stream:
         attrs[GenAI.GEN_AI_REQUEST_STREAM] = True
     if capture:
@@ -122,12 +123,10 @@ def _part(part: Any) -> dict[str, Any]:
         return {"type": "tool_call_response", "id": result.get("id"), "response": result.get("response")}
     blob = as_dict(p.get("inline_data"))
     if blob:
-        mime = blob.get("mime_type") or ""
-        return blob_placeholder(blob.get("data") or b"", mime or None, mime.split("/")[0] or "unknown")
+        return media_part(data=blob.get("data"), mime_type=blob.get("mime_type"))
     file = as_dict(p.get("file_data"))
     if file:
-        mime = file.get("mime_type") or ""
-        return {"type": "uri", "modality": mime.split("/")[0] or "unknown", "uri": file.get("file_uri"), "mime_type": mime or None}
+        return media_part(url=file.get("file_uri"), mime_type=file.get("mime_type"))
     return {"type": "unknown"}
 
 
@@ -191,7 +190,7 @@ class GenerateStreamRecorder(CallStreamRecorder):
                 state["finish"] = candidate.finish_reason
 
     def on_end(self, error: BaseException | None) -> None:
-        unfinished = "error" if error is not None else "incomplete"
+        unfinished = UNFINISHED
         states = [self._candidates[i] for i in sorted(self._candidates)]
         attrs: dict[str, Any] = {GenAI.GEN_AI_RESPONSE_ID: self._id, GenAI.GEN_AI_RESPONSE_MODEL: self._model}
         attrs.update(usage(self._usage))

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import wrapt
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
-from .._genai import LLMCall, to_json
+from .._genai import UNFINISHED, LLMCall, to_json
 from .._stream import StreamRecorder
 from ._generate import GEMINI, GENERATE, _parts, finish_reason, input_messages, model_name, usage
 
@@ -91,7 +91,7 @@ class _LegacyRecorder(StreamRecorder):
         self._capture = capture
 
     def on_end(self, error: BaseException | None) -> None:
-        unfinished = "error" if error else "incomplete"
+        unfinished = UNFINISHED
         try:
             self._call.set_attributes(response_attributes(self._response, self._capture, unfinished))
         except Exception:  # noqa: BLE001 - a response left mid-stream refuses some reads; the span still ends

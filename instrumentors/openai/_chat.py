@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import mimetypes
 from typing import Any, Mapping
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
 
-from .._genai import CallStreamRecorder, LLMCall, as_dict, blob_placeholder, given, parse_json, parsed_result, server_attributes_of, server_of, text_message_json, to_json
+from .._genai import (
+    UNFINISHED,
+    CallStreamRecorder,
+    LLMCall,
+    as_dict,
+    given,
+    media_part,
+    output_type,
+    parse_json,
+    parsed_result,
+    request_params,
+    server_attributes_of,
+    server_of,
+    text_message_json,
+    to_json,
+)  # fmt: skip
 
 OPERATION = GenAI.GenAiOperationNameValues.CHAT.value
 PROVIDER = GenAI.GenAiProviderNameValues.OPENAI.value
@@ -26,6 +42,7 @@ _REQUEST_PARAMS = {
 
 
 def request_attributes(kwargs: Mapping[str, Any], server: tuple[str | None, int | None]) -> dict[str, Any]:
+    kwargs = request_params(kwargs)
     """Attributes known before the call; the sampling-relevant ones included."""
     attrs: dict[str, Any] = {
         GenAI.GEN_AI_OPERATION_NAME: OPERATION,
@@ -64,16 +81,13 @@ def _optional_request_attributes(kwargs: Mapping[str, Any], attrs: dict[str, Any
     tier = kwargs.get("service_tier")
     if given(tier) and tier != "auto":
         attrs[OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER] = tier
-    output_type = _output_type(kwargs.get("response_format"))
-    if output_type:
-        attrs[GenAI.GEN_AI_OUTPUT_TYPE] = output_type
+    asked = _output_type(kwargs.get("response_format"))
+    if asked:
+        attrs[GenAI.GEN_AI_OUTPUT_TYPE] = asked
 
 
 def _output_type(response_format: Any) -> str | None:
-    if isinstance(response_format, Mapping):
-        kind = response_format.get("type")
-        return "json" if kind in ("json_object", "json_schema") else ("text" if kind == "text" else None)
-    return "json" if isinstance(response_format, type) else None
+    return output_type(response_format.get("type") if isinstance(response_format, Mapping) else response_format)
 
 
 def input_messages(messages: Any) -> str:
@@ -118,7 +132,10 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
             parts.append(_image(url))
         elif kind == "input_audio":
             audio = as_dict(part.get("input_audio"))
-            parts.append(blob_placeholder(audio.get("data", ""), f"audio/{audio.get('format', 'wav')}", "audio"))
+            parts.append(media_part("audio", data=audio.get("data"), mime_type=f"audio/{audio.get('format', 'wav')}"))
+        elif kind == "file":
+            file = as_dict(part.get("file"))
+            parts.append(media_part(data=file.get("file_data"), file_id=file.get("file_id"), mime_type=_mime_of(file.get("filename"))))
         else:
             parts.append({"type": kind or "unknown"})
     return parts
@@ -126,10 +143,11 @@ def _content_parts(content: Any) -> list[dict[str, Any]]:
 
 def _image(url: str) -> dict[str, Any]:
     """A URL stays; inline ``data:`` base64 becomes a placeholder with its size and hash."""
-    if url.startswith("data:"):
-        header, _, data = url.partition(",")
-        return blob_placeholder(data, header[5:].split(";")[0] or None, "image")
-    return {"type": "uri", "modality": "image", "uri": url}
+    return media_part("image", url=url)
+
+
+def _mime_of(filename: Any) -> str | None:
+    return mimetypes.guess_type(filename)[0] if isinstance(filename, str) else None
 
 
 def _tool_call_parts(tool_calls: Any) -> list[dict[str, Any]]:
@@ -226,11 +244,9 @@ class ChatStreamRecorder(CallStreamRecorder):
         self._choices: dict[int, _ChoiceState] = {}
 
     def on_chunk(self, chunk: Any) -> None:
-        if self.first_chunk():
-            self._id = chunk.id
-            self._model = chunk.model
-            self._tier = getattr(chunk, "service_tier", None)
-            self._fingerprint = getattr(chunk, "system_fingerprint", None)
+        self.first_chunk()
+        if self._model is None or self._id is None:  # until a chunk names them (Azure's first chunk is a blank prompt filter)
+            self._metadata(chunk)
         if chunk.usage is not None:
             self._usage = chunk.usage
         for choice in chunk.choices:
@@ -247,10 +263,15 @@ class ChatStreamRecorder(CallStreamRecorder):
             if choice.finish_reason:
                 state.finish_reason = choice.finish_reason
 
+    def _metadata(self, chunk: Any) -> None:
+        self._id = chunk.id or None
+        self._model = chunk.model or None
+        self._tier = getattr(chunk, "service_tier", None) or self._tier
+        self._fingerprint = getattr(chunk, "system_fingerprint", None) or self._fingerprint
+
     def on_end(self, error: BaseException | None) -> None:
         choices = [self._choices[i] for i in sorted(self._choices)]
-        # A stream that stopped before its finish_reason chunk: broken, or closed early.
-        unfinished = "error" if error is not None else "incomplete"
+        unfinished = UNFINISHED
         attrs: dict[str, Any] = {
             GenAI.GEN_AI_RESPONSE_ID: self._id,
             GenAI.GEN_AI_RESPONSE_MODEL: self._model,

@@ -6,7 +6,7 @@ from typing import Any
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
-from .._genai import LLMCall, given, parsed_result, server_attributes_of, server_of, usage_attributes
+from .._genai import LLMCall, dimension_count, given, parsed_result, server_attributes_of, server_of, usage_attributes
 from ._chat import PROVIDER
 
 OPERATION = GenAI.GenAiOperationNameValues.EMBEDDINGS.value
@@ -28,7 +28,9 @@ class Embeddings:
     def finish(self, call: LLMCall, result: Any, capture: bool) -> Any:
         result = parsed_result(result, "data")
         usage = getattr(result, "usage", None)
-        attrs = {GenAI.GEN_AI_RESPONSE_MODEL: getattr(result, "model", None)}
+        data = getattr(result, "data", None) or ()
+        attrs = {GenAI.GEN_AI_RESPONSE_MODEL: getattr(result, "model", None),  # the vectors' length, whether or not the request asked for one
+                 GenAI.GEN_AI_EMBEDDINGS_DIMENSION_COUNT: dimension_count(getattr(data[0], "embedding", None)) if data else None}  # fmt: skip
         if usage is not None:
             attrs.update(usage_attributes(usage.prompt_tokens, None))
         call.set_attributes(attrs)

@@ -8,8 +8,23 @@ from typing import Any, Mapping
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
 
-from .._genai import CallStreamRecorder, LLMCall, as_dict, given, parse_json, parsed_result, server_attributes_of, server_of, to_json, usage_attributes
-from ._chat import OPERATION, PROVIDER, _image
+from .._genai import (
+    UNFINISHED,
+    CallStreamRecorder,
+    LLMCall,
+    as_dict,
+    given,
+    media_part,
+    output_type,
+    parse_json,
+    parsed_result,
+    request_params,
+    server_attributes_of,
+    server_of,
+    to_json,
+    usage_attributes,
+)  # fmt: skip
+from ._chat import OPERATION, PROVIDER, _mime_of
 
 API_TYPE = OpenAIAttr.OpenaiApiTypeValues.RESPONSES.value
 # Not in the semconv package yet (see the conventions' registry).
@@ -20,6 +35,7 @@ _FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 
 
 def request_attributes(instance: Any, kwargs: Mapping[str, Any], capture: bool) -> dict[str, Any]:
+    kwargs = request_params(kwargs)
     attrs: dict[str, Any] = {
         GenAI.GEN_AI_OPERATION_NAME: OPERATION,
         GenAI.GEN_AI_PROVIDER_NAME: PROVIDER,
@@ -44,8 +60,9 @@ def request_attributes(instance: Any, kwargs: Mapping[str, Any], capture: bool) 
     tier = kwargs.get("service_tier")
     if given(tier) and tier != "auto":
         attrs[OpenAIAttr.OPENAI_REQUEST_SERVICE_TIER] = tier
-    if as_dict(as_dict(kwargs.get("text")).get("format")).get("type") in ("json_schema", "json_object") or given(kwargs.get("text_format")):
-        attrs[GenAI.GEN_AI_OUTPUT_TYPE] = "json"
+    asked = output_type(kwargs["text_format"]) if given(kwargs.get("text_format")) else output_type(as_dict(as_dict(kwargs.get("text")).get("format")).get("type"))
+    if asked:
+        attrs[GenAI.GEN_AI_OUTPUT_TYPE] = asked
     if capture:
         attrs[GenAI.GEN_AI_INPUT_MESSAGES] = to_json(input_messages(kwargs.get("input")))
         if given(kwargs.get("instructions")) and kwargs.get("instructions"):
@@ -77,10 +94,13 @@ def _content_part(part: dict[str, Any]) -> dict[str, Any]:
     kind = part.get("type")
     if kind in ("input_text", "output_text"):
         return {"type": "text", "content": part.get("text", "")}
-    if kind == "input_image" and part.get("image_url"):
-        return _image(part["image_url"])
-    if part.get("file_id"):
-        return {"type": "file", "modality": "image" if kind == "input_image" else "document", "file_id": part["file_id"]}
+    if kind == "input_image":
+        return media_part("image", url=part.get("image_url"), file_id=part.get("file_id"))
+    if kind == "input_file":
+        return media_part(data=part.get("file_data"), url=part.get("file_url"), file_id=part.get("file_id"), mime_type=_mime_of(part.get("filename")))
+    if kind == "input_audio":
+        audio = as_dict(part.get("input_audio"))
+        return media_part("audio", data=audio.get("data"), mime_type=f"audio/{audio.get('format', 'wav')}")
     return {"type": kind or "unknown"}
 
 
@@ -92,7 +112,7 @@ def finish_reason(response: Any) -> str:
     status = getattr(response, "status", None)
     if status == "incomplete":
         reason = getattr(getattr(response, "incomplete_details", None), "reason", None)
-        return _INCOMPLETE.get(str(reason), str(reason or "incomplete"))
+        return _INCOMPLETE.get(str(reason), UNFINISHED)
     if status in ("failed", "cancelled"):
         return "error"
     items = getattr(response, "output", None) or []
@@ -170,7 +190,7 @@ class ResponseStreamRecorder(CallStreamRecorder):
         if self._final is not None:
             attrs = response_attributes(self._final, self._capture)
         else:
-            reason = "error" if error is not None or self._reported else "incomplete"
+            reason = UNFINISHED
             attrs = {GenAI.GEN_AI_RESPONSE_ID: self._id, GenAI.GEN_AI_RESPONSE_MODEL: self._model, GenAI.GEN_AI_RESPONSE_FINISH_REASONS: [reason]}
             if self._capture:
                 parts = [{"type": "text", "content": "".join(self._text)}] if self._text else []

@@ -1,0 +1,166 @@
+"""Real recorded provider traffic through our instrumentors, every span checked against the GenAI conventions.
+
+Each cassette of ``tests/recorded`` (269 real exchanges with OpenAI, Anthropic, Gemini, recorded by the
+official OTel GenAI instrumentations) is replayed through the real SDK with content capture on, and each
+call's span must follow the conventions: span name, required and conditionally required attributes, enum
+values, and content that passes the conventions' JSON schemas (:mod:`tests.genai_schema`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import anthropic
+import openai
+import pytest
+from google import genai
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
+from opentelemetry.trace import StatusCode
+
+from instrumentors.anthropic import AnthropicInstrumentor
+from instrumentors.google_genai import GoogleGenAIInstrumentor
+from instrumentors.openai import OpenAIInstrumentor
+
+from . import genai_schema
+from .recorded_traffic import Exchange, ReplayServer, call_anthropic, call_gemini, call_openai, cassettes, consume, exchanges
+
+OPERATIONS = {m.value for m in GenAI.GenAiOperationNameValues} | {"fetch_response"}
+PROVIDERS = {m.value for m in GenAI.GenAiProviderNameValues}
+OUTPUT_TYPES = {m.value for m in GenAI.GenAiOutputTypeValues}
+# Not replayed, and why: Vertex AI needs Google credentials the SDK checks before any request.
+SKIPPED = {"vertexai"}
+
+
+@pytest.fixture(scope="module")
+def replay():
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    instrumentors = [OpenAIInstrumentor(), AnthropicInstrumentor(), GoogleGenAIInstrumentor()]
+    for instrumentor in instrumentors:
+        instrumentor.instrument(tracer_provider=provider, capture_content=True)
+    server = ReplayServer()
+    clients = {
+        "openai": (openai.OpenAI(api_key="k", base_url=server.url + "/v1", max_retries=0), call_openai),
+        "anthropic": (anthropic.Anthropic(api_key="k", base_url=server.url, max_retries=0, open_telemetry=False), call_anthropic),
+        "google_genai": (genai.Client(api_key="k", http_options={"base_url": server.url, "retry_options": None}), call_gemini),
+    }
+    yield server, exporter, clients
+    server.close()
+    for instrumentor in instrumentors:
+        instrumentor.uninstrument()
+
+
+def _run(replay: Any, provider: str, exchange: Exchange) -> tuple[list[ReadableSpan], BaseException | None]:
+    server, exporter, clients = replay
+    client, call = clients[provider]
+    exporter.clear()
+    server.queue[:] = [exchange]
+    error = None
+    try:
+        consume(call(client, exchange))
+    except Exception as exc:  # a recorded error answer: the SDK raises, as it would for the app
+        error = exc
+    return [s for s in exporter.get_finished_spans() if "gen_ai.operation.name" in (s.attributes or {})], error
+
+
+CASES = [pytest.param(provider, path, id=f"{provider}/{path.stem}") for provider in ("openai", "anthropic", "google_genai")
+         for path in cassettes(provider) if not any(word in path.stem for word in SKIPPED)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("provider", "path"), CASES)
+def test_recorded_exchange_follows_the_conventions(replay, provider, path):
+    findings = []
+    for n, exchange in enumerate(exchanges(path)):
+        if "vertexai" in exchange.path or "/projects/" in exchange.path:
+            continue
+        spans, error = _run(replay, provider, exchange)
+        findings += [f"#{n} {exchange.method} {exchange.path}: {f}" for f in _findings(exchange, spans, error)]
+    assert findings == []
+
+
+def _findings(exchange: Exchange, spans: list[ReadableSpan], error: BaseException | None) -> list[str]:
+    if len(spans) != 1:
+        return [f"{len(spans)} GenAI spans for one call (error: {error!r})"]
+    span = spans[0]
+    attrs = dict(span.attributes or {})
+    found: list[str] = []
+    operation, model = attrs.get("gen_ai.operation.name"), attrs.get("gen_ai.request.model")
+    if operation not in OPERATIONS:
+        found.append(f"operation {operation!r}")
+    if attrs.get("gen_ai.provider.name") not in PROVIDERS:
+        found.append(f"provider {attrs.get('gen_ai.provider.name')!r}")
+    if operation != "fetch_response" and span.name != f"{operation} {model}":
+        found.append(f"span name {span.name!r}")
+    if exchange.streamed and exchange.status == 200 and attrs.get("gen_ai.request.stream") is not True:
+        found.append("gen_ai.request.stream missing on a streamed call")
+    if not exchange.streamed and "gen_ai.request.stream" in attrs:
+        found.append("gen_ai.request.stream on a call that did not stream")
+    wanted = _requested_output_type(exchange.body or {})
+    if wanted is not None and attrs.get("gen_ai.output.type") != wanted:
+        found.append(f"gen_ai.output.type {attrs.get('gen_ai.output.type')!r}, the request asked for {wanted!r}")
+    if "gen_ai.output.type" in attrs and attrs["gen_ai.output.type"] not in OUTPUT_TYPES:
+        found.append(f"gen_ai.output.type {attrs['gen_ai.output.type']!r}")
+    for key in ("gen_ai.response.id", "gen_ai.response.model"):
+        if key in attrs and (not isinstance(attrs[key], str) or not attrs[key]):
+            found.append(f"{key} {attrs[key]!r}")
+    reasons = set(attrs.get("gen_ai.response.finish_reasons") or ())
+    if reasons - set(genai_schema.FINISH_REASONS):
+        found.append(f"finish reasons {sorted(reasons)} outside {genai_schema.FINISH_REASONS}")
+    for key in ("input.messages", "output.messages", "system_instructions"):
+        if f"gen_ai.{key}" in attrs:
+            found += genai_schema.problems(key, json.loads(attrs[f"gen_ai.{key}"]))
+    if exchange.status >= 400:
+        if span.status.status_code is not StatusCode.ERROR or "error.type" not in attrs:
+            found.append("a failed call without ERROR status and error.type")
+    elif error is None:
+        found += _usage_findings(exchange, attrs) + _openai_response_findings(exchange, attrs)
+    return found
+
+
+def _openai_response_findings(exchange: Exchange, attrs: dict[str, Any]) -> list[str]:
+    """The service tier and system fingerprint the answer names (in any chunk of a stream) are on the span."""
+    found = []
+    if attrs.get("gen_ai.provider.name") != "openai" or attrs.get("gen_ai.operation.name") == "embeddings":
+        return found
+    for field in ("service_tier", "system_fingerprint"):
+        named = re.findall(rf'"{field}":\s*"([^"]+)"', exchange.response)
+        if named and attrs.get(f"openai.response.{field}") != named[-1]:
+            found.append(f"openai.response.{field} {attrs.get(f'openai.response.{field}')!r}, the answer says {named[-1]!r}")
+    return found
+
+
+def _usage_findings(exchange: Exchange, attrs: dict[str, Any]) -> list[str]:
+    answer = exchange.answer if isinstance(exchange.answer, dict) else {}
+    found = []
+    usage = answer.get("usage") or answer.get("usageMetadata")
+    if usage and "gen_ai.usage.input_tokens" not in attrs and not str(exchange.path).endswith(tuple(f"/responses/{x}" for x in ("",))):
+        if attrs.get("gen_ai.operation.name") != "fetch_response":
+            found.append("usage reported by the provider but gen_ai.usage.input_tokens missing")
+    vectors = [d.get("embedding") for d in answer.get("data") or []] + [e.get("values") for e in answer.get("embeddings") or []]
+    vectors = [v for v in vectors if isinstance(v, list)]
+    if vectors and attrs.get("gen_ai.embeddings.dimension.count") != len(vectors[0]):
+        found.append(f"gen_ai.embeddings.dimension.count {attrs.get('gen_ai.embeddings.dimension.count')!r}, vectors have {len(vectors[0])}")
+    return found
+
+
+def _requested_output_type(body: dict[str, Any]) -> str | None:
+    """What output format the request asks for, in the conventions' values (None: it asks for none)."""
+    formats = [
+        (body.get("response_format") or {}).get("type"),  # OpenAI chat
+        ((body.get("text") or {}).get("format") or {}).get("type") if isinstance(body.get("text"), dict) else None,  # Responses
+        ((body.get("output_config") or {}).get("format") or {}).get("type"),  # Anthropic
+        (body.get("output_format") or {}).get("type") if isinstance(body.get("output_format"), dict) else None,
+        (body.get("generationConfig") or {}).get("responseMimeType"),  # Gemini
+    ]
+    for given in formats:
+        if given in ("json_object", "json_schema", "application/json"):
+            return "json"
+        if given in ("text", "text/plain"):
+            return "text"
+    return None

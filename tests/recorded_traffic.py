@@ -1,10 +1,21 @@
-"""Recorded provider traffic (``tests/recorded``: VCR cassettes of real exchanges, see its NOTICE.md) replayed
-through the real provider SDKs over real HTTP on 127.0.0.1: a server answers each request with the next
-recorded response, and each recorded request is made again through the SDK with the same arguments."""
+"""Recorded provider traffic replayed through the real provider SDKs over real HTTP on 127.0.0.1: a server
+answers each request with the next recorded response, and each recorded request is made again through the
+SDK with the same arguments.
+
+The recordings are the VCR cassettes of real exchanges with OpenAI, Anthropic and Gemini that the OpenTelemetry
+project ships in the ``tests/`` of its instrumentations' source distributions on PyPI (Apache License 2.0,
+The OpenTelemetry Authors). They are not copied into this repository: :func:`cassettes` downloads the pinned
+source distributions with pip (from the index pip is configured with) into ``.cache/recorded`` once, and reads
+them there.
+"""
 
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
+import tarfile
+import tempfile
 import json
 import re
 import threading
@@ -16,7 +27,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
-RECORDED = Path(__file__).parent / "recorded"
+CACHE = Path(__file__).resolve().parent.parent / ".cache" / "recorded"
+SOURCES = {  # provider -> the source distribution whose tests hold its recordings
+    "openai": "opentelemetry-instrumentation-genai-openai==1.3b0",
+    "anthropic": "opentelemetry-instrumentation-genai-anthropic==1.3b0",
+    "google_genai": "opentelemetry-instrumentation-google-genai==1.3b0",
+}
 _HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "content-encoding", "keep-alive"}
 
 
@@ -45,7 +61,27 @@ class Exchange:
 
 
 def cassettes(provider: str) -> list[Path]:
-    return sorted((RECORDED / provider).glob("*.yaml"))
+    """The recorded exchanges of ``provider``'s official instrumentation, fetched once (a failure says why)."""
+    target = CACHE / provider
+    if not (target / ".complete").exists():
+        _download(SOURCES[provider], target)
+    return sorted(target.glob("*.yaml"))
+
+
+def _download(requirement: str, target: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:", requirement, "-d", tmp],
+                       check=True, timeout=300)  # fmt: skip
+        [archive] = Path(tmp).glob("*.tar.gz")
+        target.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                name = Path(member.name)
+                if member.isfile() and (name.suffix == ".yaml" and "cassettes" in name.parts or name.name == "LICENSE"):
+                    extracted = tar.extractfile(member)
+                    assert extracted is not None
+                    (target / name.name).write_bytes(extracted.read())
+    (target / ".complete").write_text(requirement)
 
 
 def exchanges(path: Path) -> list[Exchange]:

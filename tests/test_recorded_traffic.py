@@ -1,7 +1,7 @@
 """Real recorded provider traffic through our instrumentors, every span checked against the GenAI conventions.
 
-Each cassette of ``tests/recorded`` (269 real exchanges with OpenAI, Anthropic, Gemini, recorded by the
-official OTel GenAI instrumentations) is replayed through the real SDK with content capture on, and each
+Each cassette the official OTel GenAI instrumentations ship in their source distributions (269 real exchanges
+with OpenAI, Anthropic, Gemini; fetched by :mod:`tests.recorded_traffic`) is replayed through the real SDK with content capture on, and each
 call's span must follow the conventions: span name, required and conditionally required attributes, enum
 values, and content that passes the conventions' JSON schemas (:mod:`tests.genai_schema`).
 """
@@ -95,8 +95,12 @@ def _findings(exchange: Exchange, spans: list[ReadableSpan], error: BaseExceptio
         found.append(f"operation {operation!r}")
     if attrs.get("gen_ai.provider.name") not in PROVIDERS:
         found.append(f"provider {attrs.get('gen_ai.provider.name')!r}")
-    if operation != "fetch_response" and span.name != f"{operation} {model}":
+    if span.name != (operation if operation == "fetch_response" else f"{operation} {model}"):
         found.append(f"span name {span.name!r}")
+    if operation == "fetch_response":  # the fetch reports no usage, and a failed generation fetched is no failed call
+        found += [f"{key} on a fetch_response" for key in attrs if key.startswith("gen_ai.usage.")]
+        if exchange.status == 200 and span.status.status_code is StatusCode.ERROR and error is None:
+            found.append("a successful fetch marked ERROR")
     if exchange.streamed and exchange.status == 200 and attrs.get("gen_ai.request.stream") is not True:
         found.append("gen_ai.request.stream missing on a streamed call")
     if not exchange.streamed and "gen_ai.request.stream" in attrs:

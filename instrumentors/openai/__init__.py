@@ -6,7 +6,7 @@ Usage::
 
     OpenAIInstrumentor().instrument(tracer_provider=provider, meter_provider=meters, capture_content=True)
 
-Each call of ``chat.completions.create`` / ``parse``, ``responses.create`` / ``stream`` and
+Each call of ``chat.completions.create`` / ``parse``, ``responses.create`` / ``stream`` / ``retrieve`` and
 ``embeddings.create`` (sync, async, streaming or not, ``with_raw_response`` too) becomes
 one CLIENT span following the OpenTelemetry GenAI semantic conventions, plus the
 ``gen_ai.client.operation.duration`` and ``gen_ai.client.token.usage`` metrics.
@@ -24,7 +24,7 @@ from .._stream import AsyncStreamProxy, SyncStreamProxy
 from .._wrap import Patch, TableInstrumentor, async_wrapper, sync_wrapper
 from ._chat import ChatCompletions
 from ._embeddings import Embeddings
-from ._responses import Responses
+from ._responses import FetchResponse, Responses
 
 _logger = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class OpenAIInstrumentor(TableInstrumentor):
             ("chat.completions", _CHAT, "Completions", chat, "AsyncCompletions", async_chat, ("create", "parse")),
             ("responses", _RESPONSES, "Responses", responses, "AsyncResponses", async_responses, ("create", "parse")),  # .stream() calls create
             ("embeddings", _EMBEDDINGS, "Embeddings", Embeddings(), "AsyncEmbeddings", Embeddings(), ("create",)),
+            ("responses", _RESPONSES, "Responses", FetchResponse(Stream, SyncStreamProxy), "AsyncResponses", FetchResponse(AsyncStream, AsyncStreamProxy), ("retrieve",)),
         ):
             for method in methods:
                 table.append(Patch(module, cls, method, partial(sync_wrapper, op=op), path))

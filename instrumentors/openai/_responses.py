@@ -31,6 +31,7 @@ API_TYPE = OpenAIAttr.OpenaiApiTypeValues.RESPONSES.value
 REASONING_LEVEL = "gen_ai.request.reasoning.level"
 PREVIOUS_RESPONSE_ID = "gen_ai.request.previous_response.id"
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
+FETCH = "fetch_response"  # the conventions' operation (no semconv constant yet)
 _FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 
 
@@ -160,10 +161,11 @@ def output_parts(response: Any) -> list[dict[str, Any]]:
 class ResponseStreamRecorder(CallStreamRecorder):
     """Keeps the final ``response.*`` event's response; without one, the text streamed so far."""
 
-    __slots__ = ("_final", "_text", "_id", "_model", "_reported")
+    __slots__ = ("_final", "_text", "_id", "_model", "_reported", "_fetched")
 
-    def __init__(self, call: LLMCall, capture: bool) -> None:
+    def __init__(self, call: LLMCall, capture: bool, fetched: bool = False) -> None:
         super().__init__(call, capture)
+        self._fetched = fetched  # a fetch_response: no usage, and the generation's failure is not the call's
         self._final: Any = None
         self._text: list[str] = []
         self._id: str | None = None
@@ -195,7 +197,10 @@ class ResponseStreamRecorder(CallStreamRecorder):
             if self._capture:
                 parts = [{"type": "text", "content": "".join(self._text)}] if self._text else []
                 attrs[GenAI.GEN_AI_OUTPUT_MESSAGES] = to_json([{"role": "assistant", "parts": parts, "finish_reason": reason}])
-        self.finish(attrs, error, self._reported)
+        if self._fetched:
+            self.finish(_without_usage(attrs), error)
+        else:
+            self.finish(attrs, error, self._reported)
 
 
 class Responses:
@@ -216,3 +221,31 @@ class Responses:
         if response is not None:
             call.set_attributes(response_attributes(response, capture))
         return None
+
+
+class FetchResponse(Responses):
+    """``responses.retrieve`` (a background response fetched, or its events streamed again) as a ``fetch_response``
+    span: the response's output, but never its token usage (the call that made it reported that), and a
+    generation that failed is what was fetched, not a failed fetch."""
+
+    def start(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], capture: bool) -> tuple[str, str | None, dict[str, Any]]:
+        attrs: dict[str, Any] = {GenAI.GEN_AI_OPERATION_NAME: FETCH, GenAI.GEN_AI_PROVIDER_NAME: PROVIDER, OpenAIAttr.OPENAI_API_TYPE: API_TYPE}
+        attrs.update(server_attributes_of(server_of(getattr(instance, "_client", None))))
+        response_id = args[0] if args else kwargs.get("response_id")
+        if isinstance(response_id, str):
+            attrs[GenAI.GEN_AI_RESPONSE_ID] = response_id
+        if kwargs.get("stream") is True:
+            attrs[GenAI.GEN_AI_REQUEST_STREAM] = True
+        return FETCH, None, attrs  # the span is named by the operation alone: a response id is no name
+
+    def finish(self, call: LLMCall, result: Any, capture: bool) -> Any:
+        if isinstance(result, self._stream_type):
+            return self._proxy(result, ResponseStreamRecorder(call, capture, fetched=True))
+        response = parsed_result(result, "output")
+        if response is not None:
+            call.set_attributes(_without_usage(response_attributes(response, capture)))
+        return None
+
+
+def _without_usage(attrs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in attrs.items() if not k.startswith("gen_ai.usage.")}

@@ -12,12 +12,12 @@ them there.
 from __future__ import annotations
 
 import inspect
+import json
+import re
 import subprocess
 import sys
 import tarfile
 import tempfile
-import json
-import re
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

@@ -178,6 +178,13 @@ def call_anthropic(client: Any, exchange: Exchange) -> Any:
     return client.messages.create(**_split(client.messages.create, body))
 
 
+def call_anthropic_helper(client: Any, exchange: Exchange) -> Any:
+    """A streamed exchange made again through ``messages.stream()``, the SDK's helper, read to its end."""
+    body = {k: v for k, v in (exchange.body or {}).items() if k != "stream"}
+    with client.messages.stream(**_split(client.messages.stream, body)) as stream:
+        stream.until_done()
+
+
 _CONFIG_KEYS = {"systemInstruction": "system_instruction", "tools": "tools", "toolConfig": "tool_config", "safetySettings": "safety_settings",
                 "cachedContent": "cached_content", "labels": "labels"}  # fmt: skip
 

@@ -27,7 +27,7 @@ from instrumentors.google_genai import GoogleGenAIInstrumentor
 from instrumentors.openai import OpenAIInstrumentor
 
 from . import genai_schema
-from .recorded_traffic import Exchange, ReplayServer, call_anthropic, call_gemini, call_openai, cassettes, consume, exchanges
+from .recorded_traffic import Exchange, ReplayServer, call_anthropic, call_anthropic_helper, call_gemini, call_openai, cassettes, consume, exchanges
 
 OPERATIONS = {m.value for m in GenAI.GenAiOperationNameValues} | {"fetch_response"}
 PROVIDERS = {m.value for m in GenAI.GenAiProviderNameValues}
@@ -56,9 +56,9 @@ def replay():
         instrumentor.uninstrument()
 
 
-def _run(replay: Any, provider: str, exchange: Exchange) -> tuple[list[ReadableSpan], BaseException | None]:
+def _run(replay: Any, provider: str, exchange: Exchange, call: Any = None) -> tuple[list[ReadableSpan], BaseException | None]:
     server, exporter, clients = replay
-    client, call = clients[provider]
+    client, call = clients[provider][0], call or clients[provider][1]
     exporter.clear()
     server.queue[:] = [exchange]
     error = None
@@ -81,6 +81,9 @@ def test_recorded_exchange_follows_the_conventions(replay, provider, path):
             continue
         spans, error = _run(replay, provider, exchange)
         findings += [f"#{n} {exchange.method} {exchange.path}: {f}" for f in _findings(exchange, spans, error)]
+        if provider == "anthropic" and exchange.streamed and "anthropic-beta" not in exchange.headers:
+            spans, error = _run(replay, provider, exchange, call_anthropic_helper)  # the same stream through messages.stream()
+            findings += [f"#{n} messages.stream(): {f}" for f in _findings(exchange, spans, error)]
     assert findings == []
 
 
@@ -103,6 +106,8 @@ def _findings(exchange: Exchange, spans: list[ReadableSpan], error: BaseExceptio
             found.append("a successful fetch marked ERROR")
     if exchange.streamed and exchange.status == 200 and attrs.get("gen_ai.request.stream") is not True:
         found.append("gen_ai.request.stream missing on a streamed call")
+    if exchange.streamed and exchange.status == 200 and error is None and "gen_ai.response.time_to_first_chunk" not in attrs:
+        found.append("gen_ai.response.time_to_first_chunk missing on a streamed call")
     if not exchange.streamed and "gen_ai.request.stream" in attrs:
         found.append("gen_ai.request.stream on a call that did not stream")
     wanted = _requested_output_type(exchange.body or {})

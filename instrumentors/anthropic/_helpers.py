@@ -8,10 +8,12 @@ own final snapshot: no event is folded twice.
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 from typing import Any
 
 import wrapt
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
 from .._genai import UNFINISHED, LLMCall
 from .._wrap import Instruments, start_call
@@ -23,10 +25,12 @@ _logger = logging.getLogger(__name__)
 class _CallHolder:
     """Ends its call once, whichever of ``__exit__`` and garbage collection comes first."""
 
-    __slots__ = ("call", "__weakref__")
+    __slots__ = ("call", "started", "first_at", "__weakref__")
 
     def __init__(self) -> None:
         self.call: LLMCall | None = None
+        self.started = time.monotonic()
+        self.first_at: float | None = None  # when the helper read the stream's first event
 
     def end(self, stream: Any, capture: bool, error: BaseException | None) -> None:
         call, self.call = self.call, None
@@ -36,12 +40,49 @@ class _CallHolder:
             message = _snapshot(stream)
             if message is not None:
                 call.set_attributes(response_attributes(message, capture, UNFINISHED))
+            if self.first_at is not None:
+                call.set_attributes({GenAI.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: self.first_at - self.started})
         except Exception:  # noqa: BLE001
             _logger.debug("failed to read the stream helper's message", exc_info=True)
         if error is None:
             call.end()
         else:
             call.fail(error)
+
+
+class _FirstEventSync(wrapt.ObjectProxy):
+    """The helper's raw event stream, noting when its first event arrives."""
+
+    def __init__(self, raw: Any, holder: _CallHolder) -> None:
+        super().__init__(raw)
+        self._self_holder = holder
+
+    def __iter__(self) -> Any:
+        for event in self.__wrapped__:
+            if self._self_holder.first_at is None:
+                self._self_holder.first_at = time.monotonic()
+            yield event
+
+
+class _FirstEventAsync(_FirstEventSync):
+    def __aiter__(self) -> Any:
+        return self._events()
+
+    async def _events(self) -> Any:
+        async for event in self.__wrapped__:
+            if self._self_holder.first_at is None:
+                self._self_holder.first_at = time.monotonic()
+            yield event
+
+
+def _observe_first_event(stream: Any, holder: _CallHolder, observer: type) -> None:
+    """Time to first chunk: the helper reads its events from ``_raw_stream`` (read lazily, on first use)."""
+    raw = getattr(stream, "_raw_stream", None)
+    if raw is not None:
+        try:
+            stream._raw_stream = observer(raw, holder)
+        except Exception:  # noqa: BLE001 - a helper of another shape: no time to first chunk, nothing else lost
+            _logger.debug("cannot observe the stream helper's events", exc_info=True)
 
 
 def _snapshot(stream: Any) -> Any:
@@ -72,10 +113,11 @@ class _ManagerProxy(wrapt.ObjectProxy):
 class SyncManagerProxy(_ManagerProxy):
     def __enter__(self) -> Any:
         tools, op, instance, kwargs = self._self_start
-        call = start_call(tools, op, instance, (), kwargs)
+        call = start_call(tools, op, instance, (), {**kwargs, "stream": True})  # the helper streams
         self._self_holder.call = call
         try:
             self._self_stream = self.__wrapped__.__enter__()
+            _observe_first_event(self._self_stream, self._self_holder, _FirstEventSync)
         except BaseException as exc:
             self._self_holder.end(None, tools.capture, exc)
             raise
@@ -94,10 +136,11 @@ class SyncManagerProxy(_ManagerProxy):
 class AsyncManagerProxy(_ManagerProxy):
     async def __aenter__(self) -> Any:
         tools, op, instance, kwargs = self._self_start
-        call = start_call(tools, op, instance, (), kwargs)
+        call = start_call(tools, op, instance, (), {**kwargs, "stream": True})
         self._self_holder.call = call
         try:
             self._self_stream = await self.__wrapped__.__aenter__()
+            _observe_first_event(self._self_stream, self._self_holder, _FirstEventAsync)
         except BaseException as exc:
             self._self_holder.end(None, tools.capture, exc)
             raise

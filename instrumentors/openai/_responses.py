@@ -173,12 +173,12 @@ class ResponseStreamRecorder(CallStreamRecorder):
         self._reported: tuple[str, str] | None = None  # an in-band error: (code, message)
 
     def on_chunk(self, event: Any) -> None:
+        self.first_chunk()
         kind = event.type
         if kind == "response.output_text.delta":
             if self._capture:
                 self._text.append(event.delta)
         elif kind == "response.created":
-            self.first_chunk()
             self._id, self._model = event.response.id, event.response.model
         elif kind in _FINAL_EVENTS:
             self._final = event.response

@@ -160,6 +160,16 @@ def media_part(modality: str | None = None, *, data: Any = None, url: Any = None
     return part
 
 
+def server_tool_call(call_id: Any, name: str, details: Mapping[str, Any]) -> dict[str, Any]:
+    """A tool the provider runs itself (web search, code execution…), as the conventions' server tool call part."""
+    return {"type": "server_tool_call", "id": call_id, "name": name, "server_tool_call": {"type": name, **details}}
+
+
+def server_tool_response(call_id: Any, name: str, details: Mapping[str, Any]) -> dict[str, Any]:
+    """What such a tool returned, as the conventions' server tool call response part."""
+    return {"type": "server_tool_call_response", "id": call_id, "server_tool_call_response": {"type": name, **details}}
+
+
 def error_type(exc: BaseException) -> str:
     return type(exc).__qualname__
 

@@ -123,12 +123,53 @@ def _findings(exchange: Exchange, spans: list[ReadableSpan], error: BaseExceptio
         found.append(f"finish reasons {sorted(reasons)} outside {genai_schema.FINISH_REASONS}")
     for key in ("input.messages", "output.messages", "system_instructions"):
         if f"gen_ai.{key}" in attrs:
-            found += genai_schema.problems(key, json.loads(attrs[f"gen_ai.{key}"]))
+            content = json.loads(attrs[f"gen_ai.{key}"])
+            found += genai_schema.problems(key, content)
+            parts = content if key == "system_instructions" else [p for m in content for p in m.get("parts") or ()]
+            found += [f"{key}: a {p.get('type')!r} part, not one the conventions define" for p in parts if p.get("type") not in genai_schema.PARTS]
     if exchange.status >= 400:
         if span.status.status_code is not StatusCode.ERROR or "error.type" not in attrs:
             found.append("a failed call without ERROR status and error.type")
     elif error is None:
-        found += _usage_findings(exchange, attrs) + _openai_response_findings(exchange, attrs)
+        found += _usage_findings(exchange, attrs) + _openai_response_findings(exchange, attrs) + _responses_item_findings(exchange, attrs)
+        found += _refusal_findings(exchange, attrs)
+    return found
+
+
+_TURNS = {"message", "function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output", "computer_call", "computer_call_output"}
+_CLIENT_CALLS = {"function_call", "custom_tool_call", "computer_call"}
+
+
+def _refusal_findings(exchange: Exchange, attrs: dict[str, Any]) -> list[str]:
+    """A chat refusal (whole, or streamed in deltas) is the output message's text."""
+    answer = exchange.answer if isinstance(exchange.answer, dict) else {}
+    refusals = [c["message"]["refusal"] for c in answer.get("choices") or [] if (c.get("message") or {}).get("refusal")]
+    refusals += ["".join(re.findall(r'"refusal":\s*"([^"]*)"', exchange.response))] if answer == {} and '"refusal":"' in exchange.response.replace(" ", "") else []
+    texts = [p.get("content", "") for m in json.loads(attrs.get("gen_ai.output.messages", "[]")) for p in m["parts"] if p["type"] == "text"]
+    return [f"refusal {r[:40]!r} missing from the output" for r in refusals if r and not any(r in t for t in texts)]
+
+
+def _responses_item_findings(exchange: Exchange, attrs: dict[str, Any]) -> list[str]:
+    """No Responses item is lost: every input turn is a message, every output call a part, a compaction is said."""
+    if exchange.method != "POST" or not exchange.path.endswith("/responses"):
+        return []
+    found = []
+    items = (exchange.body or {}).get("input")
+    if isinstance(items, list) and "gen_ai.input.messages" in attrs:
+        turns = [i for i in items if i.get("type", "message") in _TURNS]
+        if len(json.loads(attrs["gen_ai.input.messages"])) < len(turns):
+            found.append(f"input items {[i.get('type', 'message') for i in turns]} but {len(json.loads(attrs['gen_ai.input.messages']))} input messages")
+    answer = exchange.answer if isinstance(exchange.answer, dict) else {}
+    if answer.get("output") and "gen_ai.output.messages" in attrs:
+        parts = [part for message in json.loads(attrs["gen_ai.output.messages"]) for part in message["parts"]]
+        for item in answer["output"]:
+            kind = item.get("type")
+            if kind in _CLIENT_CALLS and not any(p["type"] == "tool_call" and p.get("id") == item.get("call_id") for p in parts):
+                found.append(f"output {kind} {item.get('call_id')} is not a tool_call part")
+            elif kind.endswith("_call") and kind not in _CLIENT_CALLS and not any(p["type"] == "server_tool_call" for p in parts):
+                found.append(f"output {kind} is not a server_tool_call part")
+            elif kind == "compaction" and attrs.get("gen_ai.conversation.compacted") is not True:
+                found.append("a compaction without gen_ai.conversation.compacted")
     return found
 
 

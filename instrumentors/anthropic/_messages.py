@@ -18,6 +18,8 @@ from .._genai import (
     request_params,
     server_attributes_of,
     server_of,
+    server_tool_call,
+    server_tool_response,
     to_json,
     usage_attributes,
 )  # fmt: skip
@@ -81,8 +83,17 @@ def _system_parts(system: Any) -> list[dict[str, Any]]:
 def _input_message(message: Any) -> dict[str, Any]:
     msg = as_dict(message)
     content = msg.get("content")
-    parts = [{"type": "text", "content": content}] if isinstance(content, str) else [_part(b) for b in content or ()]
+    parts = [{"type": "text", "content": content}] if isinstance(content, str) else [p for b in content or () for p in _parts(b)]
     return {"role": msg.get("role") or "user", "parts": parts}
+
+
+def _parts(block: Any) -> list[dict[str, Any]]:
+    """A block's parts: one, but a document made of content blocks is those blocks."""
+    source = as_dict(as_dict(block).get("source"))
+    if as_dict(block).get("type") == "document" and source.get("type") == "content":
+        inner = source.get("content")
+        return [{"type": "text", "content": inner}] if isinstance(inner, str) else [p for b in inner or () for p in _parts(b)]
+    return [_part(block)]
 
 
 def _part(block: Any) -> dict[str, Any]:
@@ -95,12 +106,14 @@ def _part(block: Any) -> dict[str, Any]:
         return {"type": "tool_call", "id": b.get("id"), "name": b.get("name"), "arguments": b.get("input")}
     if kind == "tool_result":
         return {"type": "tool_call_response", "id": b.get("tool_use_id"), "response": _tool_result(b.get("content"))}
+    if kind in ("server_tool_use", "mcp_tool_use"):  # a tool Anthropic runs (web search, code execution…), or an MCP server's
+        return server_tool_call(b.get("id"), str(b.get("name") or kind), {"input": b.get("input")})
+    if kind and kind.endswith("_tool_result") and kind != "tool_result":
+        return server_tool_response(b.get("tool_use_id"), kind.removesuffix("_tool_result"), {"content": b.get("content")})
     if kind in ("thinking", "redacted_thinking"):
         return {"type": "reasoning", "content": b.get("thinking", "")}
     if kind in ("image", "document"):
         source = as_dict(b.get("source"))
-        if source.get("type") == "content":  # a document made of content blocks: those blocks
-            return {"type": "document", "parts": [_part(inner) for inner in source.get("content") or ()]}
         return media_part("image" if kind == "image" else "document", data=source.get("data"), url=source.get("url"),
                           file_id=source.get("file_id"), mime_type=source.get("media_type"))  # fmt: skip
     return {"type": kind or "unknown"}
@@ -136,7 +149,7 @@ def response_attributes(message: Any, capture: bool, default_finish: str = "erro
     }
     attrs.update(usage(getattr(message, "usage", None)))
     if capture:
-        parts = [_part(b) for b in getattr(message, "content", None) or ()]
+        parts = [p for b in getattr(message, "content", None) or () for p in _parts(b)]
         attrs[GenAI.GEN_AI_OUTPUT_MESSAGES] = to_json(
             [{"role": "assistant", "parts": parts, "finish_reason": finish_reason(getattr(message, "stop_reason", None), default_finish)}]
         )
@@ -193,4 +206,8 @@ class MessageStreamRecorder(CallStreamRecorder):
             return {"type": "tool_call", "id": block.id, "name": block.name, "arguments": parse_json(text) if text else block.input}
         if block.type == "thinking":
             return {"type": "reasoning", "content": text}
-        return {"type": "text", "content": text}
+        if block.type in ("server_tool_use", "mcp_tool_use"):
+            return server_tool_call(block.id, str(getattr(block, "name", None) or block.type), {"input": parse_json(text) if text else getattr(block, "input", None)})
+        if block.type == "text":
+            return {"type": "text", "content": text}
+        return _part(block)  # a block that arrives whole (a server tool's result)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.semconv.attributes import server_attributes
 
-from .._genai import UNFINISHED, CallStreamRecorder, LLMCall, as_dict, given, media_part, output_type, to_json, usage_attributes
+from .._genai import UNFINISHED, CallStreamRecorder, LLMCall, as_dict, given, media_part, output_type, server_tool_call, server_tool_response, to_json, usage_attributes
 
 GENERATE = GenAI.GenAiOperationNameValues.GENERATE_CONTENT.value
 EMBEDDINGS = GenAI.GenAiOperationNameValues.EMBEDDINGS.value
@@ -108,9 +109,9 @@ def _parts(content: Any) -> list[dict[str, Any]]:
 
 
 def _part(part: Any) -> dict[str, Any]:
-    p = part if isinstance(part, Mapping) else as_dict(part)
     if isinstance(part, str):
         return {"type": "text", "content": part}
+    p = _snake_case(part) if isinstance(part, Mapping) else as_dict(part)
     if p.get("thought") and p.get("text") is not None:
         return {"type": "reasoning", "content": p["text"]}
     if p.get("text") is not None:
@@ -127,7 +128,18 @@ def _part(part: Any) -> dict[str, Any]:
     file = as_dict(p.get("file_data"))
     if file:
         return media_part(url=file.get("file_uri"), mime_type=file.get("mime_type"))
+    code = as_dict(p.get("executable_code"))
+    if code:  # code the model runs with Gemini's own code execution tool
+        return server_tool_call(code.get("id"), "code_execution", {"language": code.get("language"), "code": code.get("code")})
+    ran = as_dict(p.get("code_execution_result"))
+    if ran:
+        return server_tool_response(ran.get("id"), "code_execution", {"outcome": ran.get("outcome"), "output": ran.get("output")})
     return {"type": "unknown"}
+
+
+def _snake_case(part: Mapping[str, Any]) -> dict[str, Any]:
+    """A part given as a plain dict may use the REST API's camelCase names (``inlineData``); the SDK takes both."""
+    return {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): _snake_case(value) if isinstance(value, Mapping) else value for key, value in part.items()}
 
 
 def finish_reason(reason: Any, default: str = "error") -> str:

@@ -185,8 +185,13 @@ def _output_json(choice: Any) -> str:
     message, reason = choice.message, _finish_reason(choice.finish_reason)
     if message.tool_calls is None and isinstance(message.content, str):
         return text_message_json(message.role or "assistant", message.content, reason)
-    parts = _content_parts(message.content) + _tool_call_parts(message.tool_calls)
+    parts = _content_parts(message.content) + _refusal_parts(getattr(message, "refusal", None)) + _tool_call_parts(message.tool_calls)
     return to_json({"role": message.role or "assistant", "parts": parts, "finish_reason": reason})
+
+
+def _refusal_parts(refusal: Any) -> list[dict[str, Any]]:
+    """A refusal is what the model said instead of an answer: its text is the message's text."""
+    return [{"type": "text", "content": refusal}] if isinstance(refusal, str) and refusal else []
 
 
 def _usage(usage: Any) -> dict[str, Any]:
@@ -203,10 +208,11 @@ def _usage(usage: Any) -> dict[str, Any]:
 
 
 class _ChoiceState:
-    __slots__ = ("text", "tool_calls", "finish_reason", "role")
+    __slots__ = ("text", "refusal", "tool_calls", "finish_reason", "role")
 
     def __init__(self) -> None:
         self.text: list[str] = []
+        self.refusal: list[str] = []
         self.tool_calls: dict[int, dict[str, Any]] = {}
         self.finish_reason: str | None = None
         self.role = "assistant"
@@ -224,6 +230,7 @@ class _ChoiceState:
 
     def message(self, unfinished: str) -> dict[str, Any]:
         parts: list[dict[str, Any]] = [{"type": "text", "content": "".join(self.text)}] if self.text else []
+        parts += _refusal_parts("".join(self.refusal))
         for call in self.tool_calls.values():
             parts.append({"type": "tool_call", "id": call["id"], "name": call["name"], "arguments": parse_json("".join(call["arguments"]))})
         return {"role": self.role, "parts": parts, "finish_reason": _finish_reason(self.finish_reason, unfinished)}
@@ -257,6 +264,8 @@ class ChatStreamRecorder(CallStreamRecorder):
             if delta is not None:
                 if delta.content:
                     state.text.append(delta.content)
+                elif getattr(delta, "refusal", None):
+                    state.refusal.append(delta.refusal)
                 if delta.tool_calls:
                     for tool_delta in delta.tool_calls:
                         state.add_tool_call_delta(tool_delta)

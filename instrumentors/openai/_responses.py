@@ -31,6 +31,7 @@ API_TYPE = OpenAIAttr.OpenaiApiTypeValues.RESPONSES.value
 REASONING_LEVEL = "gen_ai.request.reasoning.level"
 PREVIOUS_RESPONSE_ID = "gen_ai.request.previous_response.id"
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
+CONVERSATION_COMPACTED = "gen_ai.conversation.compacted"  # no semconv constant yet
 FETCH = "fetch_response"  # the conventions' operation (no semconv constant yet)
 _FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 
@@ -72,6 +73,7 @@ def request_attributes(instance: Any, kwargs: Mapping[str, Any], capture: bool) 
 
 
 def input_messages(items: Any) -> list[dict[str, Any]]:
+    """The request's input items, each as one message (a tool call and its output included, whatever the tool)."""
     if not given(items):
         return []
     if isinstance(items, str):
@@ -79,16 +81,49 @@ def input_messages(items: Any) -> list[dict[str, Any]]:
     messages = []
     for item in items:
         data = as_dict(item)
-        kind = data.get("type", "message")
-        if kind == "function_call_output":
-            messages.append({"role": "tool", "parts": [{"type": "tool_call_response", "id": data.get("call_id"), "response": data.get("output")}]})
-        elif kind == "function_call":
-            messages.append({"role": "assistant", "parts": [_output_part(data)]})
-        elif kind == "message":
-            content = data.get("content")
-            parts = [{"type": "text", "content": content}] if isinstance(content, str) else [_content_part(as_dict(c)) for c in content or ()]
-            messages.append({"role": data.get("role") or "user", "parts": parts})
+        role, parts = item_parts(data)
+        if parts:
+            messages.append({"role": role, "parts": parts})
     return messages
+
+
+def item_parts(item: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """One Responses item (input or output) as the role that made it and its parts in the conventions' form."""
+    kind = item.get("type", "message")
+    if kind == "message":
+        content = item.get("content")
+        parts = [{"type": "text", "content": content}] if isinstance(content, str) else [_content_part(as_dict(c)) for c in content or ()]
+        return item.get("role") or "user", parts
+    if kind in _CALLS:
+        return "assistant", [{"type": "tool_call", "id": item.get("call_id"), "name": _CALLS[kind](item), "arguments": _call_arguments(item)}]
+    if kind in ("function_call_output", "custom_tool_call_output", "computer_call_output"):
+        output = item.get("output")
+        if isinstance(output, dict) and output.get("image_url"):  # a computer screenshot
+            output = media_part("image", url=output["image_url"], file_id=output.get("file_id"))
+        return "tool", [{"type": "tool_call_response", "id": item.get("call_id"), "response": output}]
+    if kind in _SERVER_TOOLS:
+        details = {k: v for k, v in item.items() if k not in ("id", "type", "status")}
+        return "assistant", [{"type": "server_tool_call", "id": item.get("id"), "name": _SERVER_TOOLS[kind],
+                              "server_tool_call": {"type": _SERVER_TOOLS[kind], **details}}]  # fmt: skip
+    if kind == "reasoning":
+        texts = [as_dict(s).get("text", "") for s in item.get("summary") or ()] + [as_dict(c).get("text", "") for c in item.get("content") or ()]
+        return "assistant", [{"type": "reasoning", "content": text} for text in texts if text]
+    if kind == "compaction":
+        return "assistant", [{"type": "compaction", "id": item.get("id")}]
+    return "assistant", [{"type": kind}]
+
+
+# Tool calls the application runs, by item type -> the tool's name.
+_CALLS = {"function_call": lambda i: i.get("name"), "custom_tool_call": lambda i: i.get("name"), "computer_call": lambda i: "computer"}
+# Tools the provider runs itself, by item type -> the tool's name.
+_SERVER_TOOLS = {"web_search_call": "web_search", "file_search_call": "file_search", "code_interpreter_call": "code_interpreter",
+                 "image_generation_call": "image_generation", "mcp_call": "mcp"}  # fmt: skip
+
+
+def _call_arguments(item: dict[str, Any]) -> Any:
+    if item.get("type") == "computer_call":
+        return {"actions": item.get("actions")} if item.get("actions") is not None else {"action": item.get("action")}
+    return parse_json(item.get("arguments", item.get("input")))
 
 
 def _content_part(part: dict[str, Any]) -> dict[str, Any]:
@@ -105,10 +140,6 @@ def _content_part(part: dict[str, Any]) -> dict[str, Any]:
     return {"type": kind or "unknown"}
 
 
-def _output_part(item: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "tool_call", "id": item.get("call_id"), "name": item.get("name"), "arguments": parse_json(item.get("arguments"))}
-
-
 def finish_reason(response: Any) -> str:
     status = getattr(response, "status", None)
     if status == "incomplete":
@@ -117,7 +148,7 @@ def finish_reason(response: Any) -> str:
     if status in ("failed", "cancelled"):
         return "error"
     items = getattr(response, "output", None) or []
-    return "tool_call" if any(getattr(i, "type", None) == "function_call" for i in items) else "stop"
+    return "tool_call" if any(getattr(i, "type", None) in _CALLS for i in items) else "stop"
 
 
 def response_attributes(response: Any, capture: bool) -> dict[str, Any]:
@@ -127,6 +158,7 @@ def response_attributes(response: Any, capture: bool) -> dict[str, Any]:
         GenAI.GEN_AI_RESPONSE_MODEL: getattr(response, "model", None),
         GenAI.GEN_AI_RESPONSE_FINISH_REASONS: [reason],
         OpenAIAttr.OPENAI_RESPONSE_SERVICE_TIER: getattr(response, "service_tier", None),
+        CONVERSATION_COMPACTED: True if compacted(response) else None,  # only ever true, and only when certain
     }
     usage = getattr(response, "usage", None)
     if usage is not None:
@@ -144,18 +176,12 @@ def response_attributes(response: Any, capture: bool) -> dict[str, Any]:
 
 
 def output_parts(response: Any) -> list[dict[str, Any]]:
-    """All output items as one assistant message: text, tool calls and reasoning summaries, in order."""
-    parts: list[dict[str, Any]] = []
-    for item in getattr(response, "output", None) or []:
-        data = as_dict(item)
-        kind = data.get("type")
-        if kind == "message":
-            parts.extend(_content_part(as_dict(c)) for c in data.get("content") or ())
-        elif kind == "function_call":
-            parts.append(_output_part(data))
-        elif kind == "reasoning":
-            parts.extend({"type": "reasoning", "content": s.get("text", "")} for s in data.get("summary") or ())
-    return parts
+    """All output items as one assistant message's parts, in order."""
+    return [part for item in getattr(response, "output", None) or [] for part in item_parts(as_dict(item))[1]]
+
+
+def compacted(response: Any) -> bool:
+    return any(getattr(item, "type", None) == "compaction" for item in getattr(response, "output", None) or [])
 
 
 class ResponseStreamRecorder(CallStreamRecorder):

@@ -235,12 +235,18 @@ class LLMCall:
                 _logger.debug("failed to record GenAI metrics", exc_info=True)
 
 
-def usage_attributes(input_tokens: Any, output_tokens: Any, cache_read: Any = None, reasoning: Any = None) -> dict[str, Any]:
-    """Token counts as semconv attributes, skipping what the provider did not report."""
+# The conventions renamed ``gen_ai.usage.cache_creation.input_tokens`` (no semconv constant for the new name yet).
+CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens"
+
+
+def usage_attributes(input_tokens: Any, output_tokens: Any, cache_read: Any = None, reasoning: Any = None, cache_write: Any = None) -> dict[str, Any]:
+    """Token counts as semconv attributes, skipping what the provider did not report (cache reads and writes
+    are part of the input count, reasoning part of the output count)."""
     attrs = {
         GenAI.GEN_AI_USAGE_INPUT_TOKENS: input_tokens,
         GenAI.GEN_AI_USAGE_OUTPUT_TOKENS: output_tokens,
         GenAI.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: cache_read or None,
+        CACHE_WRITE_INPUT_TOKENS: cache_write or None,
         GenAI.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: reasoning or None,
     }
     return {k: v for k, v in attrs.items() if isinstance(v, int)}

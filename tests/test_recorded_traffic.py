@@ -118,6 +118,14 @@ def _findings(exchange: Exchange, spans: list[ReadableSpan], error: BaseExceptio
     for key in ("gen_ai.response.id", "gen_ai.response.model"):
         if key in attrs and (not isinstance(attrs[key], str) or not attrs[key]):
             found.append(f"{key} {attrs[key]!r}")
+    asked = {**((exchange.body or {}).get("generationConfig") or {}), **(exchange.body or {})}
+    for param, key in (("temperature", "gen_ai.request.temperature"), ("top_p", "gen_ai.request.top_p"), ("topP", "gen_ai.request.top_p"),
+                       ("top_k", "gen_ai.request.top_k"), ("topK", "gen_ai.request.top_k"), ("seed", "gen_ai.request.seed"),
+                       ("frequency_penalty", "gen_ai.request.frequency_penalty"), ("presence_penalty", "gen_ai.request.presence_penalty")):  # fmt: skip
+        if isinstance(asked.get(param), (int, float)) and attrs.get(key) != asked[param]:
+            found.append(f"{param}={asked[param]} asked, {key} {attrs.get(key)!r}")
+    if "gen_ai.usage.cache_creation.input_tokens" in attrs:
+        found.append("the old name gen_ai.usage.cache_creation.input_tokens (now gen_ai.usage.cache_write.input_tokens)")
     reasons = set(attrs.get("gen_ai.response.finish_reasons") or ())
     if reasons - set(genai_schema.FINISH_REASONS):
         found.append(f"finish reasons {sorted(reasons)} outside {genai_schema.FINISH_REASONS}")
@@ -192,6 +200,9 @@ def _usage_findings(exchange: Exchange, attrs: dict[str, Any]) -> list[str]:
     if usage and "gen_ai.usage.input_tokens" not in attrs and not str(exchange.path).endswith(tuple(f"/responses/{x}" for x in ("",))):
         if attrs.get("gen_ai.operation.name") != "fetch_response":
             found.append("usage reported by the provider but gen_ai.usage.input_tokens missing")
+    reasoning = [int(n) for n in re.findall(r'"(?:thinking|reasoning)_tokens":\s*(\d+)', json.dumps(usage or {}))]
+    if reasoning and reasoning[0] and attrs.get("gen_ai.usage.reasoning.output_tokens") != reasoning[0]:
+        found.append(f"reasoning tokens {reasoning[0]} reported, gen_ai.usage.reasoning.output_tokens {attrs.get('gen_ai.usage.reasoning.output_tokens')!r}")
     vectors = [d.get("embedding") for d in answer.get("data") or []] + [e.get("values") for e in answer.get("embeddings") or []]
     vectors = [v for v in vectors if isinstance(v, list)]
     if vectors and attrs.get("gen_ai.embeddings.dimension.count") != len(vectors[0]):

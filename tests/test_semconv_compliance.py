@@ -20,7 +20,7 @@ from otel_aitracer.demo.fake_anthropic import FakeAnthropicServer
 from otel_aitracer.demo.fake_gemini import FakeGeminiServer
 
 # Defined by the conventions' registry but not (yet) constants of the semconv package.
-DOCUMENTED = {"gen_ai.request.reasoning.level", "gen_ai.request.previous_response.id"}
+DOCUMENTED = {"gen_ai.request.reasoning.level", "gen_ai.request.previous_response.id", "gen_ai.usage.cache_write.input_tokens", "gen_ai.conversation.compacted"}
 KNOWN_KEYS = {v for k, v in vars(GenAI).items() if k.startswith("GEN_AI_") and isinstance(v, str)} | DOCUMENTED
 KNOWN_KEYS |= {v for k, v in vars(OpenAIAttr).items() if k.startswith("OPENAI_") and isinstance(v, str)}
 OPERATIONS = {m.value for m in GenAI.GenAiOperationNameValues}

@@ -135,10 +135,9 @@ def usage(usage: Any) -> dict[str, Any]:
         return {}
     read = getattr(usage, "cache_read_input_tokens", None) or 0
     created = getattr(usage, "cache_creation_input_tokens", None) or 0
-    attrs = usage_attributes((getattr(usage, "input_tokens", None) or 0) + read + created, getattr(usage, "output_tokens", None), cache_read=read)
-    if created:
-        attrs[GenAI.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = created
-    return attrs
+    thinking = getattr(getattr(usage, "output_tokens_details", None), "thinking_tokens", None)  # part of output_tokens
+    return usage_attributes((getattr(usage, "input_tokens", None) or 0) + read + created, getattr(usage, "output_tokens", None),
+                            cache_read=read, reasoning=thinking, cache_write=created)  # fmt: skip
 
 
 def response_attributes(message: Any, capture: bool, default_finish: str = "error") -> dict[str, Any]:

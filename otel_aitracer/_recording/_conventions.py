@@ -43,8 +43,8 @@ CACHE_READ_KEYS = (
     "llm.token_count.prompt_details.cache_read",
 )
 CACHE_CREATION_KEYS = (
+    "gen_ai.usage.cache_write.input_tokens",  # the conventions' name now; the older one below is still read
     GenAI.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-    "gen_ai.usage.cache_write.input_tokens",
     "gen_ai.usage.cache_creation_input_tokens",
     "llm.token_count.prompt_details.cache_write",
 )

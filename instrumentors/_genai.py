@@ -23,6 +23,7 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as Ge
 from opentelemetry.semconv.attributes import error_attributes, server_attributes
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
+from ._events import GenAIEvents
 from ._metrics import GenAIMetrics
 from ._stream import StreamRecorder
 
@@ -177,15 +178,19 @@ def error_type(exc: BaseException) -> str:
 class LLMCall:
     """One instrumented call: its span, made current while the SDK runs, and its metric points."""
 
-    __slots__ = ("span", "_token", "_metrics", "_started", "_labels")
+    __slots__ = ("span", "chunks", "_token", "_metrics", "_events", "_started", "_labels", "_request")
 
     def __init__(
-        self, tracer: Tracer, operation: str, model: str | None, attributes: Mapping[str, Any], metrics: GenAIMetrics | None = None
-    ) -> None:
+        self, tracer: Tracer, operation: str, model: str | None, attributes: Mapping[str, Any], metrics: GenAIMetrics | None = None,
+        events: GenAIEvents | None = None,
+    ) -> None:  # fmt: skip
         name = f"{operation} {model}" if model else operation
         self.span: Span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        self.chunks: tuple[float, float] | None = None  # a stream's (time to first chunk, mean time per later chunk)
         self._token: otel_context.Token[otel_context.Context] | None = None
         self._metrics = metrics
+        self._events = events
+        self._request = attributes
         self._started = time.monotonic()
         # What the metric points need: the sampling attributes now, model and usage when they come.
         self._labels: dict[str, Any] = attributes if metrics is not None else {}  # type: ignore[assignment] # the span copied them
@@ -217,6 +222,7 @@ class LLMCall:
         self.span.set_attribute(error_attributes.ERROR_TYPE, error_type(exc))
         self.span.record_exception(exc)
         self.span.set_status(Status(StatusCode.ERROR, str(exc) or error_type(exc)))
+        self._exception_event(error_type(exc), str(exc))
         self.span.end()
         self._record(exc)
 
@@ -224,13 +230,21 @@ class LLMCall:
         """End the span as failed for an error the API reported in-band (an ``error`` stream event)."""
         self.span.set_attribute(error_attributes.ERROR_TYPE, kind)
         self.span.set_status(Status(StatusCode.ERROR, message or kind))
+        self._exception_event(kind, message)
         self.span.end()
         self._record(RuntimeError(kind))
+
+    def _exception_event(self, kind: str, message: str) -> None:
+        if self._events is not None:
+            try:
+                self._events.exception(self.span, kind, message, self._request)
+            except Exception:  # noqa: BLE001 - an event failure must not reach the application
+                _logger.debug("failed to emit the GenAI exception event", exc_info=True)
 
     def _record(self, error: BaseException | None) -> None:
         if self._metrics is not None:
             try:
-                self._metrics.record(time.monotonic() - self._started, self._labels, error)
+                self._metrics.record(time.monotonic() - self._started, self._labels, error, self.chunks)
             except Exception:  # noqa: BLE001 - a metrics failure must not reach the application
                 _logger.debug("failed to record GenAI metrics", exc_info=True)
 
@@ -295,7 +309,7 @@ def _host_and_port(url: str) -> tuple[str | None, int | None]:
 class CallStreamRecorder(StreamRecorder):
     """A stream recorder that owns one :class:`LLMCall`: notes the first chunk, then ends or fails the call."""
 
-    __slots__ = ("_call", "_capture", "_started", "_first_at")
+    __slots__ = ("_call", "_capture", "_started", "_first_at", "_last_at", "_later")
 
     def __init__(self, call: LLMCall, capture: bool) -> None:
         super().__init__()
@@ -303,18 +317,24 @@ class CallStreamRecorder(StreamRecorder):
         self._capture = capture
         self._started = time.monotonic()
         self._first_at: float | None = None
+        self._last_at = 0.0
+        self._later = 0  # chunks after the first
 
     def first_chunk(self) -> bool:
-        """True on the stream's first chunk (and notes its time)."""
+        """Called on every chunk: True on the first (and notes the times the streaming metrics need)."""
+        now = time.monotonic()
         if self._first_at is not None:
+            self._last_at, self._later = now, self._later + 1
             return False
-        self._first_at = time.monotonic()
+        self._first_at = now
         return True
 
     def finish(self, attrs: dict[str, Any], error: BaseException | None, reported: tuple[str, str] | None = None) -> None:
         """End the call: failed by ``error`` (raised) or ``reported`` (an in-band ``(code, message)``), else ok."""
         if self._first_at is not None:
             attrs[GenAI.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self._first_at - self._started
+            # one point per stream for the time per chunk: the mean interval (a point per chunk would cost the app's thread)
+            self._call.chunks = (self._first_at - self._started, (self._last_at - self._first_at) / self._later if self._later else -1.0)
         self._call.set_attributes(attrs)
         if error is not None:
             self._call.fail(error)

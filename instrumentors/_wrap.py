@@ -25,6 +25,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import Tracer
 
+from ._events import GenAIEvents
 from ._genai import IN_CALL, LLMCall, capture_content_enabled
 from ._metrics import GenAIMetrics
 
@@ -50,22 +51,24 @@ class Operation(Protocol):
 class Instruments:
     """What the wrappers of one instrumentor share."""
 
-    __slots__ = ("tracer", "metrics", "capture", "marker")
+    __slots__ = ("tracer", "metrics", "events", "capture", "marker")
 
-    def __init__(self, tracer: Tracer, metrics: GenAIMetrics | None, capture: bool, marker: str | None = None) -> None:
+    def __init__(self, tracer: Tracer, metrics: GenAIMetrics | None, capture: bool, marker: str | None = None, events: GenAIEvents | None = None) -> None:
         self.tracer = tracer
         self.metrics = metrics
+        self.events = events
         self.capture = capture
         self.marker = marker  # OURS for an SDK that would otherwise trace the same call itself
 
     @classmethod
     def from_options(cls, options: dict[str, Any], scope: str, version: str, marker: str | None = None) -> Instruments:
-        """From ``instrument()``'s ``tracer_provider``, ``meter_provider`` and ``capture_content``."""
+        """From ``instrument()``'s ``tracer_provider``, ``meter_provider``, ``logger_provider`` and ``capture_content``."""
         return cls(
             trace.get_tracer(scope, version, options.get("tracer_provider")),
             GenAIMetrics(options.get("meter_provider"), scope, version),
             capture_content_enabled(options.get("capture_content")),
             marker,
+            GenAIEvents(options.get("logger_provider"), scope, version),
         )
 
 
@@ -79,7 +82,7 @@ def start_call(tools: Instruments, op: Operation, instance: Any, args: tuple[Any
         return None
     try:
         operation, model, attrs = op.start(instance, args, kwargs, tools.capture)
-        call = LLMCall(tools.tracer, operation, model, attrs, tools.metrics)
+        call = LLMCall(tools.tracer, operation, model, attrs, tools.metrics, tools.events)
         call.activate(tools.marker)
         return call
     except Exception:  # noqa: BLE001 - never let telemetry break the call
@@ -214,13 +217,14 @@ class TableInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._patches.unwrap_all()
 
     def instrument_client(
-        self, client: Any, tracer_provider: Any = None, meter_provider: Any = None, *, capture_content: bool | None = None, call_scope: CallScope | None = None
+        self, client: Any, tracer_provider: Any = None, meter_provider: Any = None, *, capture_content: bool | None = None, call_scope: CallScope | None = None,
+        logger_provider: Any = None,
     ) -> Any:
         """Trace this client instance only, with the same table ``instrument()`` applies to classes.
 
         ``call_scope(kwargs)``, if given, is entered around each call before its span starts (and may change ``kwargs``).
         """
-        options = {"tracer_provider": tracer_provider, "meter_provider": meter_provider, "capture_content": capture_content}
+        options = {"tracer_provider": tracer_provider, "meter_provider": meter_provider, "logger_provider": logger_provider, "capture_content": capture_content}
         tools = Instruments.from_options(options, self._scope, self._version, self._marker)
         try:
             patched = self._clients.setdefault(client, [])

@@ -57,6 +57,8 @@ def test_openai_call_records_duration_and_tokens_with_the_conventions_buckets(tr
         "gen_ai.response.model": response.model,
         "server.address": "127.0.0.1",
         "server.port": client.base_url.port,
+        "openai.response.service_tier": response.service_tier,  # the conventions' OpenAI metric attributes
+        "openai.response.system_fingerprint": response.system_fingerprint,
     }
     assert failed.attributes["error.type"] == "RateLimitError" and "gen_ai.response.model" not in failed.attributes
     tokens = {p.attributes["gen_ai.token.type"]: p for p in data["gen_ai.client.token.usage"]}
@@ -75,6 +77,46 @@ def test_streams_record_when_the_stream_ends(tracer_provider, meters, reader, cl
         instrumentor.uninstrument()
     tokens = {p.attributes["gen_ai.token.type"]: p.sum for p in points(reader)["gen_ai.client.token.usage"]}
     assert tokens == {"input": usage.prompt_tokens, "output": usage.completion_tokens}
+
+
+def test_streams_record_time_to_first_chunk_and_time_per_output_chunk(tracer_provider, meters, reader, client):
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meters)
+    try:
+        chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True))
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])  # not a stream: no point
+    finally:
+        instrumentor.uninstrument()
+    data = points(reader)
+    [first] = data["gen_ai.client.operation.time_to_first_chunk"]
+    [per_chunk] = data["gen_ai.client.operation.time_per_output_chunk"]  # one point per stream: the mean interval
+    assert len(chunks) > 2 and first.count == 1 and per_chunk.count == 1 and 0 <= per_chunk.sum <= first.sum + 1
+    assert tuple(first.explicit_bounds) == DURATION_BUCKETS and first.attributes["gen_ai.request.model"] == "gpt-4o-mini"
+    duration = data["gen_ai.client.operation.duration"]
+    assert dict(first.attributes) == dict(per_chunk.attributes) and dict(first.attributes) in [dict(p.attributes) for p in duration]
+
+
+def test_a_failed_call_emits_the_exception_event_in_its_span(tracer_provider, span_exporter, client):
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+
+    logs = InMemoryLogRecordExporter()
+    loggers = LoggerProvider()
+    loggers.add_log_record_processor(SimpleLogRecordProcessor(logs))
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=tracer_provider, logger_provider=loggers)
+    try:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        with pytest.raises(Exception):
+            client.chat.completions.create(model="error-429", messages=[{"role": "user", "content": "hi"}])
+    finally:
+        instrumentor.uninstrument()
+    [event] = [e.log_record for e in logs.get_finished_logs()]  # the successful call emits none
+    [failed] = [s for s in span_exporter.get_finished_spans() if s.attributes.get("error.type")]
+    assert event.event_name == "gen_ai.client.operation.exception" and event.severity_text == "WARN"
+    assert (event.trace_id, event.span_id) == (failed.context.trace_id, failed.context.span_id)
+    assert event.attributes["error.type"] == event.attributes["exception.type"] == "RateLimitError"
+    assert event.attributes["gen_ai.request.model"] == "error-429" and event.attributes["gen_ai.provider.name"] == "openai"
 
 
 def test_anthropic_and_gemini_record_on_their_meter(tracer_provider, meters, reader):

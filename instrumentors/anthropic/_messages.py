@@ -168,6 +168,7 @@ class MessageStreamRecorder(CallStreamRecorder):
         self._output_tokens: int | None = None
 
     def on_chunk(self, event: Any) -> None:
+        self.first_chunk()
         kind = event.type
         if kind == "content_block_delta":
             block = self._blocks.get(event.index)
@@ -175,7 +176,6 @@ class MessageStreamRecorder(CallStreamRecorder):
                 delta = event.delta
                 block["chunks"].append(getattr(delta, "text", None) or getattr(delta, "partial_json", None) or getattr(delta, "thinking", None) or "")
         elif kind == "message_start":
-            self.first_chunk()
             self._message = event.message
         elif kind == "content_block_start":
             self._blocks[event.index] = {"block": event.content_block, "chunks": []}

@@ -161,6 +161,29 @@ def media_part(modality: str | None = None, *, data: Any = None, url: Any = None
     return part
 
 
+TOOL_DEFINITIONS = GenAI.GEN_AI_TOOL_DEFINITIONS
+
+
+def function_definition(name: Any, description: Any = None, parameters: Any = None) -> dict[str, Any]:
+    """A function the model may call, in the conventions' tool definition form (with content capture only)."""
+    definition: dict[str, Any] = {"type": "function", "name": str(name)}
+    if description:
+        definition["description"] = description
+    if parameters is not None:
+        definition["parameters"] = parameters
+    return definition
+
+
+def modality_usage(details: Any, direction: str) -> dict[str, Any]:
+    """Per-modality token counts (``gen_ai.usage.{modality}.{direction}``) from ``[(modality, count)]``."""
+    attrs: dict[str, Any] = {}
+    for modality, count in details:
+        if isinstance(count, int) and modality:
+            key = f"gen_ai.usage.{str(modality).lower()}.{direction}"
+            attrs[key] = attrs.get(key, 0) + count
+    return attrs
+
+
 def server_tool_call(call_id: Any, name: str, details: Mapping[str, Any]) -> dict[str, Any]:
     """A tool the provider runs itself (web search, code execution…), as the conventions' server tool call part."""
     return {"type": "server_tool_call", "id": call_id, "name": name, "server_tool_call": {"type": name, **details}}

@@ -124,6 +124,12 @@ def _findings(exchange: Exchange, spans: list[ReadableSpan], error: BaseExceptio
                        ("frequency_penalty", "gen_ai.request.frequency_penalty"), ("presence_penalty", "gen_ai.request.presence_penalty")):  # fmt: skip
         if isinstance(asked.get(param), (int, float)) and attrs.get(key) != asked[param]:
             found.append(f"{param}={asked[param]} asked, {key} {attrs.get(key)!r}")
+    if (exchange.body or {}).get("tools") and attrs.get("gen_ai.operation.name") != "fetch_response":
+        definitions = json.loads(attrs.get("gen_ai.tool.definitions", "null"))
+        if not isinstance(definitions, list) or not definitions:
+            found.append("the request defines tools but gen_ai.tool.definitions is missing")
+        elif not all(isinstance(d.get("type"), str) and isinstance(d.get("name"), str) for d in definitions):
+            found.append(f"tool definitions without type and name: {definitions}")
     if "gen_ai.usage.cache_creation.input_tokens" in attrs:
         found.append("the old name gen_ai.usage.cache_creation.input_tokens (now gen_ai.usage.cache_write.input_tokens)")
     reasons = set(attrs.get("gen_ai.response.finish_reasons") or ())
@@ -200,6 +206,10 @@ def _usage_findings(exchange: Exchange, attrs: dict[str, Any]) -> list[str]:
     if usage and "gen_ai.usage.input_tokens" not in attrs and not str(exchange.path).endswith(tuple(f"/responses/{x}" for x in ("",))):
         if attrs.get("gen_ai.operation.name") != "fetch_response":
             found.append("usage reported by the provider but gen_ai.usage.input_tokens missing")
+    for detail in (usage or {}).get("promptTokensDetails") or []:
+        key = f"gen_ai.usage.{detail.get('modality', '').lower()}.input_tokens"
+        if attrs.get(key) != detail.get("tokenCount"):
+            found.append(f"{key} {attrs.get(key)!r}, the provider says {detail.get('tokenCount')}")
     reasoning = [int(n) for n in re.findall(r'"(?:thinking|reasoning)_tokens":\s*(\d+)', json.dumps(usage or {}))]
     if reasoning and reasoning[0] and attrs.get("gen_ai.usage.reasoning.output_tokens") != reasoning[0]:
         found.append(f"reasoning tokens {reasoning[0]} reported, gen_ai.usage.reasoning.output_tokens {attrs.get('gen_ai.usage.reasoning.output_tokens')!r}")

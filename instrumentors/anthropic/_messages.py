@@ -7,10 +7,12 @@ from typing import Any, Mapping
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
 from .._genai import (
+    TOOL_DEFINITIONS,
     UNFINISHED,
     CallStreamRecorder,
     LLMCall,
     as_dict,
+    function_definition,
     given,
     media_part,
     output_type,
@@ -60,6 +62,9 @@ def request_attributes(instance: Any, kwargs: Mapping[str, Any], capture: bool) 
         attrs[GenAI.GEN_AI_REQUEST_STREAM] = True
     if capture:
         attrs[GenAI.GEN_AI_INPUT_MESSAGES] = to_json([_input_message(m) for m in kwargs.get("messages") or ()])
+        tools = kwargs.get("tools")
+        if given(tools) and tools:
+            attrs[TOOL_DEFINITIONS] = to_json([_tool_definition(as_dict(t)) for t in tools])
         system = kwargs.get("system")
         if given(system):
             attrs[GenAI.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json(_system_parts(system))
@@ -72,6 +77,12 @@ def _output_type(kwargs: Mapping[str, Any]) -> str | None:
         if given(asked) and asked is not None:
             return output_type(asked) if isinstance(asked, type) else output_type(as_dict(asked).get("type"))
     return None
+
+
+def _tool_definition(tool: dict[str, Any]) -> dict[str, Any]:
+    if "input_schema" in tool or tool.get("type") in (None, "custom"):
+        return function_definition(tool.get("name"), tool.get("description"), tool.get("input_schema"))
+    return {"type": str(tool.get("type")), "name": str(tool.get("name") or tool.get("type"))}  # a tool Anthropic runs
 
 
 def _system_parts(system: Any) -> list[dict[str, Any]]:

@@ -8,7 +8,22 @@ from typing import Any, Mapping
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.semconv.attributes import server_attributes
 
-from .._genai import UNFINISHED, CallStreamRecorder, LLMCall, as_dict, given, media_part, output_type, server_tool_call, server_tool_response, to_json, usage_attributes
+from .._genai import (
+    TOOL_DEFINITIONS,
+    UNFINISHED,
+    CallStreamRecorder,
+    LLMCall,
+    as_dict,
+    function_definition,
+    given,
+    media_part,
+    modality_usage,
+    output_type,
+    server_tool_call,
+    server_tool_response,
+    to_json,
+    usage_attributes,
+)
 
 GENERATE = GenAI.GenAiOperationNameValues.GENERATE_CONTENT.value
 EMBEDDINGS = GenAI.GenAiOperationNameValues.EMBEDDINGS.value
@@ -68,6 +83,9 @@ def request_attributes(instance: Any, kwargs: Mapping[str, Any], capture: bool, 
         attrs[GenAI.GEN_AI_REQUEST_STREAM] = True
     if capture:
         attrs[GenAI.GEN_AI_INPUT_MESSAGES] = to_json(input_messages(kwargs.get("contents")))
+        definitions = [d for tool in config.get("tools") or () for d in _tool_definitions(tool)]
+        if definitions:
+            attrs[TOOL_DEFINITIONS] = to_json(definitions)
         system = config.get("system_instruction")
         if system is not None:
             attrs[GenAI.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json([p for p in _parts(system) if p.get("type") == "text"])
@@ -149,6 +167,16 @@ def finish_reason(reason: Any, default: str = "error") -> str:
     return _FINISH_REASONS.get(name, name.lower())
 
 
+def _tool_definitions(tool: Any) -> list[dict[str, Any]]:
+    """A ``Tool``'s function declarations, each a function; a built-in tool (search, code execution) by its name."""
+    if callable(tool) and not isinstance(tool, Mapping):  # a Python function the SDK calls itself
+        return [function_definition(getattr(tool, "__name__", "function"), (getattr(tool, "__doc__", None) or "").strip() or None)]
+    data = _snake_case(tool) if isinstance(tool, Mapping) else as_dict(tool)
+    functions = [function_definition(f.get("name"), f.get("description"), f.get("parameters") or f.get("parameters_json_schema"))
+                 for f in (as_dict(f) for f in data.get("function_declarations") or ())]  # fmt: skip
+    return functions + [{"type": key, "name": key} for key, value in data.items() if key != "function_declarations" and value is not None]
+
+
 def usage(metadata: Any) -> dict[str, Any]:
     """Gemini's prompt count already holds cached tokens; thoughts are output the conventions count."""
     if metadata is None:
@@ -156,9 +184,14 @@ def usage(metadata: Any) -> dict[str, Any]:
     thoughts = getattr(metadata, "thoughts_token_count", None) or 0
     candidates = getattr(metadata, "candidates_token_count", None)
     output = (candidates or 0) + thoughts if candidates is not None or thoughts else None
-    return usage_attributes(
+    attrs = usage_attributes(
         getattr(metadata, "prompt_token_count", None), output, cache_read=getattr(metadata, "cached_content_token_count", None), reasoning=thoughts
     )
+    for field, direction in (("prompt_tokens_details", "input_tokens"), ("candidates_tokens_details", "output_tokens"),
+                             ("cache_tokens_details", "cache_read.input_tokens")):  # fmt: skip
+        details = getattr(metadata, field, None) or ()
+        attrs.update(modality_usage([(getattr(getattr(d, "modality", None), "value", getattr(d, "modality", None)), getattr(d, "token_count", None)) for d in details], direction))
+    return attrs
 
 
 def response_attributes(response: Any, capture: bool) -> dict[str, Any]:

@@ -9,10 +9,12 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as Ge
 from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
 
 from .._genai import (
+    TOOL_DEFINITIONS,
     UNFINISHED,
     CallStreamRecorder,
     LLMCall,
     as_dict,
+    function_definition,
     given,
     media_part,
     output_type,
@@ -189,6 +191,13 @@ def _output_json(choice: Any) -> str:
     return to_json({"role": message.role or "assistant", "parts": parts, "finish_reason": reason})
 
 
+def _tool_definition(tool: dict[str, Any]) -> dict[str, Any]:
+    function = as_dict(tool.get("function"))
+    if function:
+        return function_definition(function.get("name"), function.get("description"), function.get("parameters"))
+    return {"type": tool.get("type") or "unknown", "name": str(tool.get("name") or tool.get("type"))}
+
+
 def _refusal_parts(refusal: Any) -> list[dict[str, Any]]:
     """A refusal is what the model said instead of an answer: its text is the message's text."""
     return [{"type": "text", "content": refusal}] if isinstance(refusal, str) and refusal else []
@@ -306,6 +315,9 @@ class ChatCompletions:
         attrs = request_attributes(kwargs, server_of(getattr(instance, "_client", None)))
         if capture:
             attrs[GenAI.GEN_AI_INPUT_MESSAGES] = input_messages(kwargs.get("messages"))
+            tools = request_params(kwargs).get("tools")
+            if given(tools) and tools:
+                attrs[TOOL_DEFINITIONS] = to_json([_tool_definition(as_dict(t)) for t in tools])
         return OPERATION, attrs.get(GenAI.GEN_AI_REQUEST_MODEL), attrs
 
     def finish(self, call: LLMCall, result: Any, capture: bool) -> Any:

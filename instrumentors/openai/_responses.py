@@ -9,10 +9,12 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as Ge
 from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
 
 from .._genai import (
+    TOOL_DEFINITIONS,
     UNFINISHED,
     CallStreamRecorder,
     LLMCall,
     as_dict,
+    function_definition,
     given,
     media_part,
     output_type,
@@ -67,9 +69,18 @@ def request_attributes(instance: Any, kwargs: Mapping[str, Any], capture: bool) 
         attrs[GenAI.GEN_AI_OUTPUT_TYPE] = asked
     if capture:
         attrs[GenAI.GEN_AI_INPUT_MESSAGES] = to_json(input_messages(kwargs.get("input")))
+        tools = kwargs.get("tools")
+        if given(tools) and tools:
+            attrs[TOOL_DEFINITIONS] = to_json([_tool_definition(as_dict(t)) for t in tools])
         if given(kwargs.get("instructions")) and kwargs.get("instructions"):
             attrs[GenAI.GEN_AI_SYSTEM_INSTRUCTIONS] = to_json([{"type": "text", "content": kwargs["instructions"]}])
     return attrs
+
+
+def _tool_definition(tool: dict[str, Any]) -> dict[str, Any]:
+    if tool.get("type") == "function":
+        return function_definition(tool.get("name"), tool.get("description"), tool.get("parameters"))
+    return {"type": tool.get("type") or "unknown", "name": str(tool.get("name") or tool.get("type"))}  # a custom or built-in tool
 
 
 def input_messages(items: Any) -> list[dict[str, Any]]:

@@ -46,6 +46,7 @@ class Exchange:
     status: int
     response_headers: dict[str, str]
     response: str
+    source: str = ""  # the cassette's name (it says which SDK method made the request)
 
     @property
     def answer(self) -> Any:
@@ -96,7 +97,7 @@ def exchanges(path: Path) -> list[Exchange]:
             headers={k.lower(): (v[0] if isinstance(v, list) else v) for k, v in (request.get("headers") or {}).items()},
             body=json.loads(body) if body else None, status=response["status"]["code"],
             response_headers={k.lower(): (v[0] if isinstance(v, list) else v) for k, v in (response.get("headers") or {}).items()},
-            response=response["body"]["string"],
+            response=response["body"]["string"], source=path.stem,
         ))  # fmt: skip
     return found
 
@@ -171,17 +172,18 @@ def call_openai(client: Any, exchange: Exchange) -> Any:
 
 
 def call_anthropic(client: Any, exchange: Exchange) -> Any:
-    body = dict(exchange.body or {})
-    betas = exchange.headers.get("anthropic-beta")
-    if betas:
-        return client.beta.messages.create(**_split(client.beta.messages.create, body), betas=betas.split(","))
-    return client.messages.create(**_split(client.messages.create, body))
+    """``messages.create`` (``parse`` where the recording was made by it), on the beta client for a request it
+    made (``?beta=true``)."""
+    messages = client.beta.messages if exchange.query.get("beta") == "true" else client.messages
+    method = messages.parse if "parse" in exchange.source and not exchange.streamed else messages.create
+    return method(**_split(method, dict(exchange.body or {})))
 
 
 def call_anthropic_helper(client: Any, exchange: Exchange) -> Any:
     """A streamed exchange made again through ``messages.stream()``, the SDK's helper, read to its end."""
     body = {k: v for k, v in (exchange.body or {}).items() if k != "stream"}
-    with client.messages.stream(**_split(client.messages.stream, body)) as stream:
+    messages = client.beta.messages if exchange.query.get("beta") == "true" else client.messages
+    with messages.stream(**_split(messages.stream, body)) as stream:
         stream.until_done()
 
 

@@ -81,7 +81,7 @@ def test_recorded_exchange_follows_the_conventions(replay, provider, path):
             continue
         spans, error = _run(replay, provider, exchange)
         findings += [f"#{n} {exchange.method} {exchange.path}: {f}" for f in _findings(exchange, spans, error)]
-        if provider == "anthropic" and exchange.streamed and "anthropic-beta" not in exchange.headers:
+        if provider == "anthropic" and exchange.streamed:
             spans, error = _run(replay, provider, exchange, call_anthropic_helper)  # the same stream through messages.stream()
             findings += [f"#{n} messages.stream(): {f}" for f in _findings(exchange, spans, error)]
     assert findings == []
@@ -108,6 +108,12 @@ def _findings(exchange: Exchange, spans: list[ReadableSpan], error: BaseExceptio
         found.append("gen_ai.request.stream missing on a streamed call")
     if exchange.streamed and exchange.status == 200 and error is None and "gen_ai.response.time_to_first_chunk" not in attrs:
         found.append("gen_ai.response.time_to_first_chunk missing on a streamed call")
+    if exchange.status == 200 and error is None and operation != "embeddings":
+        answer = exchange.answer if isinstance(exchange.answer, dict) else {}
+        if "gen_ai.response.finish_reasons" not in attrs:
+            found.append("a completed call without gen_ai.response.finish_reasons")
+        if (answer.get("id") or answer.get("responseId")) and "gen_ai.response.id" not in attrs:
+            found.append("the answer has an id but gen_ai.response.id is missing")
     if not exchange.streamed and "gen_ai.request.stream" in attrs:
         found.append("gen_ai.request.stream on a call that did not stream")
     wanted = _requested_output_type(exchange.body or {})

@@ -36,6 +36,7 @@ _logger = logging.getLogger(__name__)
 _instruments = ("anthropic >= 0.40",)
 __version__ = "0.1.0"
 _MESSAGES = "anthropic.resources.messages.messages"
+_BETA_MESSAGES = "anthropic.resources.beta.messages.messages"
 
 
 class MessagesCreate:
@@ -86,12 +87,13 @@ class AnthropicInstrumentor(TableInstrumentor):
             return []
         create, async_create = MessagesCreate(Stream, SyncStreamProxy), MessagesCreate(AsyncStream, AsyncStreamProxy)
         helper = MessagesCreate(None, None)
-        table = [
-            Patch(_MESSAGES, "Messages", "create", lambda tools: sync_wrapper(tools, create), "messages"),
-            Patch(_MESSAGES, "AsyncMessages", "create", lambda tools: async_wrapper(tools, async_create), "messages", is_async=True),
-            Patch(_MESSAGES, "Messages", "stream", lambda tools: stream_helper_wrapper(tools, helper, SyncManagerProxy), "messages"),
-            Patch(_MESSAGES, "AsyncMessages", "stream", lambda tools: stream_helper_wrapper(tools, helper, AsyncManagerProxy), "messages"),
-        ]
+        table = []
+        for module, path in ((_MESSAGES, "messages"), (_BETA_MESSAGES, "beta.messages")):  # the beta client's methods are their own
+            for method in ("create", "parse"):  # parse posts by itself, not through create
+                table.append(Patch(module, "Messages", method, lambda tools: sync_wrapper(tools, create), path))
+                table.append(Patch(module, "AsyncMessages", method, lambda tools: async_wrapper(tools, async_create), path, is_async=True))
+            table.append(Patch(module, "Messages", "stream", lambda tools: stream_helper_wrapper(tools, helper, SyncManagerProxy), path))
+            table.append(Patch(module, "AsyncMessages", "stream", lambda tools: stream_helper_wrapper(tools, helper, AsyncManagerProxy), path))
         if importlib.util.find_spec("anthropic._tracing") is not None:  # an SDK that traces itself (2.x)
             table.append(Patch("anthropic", "_base_client", "start_api_call_span", lambda tools: _leave_our_calls_to_us))
         return table

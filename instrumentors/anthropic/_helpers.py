@@ -86,8 +86,9 @@ def _observe_first_event(stream: Any, holder: _CallHolder, observer: type) -> No
 
 
 def _snapshot(stream: Any) -> Any:
-    for name in ("_MessageStream__final_message_snapshot", "_AsyncMessageStream__final_message_snapshot"):
-        message = getattr(stream, name, None)
+    """The helper's accumulated message: a private attribute of its class (MessageStream, BetaMessageStream, async…)."""
+    for cls in type(stream).__mro__:
+        message = getattr(stream, f"_{cls.__name__}__final_message_snapshot", None)
         if message is not None:
             return message
     return None

@@ -28,11 +28,13 @@ from .._genai import LLMCall, as_dict, dimension_count
 from .._stream import AsyncStreamProxy, SyncStreamProxy
 from .._wrap import Patch, TableInstrumentor, async_wrapper, sync_wrapper
 from ._generate import EMBEDDINGS, GENERATE, GenerateStreamRecorder, model_name, provider_and_server, request_attributes, response_attributes
+from ._interactions import CreateInteraction, GetInteraction
 from ._legacy import LEGACY_MODULE, LegacyGenerateContent
 
 _logger = logging.getLogger(__name__)
 _MIN_MAJOR = 1
 __version__ = "0.1.0"
+_INTERACTIONS = "google.genai._gaos.google_genai"
 _MODELS = "google.genai.models"
 
 
@@ -109,4 +111,20 @@ class GoogleGenAIInstrumentor(TableInstrumentor):
         ):
             for method, op in (("generate_content", GenerateContent()), ("generate_content_stream", GenerateContent(stream_proxy)), ("embed_content", EmbedContent())):
                 table.append(Patch(_MODELS, cls, method, partial(wrapper, op=op), path, is_async=is_async))
-        return table
+        return table + _interactions_table()
+
+
+def _interactions_table() -> list[Patch]:
+    """The Interactions API (``client.interactions``), where the installed google-genai has it."""
+    try:
+        from google.genai._gaos.utils.eventstreaming import AsyncStream, Stream
+    except ImportError:
+        return []
+    table = []
+    for path, cls, wrapper, stream_type, proxy, is_async in (
+        ("interactions", "GeminiNextGenInteractions", sync_wrapper, Stream, SyncStreamProxy, False),
+        ("aio.interactions", "AsyncGeminiNextGenInteractions", async_wrapper, AsyncStream, AsyncStreamProxy, True),
+    ):
+        for method, op in (("create", CreateInteraction(stream_type, proxy)), ("get", GetInteraction(stream_type, proxy))):
+            table.append(Patch(_INTERACTIONS, cls, method, partial(wrapper, op=op), path, is_async=is_async))
+    return table

@@ -110,6 +110,27 @@ def test_with_our_openai_instrumentor_each_model_call_is_one_span(setup, fake_op
         assert parent is agent
 
 
+def test_model_calls_our_instrumentor_makes_inside_a_run_carry_the_agent_conversation_and_step(setup, fake_openai):
+    """SPEC §4: every record of a model call inside an agent run has the run's agent, conversation and step, whichever
+    layer made the span (here our OpenAI instrumentor, with the bridge making agent and tool spans)."""
+    provider, exporter, store, _ = setup
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        run_weather(fake_openai)
+    finally:
+        instrumentor.uninstrument()
+    chats = [s for s in exporter.get_finished_spans() if s.instrumentation_scope.name == "instrumentors.openai"]
+    assert len(chats) == 2 and all(s.attributes["gen_ai.agent.name"] == "weather" for s in chats)
+    assert all(s.attributes["gen_ai.conversation.id"] == "thread-7" for s in chats)
+    records = SQLiteStore(store).query(newest_first=False)
+    steps = sorted((r["step_index"], r["operation"]) for r in records if r["operation"] != "invoke_workflow")
+    assert [op for _, op in steps] == ["invoke_agent", "chat", "execute_tool", "chat"]  # one numbering for the run
+    assert [index for index, _ in steps] == [0, 1, 2, 3]
+    for record in (r for r in records if r["operation"] == "chat"):
+        assert (record["agent_name"], record["session_id"]) == ("weather", "thread-7")
+
+
 def test_the_workflow_nests_under_the_apps_span_without_detach_errors(setup, fake_openai, caplog):
     provider, exporter, _, _ = setup
     with provider.get_tracer("app").start_as_current_span("handle request") as app:

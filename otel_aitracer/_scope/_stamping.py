@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import weakref
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
@@ -38,12 +39,24 @@ class ScopeSpanProcessor(SpanProcessor):
             stamp(span, parent_context)
 
 
+# Set in the context by a framework bridge around a model call it leaves to a provider instrumentor: the
+# attributes (the call's step) that span gets, whichever instrumentation makes it.
+MODEL_CALL = otel_context.create_key("otel_aitracer.model_call")
+# What every span inside an agent run inherits from its parent, whichever layer makes it (SPEC §4).
+_INHERITED = (GenAI.GEN_AI_CONVERSATION_ID, GenAI.GEN_AI_AGENT_NAME)
+
+
+def model_call_context(attributes: dict[str, object], parent: Context | None = None) -> Context:
+    """A context whose next LLM span (the model call a bridge leaves to an instrumentor) gets ``attributes``."""
+    return otel_context.set_value(MODEL_CALL, attributes, parent)
+
+
 def stamp(span: Span, parent_context: Context | None) -> None:
     stamped = current_attributes()
     if stamped:
         existing = span.attributes or {}
         span.set_attributes({k: v for k, v in stamped.items() if k not in existing})
-    _inherit_conversation(span, parent_context)
+    _inherit_agent_context(span, parent_context)
     _number_step(span)
     _mark_last_response(span)
 
@@ -61,14 +74,18 @@ def install_stamping(provider: object | None = None) -> bool:
     return True
 
 
-def _inherit_conversation(span: Span, parent_context: Context | None) -> None:
-    """A conversation id (an agent run's ``group_id``) reaches every span of the run, so records of
-    model calls made inside it carry the run's session too."""
-    parent_attributes = getattr(trace.get_current_span(parent_context), "attributes", None)
-    if parent_attributes:
-        conversation = parent_attributes.get(GenAI.GEN_AI_CONVERSATION_ID)
-        if conversation is not None and GenAI.GEN_AI_CONVERSATION_ID not in (span.attributes or {}):
-            span.set_attribute(GenAI.GEN_AI_CONVERSATION_ID, conversation)
+def _inherit_agent_context(span: Span, parent_context: Context | None) -> None:
+    """An agent run's conversation id (its ``group_id``) and agent name reach every span of the run, and a model
+    call a bridge left to a provider instrumentor gets its step: so records of model calls made inside the run
+    carry the run's session, agent and step whichever layer made their span."""
+    existing = span.attributes or {}
+    parent_attributes = getattr(trace.get_current_span(parent_context), "attributes", None) or {}
+    inherited = {key: parent_attributes[key] for key in _INHERITED if key in parent_attributes and key not in existing}
+    call = otel_context.get_value(MODEL_CALL, parent_context)
+    if isinstance(call, dict) and existing.get(GenAI.GEN_AI_OPERATION_NAME) in LLM_OPERATIONS:
+        inherited.update({key: value for key, value in call.items() if key not in existing})
+    if inherited:
+        span.set_attributes(inherited)
 
 
 def _number_step(span: Span) -> None:

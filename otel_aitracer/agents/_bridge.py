@@ -22,6 +22,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvid
 from .._attributes import METADATA_ATTRIBUTE, STEP_INDEX
 from .._fork import new_lock
 from .._scope._context import _Run
+from .._scope._stamping import model_call_context
 
 _logger = logging.getLogger(__name__)
 
@@ -96,10 +97,14 @@ class Bridge:
         with self._lock:
             parent = self._open.get(s.parent_id or "") or self._open.get(s.trace_id)
         if kind in ("generation", "response") and not self._llm_spans():
-            # A provider instrumentor makes this call's span; it nests under the parent we made current.
+            # A provider instrumentor makes this call's span; it nests under the parent we made current and gets
+            # the run's next step from the context (the agent and conversation it inherits from its parent).
             if parent is not None:
                 with self._lock:
-                    self._open[s.span_id] = _Open(parent.span, None, owned=False)
+                    run = self._runs.setdefault(s.trace_id, _Run(s.trace_id))
+                token = otel_context.attach(model_call_context({STEP_INDEX: run.take_step()[0]}, trace.set_span_in_context(parent.span)))
+                with self._lock:
+                    self._open[s.span_id] = _Open(parent.span, token, owned=False)
             return
         name, span_kind, attrs = _start_shape(kind, data)
         if attrs.get(GenAI.GEN_AI_OPERATION_NAME) in (_AGENT, _TOOL, _CHAT):
@@ -115,7 +120,10 @@ class Bridge:
     def span_end(self, s: Any) -> None:
         with self._lock:
             entry = self._open.pop(s.span_id, None)
-        if entry is None or not entry.owned:
+        if entry is None:
+            return
+        if not entry.owned:
+            _detach(entry.token)
             return
         span = entry.span
         try:
@@ -129,11 +137,7 @@ class Bridge:
                 span.set_attribute("error.type", str(message or "error"))
                 span.set_status(Status(StatusCode.ERROR, _json(s.error)))
         finally:
-            if entry.token is not None:
-                try:
-                    otel_context.detach(entry.token)
-                except Exception:  # noqa: BLE001 - a context from another task: nothing to undo here
-                    _logger.debug("could not detach an agents span's context", exc_info=True)
+            _detach(entry.token)
             span.end(end_time=_ns(s.ended_at))
 
     def close_all(self) -> None:
@@ -145,6 +149,14 @@ class Bridge:
         for entry in entries:
             if entry.owned and entry.span.is_recording():
                 entry.span.end()
+
+
+def _detach(token: otel_context.Token[otel_context.Context] | None) -> None:
+    if token is not None:
+        try:
+            otel_context.detach(token)
+        except Exception:  # noqa: BLE001 - a context from another task: nothing to undo here
+            _logger.debug("could not detach an agents span's context", exc_info=True)
 
 
 def _start_shape(kind: str, data: Any) -> tuple[str, SpanKind, dict[str, Any]]:

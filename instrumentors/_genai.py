@@ -274,6 +274,16 @@ class LLMCall:
 
 # The conventions renamed ``gen_ai.usage.cache_creation.input_tokens`` (no semconv constant for the new name yet).
 CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens"
+# What the provider says the call cost in USD (OpenRouter's ``usage.cost``); the name other instrumentations use.
+USAGE_COST = "gen_ai.usage.cost"
+
+
+def reported_cost(usage: Any) -> dict[str, Any]:
+    """The cost a provider reports in its usage, as an attribute (empty when it reports none)."""
+    cost = getattr(usage, "cost", None)
+    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0 and cost != float("inf"):
+        return {USAGE_COST: float(cost)}
+    return {}
 
 
 def usage_attributes(input_tokens: Any, output_tokens: Any, cache_read: Any = None, reasoning: Any = None, cache_write: Any = None) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from .._genai import (
     output_type,
     parse_json,
     parsed_result,
+    reported_cost,
     request_params,
     server_attributes_of,
     server_of,
@@ -213,6 +214,7 @@ def _usage(usage: Any) -> dict[str, Any]:
     reasoning = getattr(usage.completion_tokens_details, "reasoning_tokens", None) if usage.completion_tokens_details is not None else None
     if reasoning:
         attrs[GenAI.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
+    attrs.update(reported_cost(usage))
     return attrs
 
 

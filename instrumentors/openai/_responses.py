@@ -20,6 +20,7 @@ from .._genai import (
     output_type,
     parse_json,
     parsed_result,
+    reported_cost,
     request_params,
     server_attributes_of,
     server_of,
@@ -181,6 +182,7 @@ def response_attributes(response: Any, capture: bool) -> dict[str, Any]:
                 reasoning=getattr(getattr(usage, "output_tokens_details", None), "reasoning_tokens", None),
             )
         )
+        attrs.update(reported_cost(usage))
     if capture:
         attrs[GenAI.GEN_AI_OUTPUT_MESSAGES] = to_json([{"role": "assistant", "parts": output_parts(response), "finish_reason": reason}])
     return attrs

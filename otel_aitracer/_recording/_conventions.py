@@ -48,6 +48,10 @@ CACHE_CREATION_KEYS = (
     "gen_ai.usage.cache_creation_input_tokens",
     "llm.token_count.prompt_details.cache_write",
 )
+# What the provider itself says the call cost (OpenRouter's usage.cost through our instrumentor; OpenLLMetry,
+# Langfuse; Logfire), in USD.
+PROVIDER_COST_KEYS = ("gen_ai.usage.cost", "operation.cost")
+SERVICE_TIER_KEYS = ("openai.response.service_tier", "openai.request.service_tier")
 MODEL_KEYS = (
     GenAI.GEN_AI_RESPONSE_MODEL,
     GenAI.GEN_AI_REQUEST_MODEL,
@@ -78,6 +82,15 @@ def first_int(attrs: Attributes, keys: Iterable[str]) -> int | None:
         return int(value)
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
+    return None
+
+
+def provider_cost(attrs: Attributes) -> float | None:
+    """The cost the provider reported for the call: a finite non-negative number, else None."""
+    for key in PROVIDER_COST_KEYS:
+        value = attrs.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0:
+            return float(value)
     return None
 
 

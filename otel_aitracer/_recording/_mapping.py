@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -75,10 +76,22 @@ def span_to_record(span: ReadableSpan, *, default_project: str = DEFAULT_PROJECT
     tags = conv.tags(attrs)
     if tags:
         record["tags"] = tags
-    cost = cost_usd(record["model"], provider, input_tokens, output_tokens, cache_read, cache_creation, at=started)
-    if cost is not None:
-        record["cost"] = cost
+    _price(record, attrs, (input_tokens, output_tokens, cache_read, cache_creation), started)
     return record
+
+
+def _price(record: dict[str, Any], attrs: conv.Attributes, usage: tuple[int | None, int | None, int | None, int | None], started: datetime) -> None:
+    """The provider's own figure when it gave one, else genai-prices' price of the usage at the service tier
+    (cached and reasoning tokens are parts of input and output, priced once)."""
+    reported = conv.provider_cost(attrs)
+    if reported is not None:
+        record["cost"], record["cost_source"] = reported, "provider"
+        return
+    tier = conv.first(attrs, conv.SERVICE_TIER_KEYS)
+    input_tokens, output_tokens, cache_read, cache_write = usage
+    cost = cost_usd(record["model"], record["provider"], input_tokens, output_tokens, cache_read, cache_write, at=started, service_tier=str(tier) if tier else None)
+    if cost is not None:
+        record["cost"], record["cost_source"] = cost, "local"
 
 
 TOOL_OPERATION = GenAI.GenAiOperationNameValues.EXECUTE_TOOL.value

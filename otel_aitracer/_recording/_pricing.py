@@ -31,21 +31,24 @@ def cost_usd(
     cache_read_tokens: int | None = None,
     cache_write_tokens: int | None = None,
     at: datetime | None = None,
+    service_tier: str | None = None,
 ) -> float | None:
-    """Price one call; input tokens include cached ones, as in the GenAI conventions."""
+    """Price one call; input tokens include cached ones, as in the GenAI conventions, and output tokens the
+    reasoning ones. ``service_tier`` (the response's: priority, flex…) selects genai-prices' price variant."""
     if not model or (input_tokens is None and output_tokens is None) or not _known(model, provider):
         return None
     counts = (input_tokens or 0, output_tokens or 0, cache_read_tokens or 0, cache_write_tokens or 0)
-    rates = _flat_rates(model, provider, (at or datetime.now(timezone.utc)).date())
+    rates = _flat_rates(model, provider, (at or datetime.now(timezone.utc)).date(), service_tier)
     if rates is not None:
         return _dot(rates, counts)
-    return _exact(model, provider, counts, at)
+    return _exact(model, provider, counts, at, service_tier)
 
 
-def _exact(model: str, provider: str, counts: tuple[int, int, int, int], at: datetime | None) -> float | None:
+def _exact(model: str, provider: str, counts: tuple[int, int, int, int], at: datetime | None, service_tier: str | None = None) -> float | None:
     usage = Usage(input_tokens=counts[0], output_tokens=counts[1], cache_read_tokens=counts[2], cache_write_tokens=counts[3])
+    context = {"service_tier": service_tier} if service_tier else None
     try:
-        price = calc_price(usage, model, provider_id=_PROVIDER_IDS.get(provider), genai_request_timestamp=at)
+        price = calc_price(usage, model, provider_id=_PROVIDER_IDS.get(provider), genai_request_timestamp=at, price_context=context)
     except (LookupError, ValueError):
         return None
     return float(price.total_price)
@@ -62,11 +65,12 @@ _PROBES = ((1_000_000, 0, 0, 0), (0, 1_000_000, 0, 0), (3_000, 500, 1_000, 0), (
 
 
 @lru_cache(maxsize=1024)
-def _flat_rates(model: str, provider: str, day: date) -> tuple[float, float, float, float] | None:
-    """The model's flat per-million rates on ``day``, or None when a dot product would not equal ``calc_price``."""
+def _flat_rates(model: str, provider: str, day: date, service_tier: str | None = None) -> tuple[float, float, float, float] | None:
+    """The model's flat per-million rates on ``day`` at ``service_tier``, or None when a dot product would not equal ``calc_price``."""
     at = datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc)
+    context = {"service_tier": service_tier} if service_tier else None
     try:
-        price = calc_price(Usage(input_tokens=1), model, provider_id=_PROVIDER_IDS.get(provider), genai_request_timestamp=at).model_price
+        price = calc_price(Usage(input_tokens=1), model, provider_id=_PROVIDER_IDS.get(provider), genai_request_timestamp=at, price_context=context).model_price
     except (LookupError, ValueError):
         return None
     raw = [getattr(price, name, None) for name in ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")]
@@ -75,7 +79,7 @@ def _flat_rates(model: str, provider: str, day: date) -> tuple[float, float, flo
     base = float(raw[0] or 0)
     rates = (base, float(raw[1] or 0), float(raw[2]) if raw[2] is not None else base, float(raw[3]) if raw[3] is not None else base)
     for probe in _PROBES:
-        exact = _exact(model, provider, probe, at)
+        exact = _exact(model, provider, probe, at, service_tier)
         if exact is None or not math.isclose(exact, _dot(rates, probe), rel_tol=1e-9, abs_tol=1e-12):
             return None
     return rates

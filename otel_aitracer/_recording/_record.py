@@ -52,6 +52,7 @@ class Record(TypedDict, total=False):
     app_user_id: str | None
     started_at: str
     cost: float
+    cost_source: str  # "provider" when the provider reported the call's cost, else "local" (priced by genai-prices)
     tags: list[str]
     pii: dict[str, int]
     agent_name: str

@@ -27,7 +27,7 @@ _MAX_DEPTH = 64
 _LOGFIRE_TYPE = "logfire.span_type"
 _LOGFIRE_TEMPLATE = "logfire.msg_template"
 STREAM_LOG = "_stream_log"  # a transient mark on a record, never stored
-_RESULT_FIELDS = ("model", "output", "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "cost", "status", "error_message")
+_RESULT_FIELDS = ("model", "output", "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "cost", "cost_source", "status", "error_message")
 
 
 def drop_outer_duplicates(spans: Iterable[ReadableSpan], records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:

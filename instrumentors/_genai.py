@@ -125,10 +125,27 @@ def parsed_result(result: Any, field: str) -> Any:
     return result.parse()
 
 
+BINARY_MODES = ("placeholder", "base64")
+_binary = ["placeholder"]  # how inline media is captured: set by instrument(binary_content=...), process-wide
+
+
+def set_binary_content(mode: str | None) -> None:
+    """``placeholder`` (the default: size and hash, never the bytes) or ``base64`` (the conventions' form: the bytes)."""
+    if mode is not None:
+        if mode not in BINARY_MODES:
+            raise ValueError(f"binary_content must be one of {', '.join(BINARY_MODES)}, got {mode!r}")
+        _binary[0] = mode
+
+
 def blob_placeholder(data: str | bytes, mime_type: str | None, modality: str) -> dict[str, Any]:
-    """What stands for inline base64 media in content attributes: its size and a hash, never the bytes."""
-    raw = data.encode() if isinstance(data, str) else bytes(data)
-    part: dict[str, Any] = {"type": "blob", "modality": modality, "content": f"<{len(raw)} bytes, sha256:{hashlib.sha256(raw).hexdigest()[:16]}>"}
+    """What stands for inline media in content attributes: by default its size and a hash, never the bytes (a
+    privacy choice); with ``binary_content="base64"`` the bytes as base64, as the conventions define a blob part."""
+    if _binary[0] == "base64":
+        content = data if isinstance(data, str) else base64.b64encode(bytes(data)).decode()  # SDKs give base64 text or bytes
+    else:
+        raw = data.encode() if isinstance(data, str) else bytes(data)
+        content = f"<{len(raw)} bytes, sha256:{hashlib.sha256(raw).hexdigest()[:16]}>"
+    part: dict[str, Any] = {"type": "blob", "modality": modality, "content": content}
     if mime_type:
         part["mime_type"] = mime_type
     return part

@@ -26,7 +26,7 @@ from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.trace import Tracer
 
 from ._events import GenAIEvents
-from ._genai import IN_CALL, LLMCall, capture_content_enabled
+from ._genai import IN_CALL, LLMCall, capture_content_enabled, set_binary_content
 from ._metrics import GenAIMetrics
 
 _logger = logging.getLogger(__name__)
@@ -62,7 +62,9 @@ class Instruments:
 
     @classmethod
     def from_options(cls, options: dict[str, Any], scope: str, version: str, marker: str | None = None) -> Instruments:
-        """From ``instrument()``'s ``tracer_provider``, ``meter_provider``, ``logger_provider`` and ``capture_content``."""
+        """From ``instrument()``'s ``tracer_provider``, ``meter_provider``, ``logger_provider``, ``capture_content``
+        and ``binary_content`` (``placeholder`` or ``base64``: how captured inline media is written)."""
+        set_binary_content(options.get("binary_content"))
         return cls(
             trace.get_tracer(scope, version, options.get("tracer_provider")),
             GenAIMetrics(options.get("meter_provider"), scope, version),

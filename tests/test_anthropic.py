@@ -124,6 +124,24 @@ def test_inline_base64_image_becomes_a_placeholder(instrumented, client, exporte
     assert part["content"].startswith(f"<{len(data)} bytes, sha256:")
 
 
+def test_binary_content_base64_captures_the_bytes_as_the_conventions_define(provider, client, exporter):
+    data = "iVBORw0KGgo" + "B" * 400
+    instrumentor = AnthropicInstrumentor()
+    instrumentor.instrument(tracer_provider=provider, capture_content=True, binary_content="base64")
+    try:
+        content = [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}}]
+        client.messages.create(model=MODEL, max_tokens=20, messages=[{"role": "user", "content": content}])
+    finally:
+        instrumentor.uninstrument()
+        from instrumentors._genai import set_binary_content
+
+        set_binary_content("placeholder")  # the default, for the tests that follow
+    part = json.loads(only_span(exporter).attributes["gen_ai.input.messages"])[0]["parts"][0]
+    assert part == {"type": "blob", "modality": "image", "mime_type": "image/png", "content": data}
+    with pytest.raises(ValueError, match="binary_content"):
+        AnthropicInstrumentor().instrument(tracer_provider=provider, binary_content="hex")
+
+
 @pytest.mark.parametrize("sdk_tracing", [True, False])
 def test_one_call_is_one_span_whether_or_not_the_sdk_traces_itself(instrumented, fake_anthropic, provider, exporter, sdk_tracing):
     client = make_client(fake_anthropic, provider, sdk_tracing=sdk_tracing)

@@ -296,8 +296,10 @@ USAGE_COST = "gen_ai.usage.cost"
 
 
 def reported_cost(usage: Any) -> dict[str, Any]:
-    """The cost a provider reports in its usage, as an attribute (empty when it reports none)."""
-    cost = getattr(usage, "cost", None)
+    """The cost a provider reports in its usage, as an attribute (empty when it reports none). An SDK keeps a field
+    it does not know in ``model_extra`` (asking the model for a missing attribute would raise, slowly)."""
+    extra = getattr(usage, "model_extra", None)
+    cost = extra.get("cost") if isinstance(extra, dict) else None
     if isinstance(cost, (int, float)) and not isinstance(cost, bool) and cost >= 0 and cost != float("inf"):
         return {USAGE_COST: float(cost)}
     return {}

@@ -317,7 +317,7 @@ class ChatCompletions:
         attrs = request_attributes(kwargs, server_of(getattr(instance, "_client", None)))
         if capture:
             attrs[GenAI.GEN_AI_INPUT_MESSAGES] = input_messages(kwargs.get("messages"))
-            tools = request_params(kwargs).get("tools")
+            tools = kwargs.get("tools")
             if given(tools) and tools:
                 attrs[TOOL_DEFINITIONS] = to_json([_tool_definition(as_dict(t)) for t in tools])
         return OPERATION, attrs.get(GenAI.GEN_AI_REQUEST_MODEL), attrs

@@ -86,6 +86,30 @@ def test_finds(text: str, kind: str, value: str) -> None:
     assert (kind, value) in found(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [  # issue 15: the evasions a privacy reviewer tries first (offsets point into the original text)
+        ("https://x.test/u?email=jane.doe%40example.com&x=1", "email", "jane.doe%40example.com"),
+        ("mail=jane%2Bspam%40example.com", "email", "jane%2Bspam%40example.com"),
+        ("ssh deploy@203.0.113.7 -p 2222", "ip_address", "203.0.113.7"),
+        ("scp report.pdf admin@198.51.100.23:/tmp", "ip_address", "198.51.100.23"),
+        ("my SSN 123456789", "ssn", "123456789"),
+        ("card 4111\u00a01111\u00a01111\u00a01111", "credit_card", "4111\u00a01111\u00a01111\u00a01111"),
+        ("card 4111\u20091111\u20091111\u20091111", "credit_card", "4111\u20091111\u20091111\u20091111"),
+        ("card 4111.1111.1111.1111", "credit_card", "4111.1111.1111.1111"),
+        ("card \uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11", "credit_card",
+         "\uff14\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11\uff11"),
+    ],
+)
+def test_finds_through_cheap_evasions(text: str, kind: str, value: str) -> None:
+    assert (kind, value) in found(text)
+
+
+@pytest.mark.parametrize("text", ["order 123456789 shipped", "id%40 is 100%25 fine", "lodash@4.17.21.1 installed", "v\uff11.\uff12 build"])
+def test_evasion_handling_flags_no_lookalike(text: str) -> None:
+    assert found(text) == []
+
+
 def test_pem_private_key_block_is_one_secret() -> None:
     pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgwMbRvI0MBZhpF\n-----END RSA PRIVATE KEY-----"
     text = f"key:\n{pem}\nthanks"

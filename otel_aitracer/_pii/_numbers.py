@@ -40,7 +40,7 @@ _CLUSTER = re.compile(
 )
 _LOOKBACK = 2  # '+' or '(' just before a cluster belongs to it
 
-_CARD = re.compile(r"(?<![0-9A-Za-z_.\-])[0-9](?:[ \-]?[0-9]){12,18}(?![0-9A-Za-z_]|[.\-][0-9])", _A)
+_CARD = re.compile(r"(?<![0-9A-Za-z_.\-])[0-9](?:[ \-.]?[0-9]){12,18}(?![0-9A-Za-z_]|[.\-][0-9])", _A)
 _SSN = re.compile(r"(?<![0-9A-Za-z_.\-])([0-9]{3})([ \-])([0-9]{2})\2([0-9]{4})(?![0-9A-Za-z_]|[.\-][0-9])", _A)
 _NINE_DIGITS = re.compile(r"(?<![0-9A-Za-z_.\-])[0-9]{9}(?![0-9A-Za-z_]|[.\-][0-9])", _A)
 _IPV4 = re.compile(r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9]|\.[0-9])", _A)
@@ -125,14 +125,14 @@ def _ibans(text: str, start: int, end: int) -> Iterator[Finding]:
 def _cards(text: str, start: int, end: int, taken: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
     for m in _CARD.finditer(text, start, end):
         raw = m.group()
-        digits = raw.replace(" ", "").replace("-", "")
+        digits = raw.replace(" ", "").replace("-", "").replace(".", "")
         if _grouped_like_a_card(raw, len(digits)) and _card_network(digits) and luhn_valid(digits) and not _context(text, m.start(), _NOT_A_CARD, 24):
             yield m.span()
 
 
 def _grouped_like_a_card(raw: str, length: int) -> bool:
     """Ungrouped, or grouped with one separator the way cards are printed (4-4-4-4, 4-6-5, 4-6-4)."""
-    seps = {c for c in raw if c in " -"}
+    seps = {c for c in raw if c in " -."}
     if not seps:
         return True
     if len(seps) > 1:
@@ -176,7 +176,7 @@ def _ssns(text: str, start: int, end: int, taken: list[tuple[int, int]]) -> Iter
     for m in _SSN.finditer(text, start, end):
         if ssn_valid(m.group(1), m.group(3), m.group(4)) and not date_shaped(m.group()):
             yield m.span()
-    head = text[max(0, start - 40) : start].lower()
+    head = text[max(0, start - 40) : start + _LOOKBACK].lower()  # start is already the cluster's start less the lookback
     if "ssn" in head or "social" in head or "tax id" in head:
         for m in _NINE_DIGITS.finditer(text, start, end):
             raw = m.group()
@@ -214,11 +214,18 @@ def _octet(part: str) -> bool:
 
 
 def _version_operator(text: str, start: int) -> bool:
-    """``==1.2.3.4``, ``~=…``, ``pkg@1.2.3.4``, ``Chrome/120.0.1.2``: a version, not an address."""
+    """``==1.2.3.4``, ``~=…``, ``pkg@1.2.3.4``, ``Chrome/120.0.1.2``: a version, not an address; but
+    ``ssh deploy@203.0.113.7`` is a login to an address."""
     head = text[max(0, start - 2) : start]
-    if head[-1:] in ("@", "^", "~") or head in ("==", "<=", ">=", "~=", "!="):
+    if head[-1:] == "@":
+        return _REMOTE_LOGIN.search(text, max(0, start - 80), start) is None
+    if head[-1:] in ("^", "~") or head in ("==", "<=", ">=", "~=", "!="):
         return True
     return head[-1:] == "/" and head[:1].isalpha()
+
+
+# A command that logs in to a host, then ``user@`` right before the address.
+_REMOTE_LOGIN = re.compile(r"\b(?:ssh|scp|sftp|rsync|mosh|telnet|ftp)\b[^\n]*?[A-Za-z0-9_.\-]+@\Z", _A)
 
 
 def _iban(text: str, start: int) -> Iterator[Finding]:

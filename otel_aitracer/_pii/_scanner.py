@@ -9,6 +9,7 @@ from ._email import scan_emails
 from ._findings import CREDIT_CARD, EMAIL, IBAN, IP_ADDRESS, PHONE, SECRET, SSN, Finding
 from ._ipv6 import scan_ipv6
 from ._nlp import NLPDetector
+from ._normalize import normalized
 from ._numbers import scan_numbers
 from ._secrets import scan_secrets
 
@@ -17,7 +18,16 @@ _DIGITS = re.compile(r"[0-9]")
 
 
 def scan(text: str, types: frozenset[str], custom: Mapping[str, re.Pattern[str]], nlp: NLPDetector | None = None) -> list[Finding]:
-    """Every finding of ``types`` in ``text``, sorted, without overlaps (the earliest, then longest, wins)."""
+    """Every finding of ``types`` in ``text``, sorted, without overlaps (the earliest, then longest, wins); the
+    detectors read the text with cheap evasions undone (:mod:`._normalize`), offsets are the original's."""
+    plain, origin = normalized(text)
+    found = _scan(plain, types, custom, nlp)
+    if origin is None:
+        return found
+    return [Finding(f.type, origin[f.start], origin[f.end]) for f in found]
+
+
+def _scan(text: str, types: frozenset[str], custom: Mapping[str, re.Pattern[str]], nlp: NLPDetector | None) -> list[Finding]:
     found: list[Finding] = []
     if SECRET in types:
         found.extend(scan_secrets(text))

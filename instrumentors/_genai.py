@@ -31,6 +31,12 @@ _logger = logging.getLogger(__name__)
 # Set while one of our LLM spans is current: a second wrapper of the same call adds no span of its own.
 IN_CALL = otel_context.create_key("otel_aitracer.in_call")
 
+# Names the conventions define that the semconv package has no constant for yet: one place for every provider.
+FETCH_RESPONSE = "fetch_response"  # the operation of fetching a response made earlier (OpenAI retrieve, Gemini interactions.get)
+REASONING_LEVEL = "gen_ai.request.reasoning.level"
+PREVIOUS_RESPONSE_ID = "gen_ai.request.previous_response.id"
+CONVERSATION_COMPACTED = "gen_ai.conversation.compacted"
+
 # The finish reason of a stream closed before the provider gave one (broken, or closed early): the conventions' value.
 UNFINISHED = "error"
 

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
 from .._genai import (
+    REASONING_LEVEL,
     TOOL_DEFINITIONS,
     UNFINISHED,
     CallStreamRecorder,
@@ -29,7 +30,6 @@ from .._genai import (
 OPERATION = GenAI.GenAiOperationNameValues.CHAT.value
 PROVIDER = GenAI.GenAiProviderNameValues.ANTHROPIC.value
 
-REASONING_LEVEL = "gen_ai.request.reasoning.level"  # no semconv constant yet
 # Anthropic stop reasons -> the conventions' finish reasons.
 _FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_call", "refusal": "content_filter"}
 _REQUEST_PARAMS = {

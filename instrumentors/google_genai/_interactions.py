@@ -8,6 +8,8 @@ from typing import Any, Mapping
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
 from .._genai import (
+    FETCH_RESPONSE,
+    PREVIOUS_RESPONSE_ID,
     TOOL_DEFINITIONS,
     UNFINISHED,
     CallStreamRecorder,
@@ -28,8 +30,6 @@ from ._generate import provider_and_server
 
 CHAT = GenAI.GenAiOperationNameValues.CHAT.value
 AGENT = GenAI.GenAiOperationNameValues.INVOKE_AGENT.value
-FETCH = "fetch_response"  # the conventions' operation (no semconv constant yet)
-PREVIOUS_RESPONSE_ID = "gen_ai.request.previous_response.id"
 _FINISH = {"completed": "stop", "requires_action": "tool_call", "incomplete": "length", "failed": "error", "cancelled": "error"}
 _CONFIG = {"temperature": GenAI.GEN_AI_REQUEST_TEMPERATURE, "top_p": GenAI.GEN_AI_REQUEST_TOP_P, "max_output_tokens": GenAI.GEN_AI_REQUEST_MAX_TOKENS,
            "seed": GenAI.GEN_AI_REQUEST_SEED}  # fmt: skip
@@ -193,7 +193,11 @@ def _grow(step: dict[str, Any], delta: dict[str, Any]) -> None:
 
 
 class CreateInteraction:
-    def __init__(self, stream_type: type | None, proxy: type | None) -> None:
+    """``interactions.create``: a ``chat`` span (``invoke_agent`` when it runs an agent)."""
+
+    fetches = False  # a fetch reports no usage, and the fetched interaction's failure is not the call's
+
+    def __init__(self, stream_type: type, proxy: type) -> None:
         self._stream_type, self._proxy = stream_type, proxy
 
     def start(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], capture: bool) -> tuple[str, str | None, dict[str, Any]]:
@@ -202,13 +206,11 @@ class CreateInteraction:
         return attrs[GenAI.GEN_AI_OPERATION_NAME], name, attrs
 
     def finish(self, call: LLMCall, result: Any, capture: bool) -> Any:
-        if self._stream_type is not None and isinstance(result, self._stream_type):
-            return self._proxy(result, InteractionStreamRecorder(call, capture, fetched=self.fetches))  # type: ignore[misc]
+        if isinstance(result, self._stream_type):
+            return self._proxy(result, InteractionStreamRecorder(call, capture, fetched=self.fetches))
         if hasattr(result, "status"):
             call.set_attributes(response_attributes(result, capture, self.fetches))
         return None
-
-    fetches = False
 
 
 class GetInteraction(CreateInteraction):
@@ -217,10 +219,10 @@ class GetInteraction(CreateInteraction):
     fetches = True
 
     def start(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], capture: bool) -> tuple[str, str | None, dict[str, Any]]:
-        attrs: dict[str, Any] = {GenAI.GEN_AI_OPERATION_NAME: FETCH, **provider_and_server(instance)}
+        attrs: dict[str, Any] = {GenAI.GEN_AI_OPERATION_NAME: FETCH_RESPONSE, **provider_and_server(instance)}
         interaction_id = args[0] if args else kwargs.get("id")
         if isinstance(interaction_id, str):
             attrs[GenAI.GEN_AI_RESPONSE_ID] = interaction_id
         if kwargs.get("stream") is True:
             attrs[GenAI.GEN_AI_REQUEST_STREAM] = True
-        return FETCH, None, attrs
+        return FETCH_RESPONSE, None, attrs

@@ -9,6 +9,10 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as Ge
 from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttr
 
 from .._genai import (
+    CONVERSATION_COMPACTED,
+    FETCH_RESPONSE,
+    PREVIOUS_RESPONSE_ID,
+    REASONING_LEVEL,
     TOOL_DEFINITIONS,
     UNFINISHED,
     CallStreamRecorder,
@@ -31,11 +35,7 @@ from ._chat import OPERATION, PROVIDER, _mime_of
 
 API_TYPE = OpenAIAttr.OpenaiApiTypeValues.RESPONSES.value
 # Not in the semconv package yet (see the conventions' registry).
-REASONING_LEVEL = "gen_ai.request.reasoning.level"
-PREVIOUS_RESPONSE_ID = "gen_ai.request.previous_response.id"
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
-CONVERSATION_COMPACTED = "gen_ai.conversation.compacted"  # no semconv constant yet
-FETCH = "fetch_response"  # the conventions' operation (no semconv constant yet)
 _FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
 
 
@@ -268,14 +268,14 @@ class FetchResponse(Responses):
     generation that failed is what was fetched, not a failed fetch."""
 
     def start(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], capture: bool) -> tuple[str, str | None, dict[str, Any]]:
-        attrs: dict[str, Any] = {GenAI.GEN_AI_OPERATION_NAME: FETCH, GenAI.GEN_AI_PROVIDER_NAME: PROVIDER, OpenAIAttr.OPENAI_API_TYPE: API_TYPE}
+        attrs: dict[str, Any] = {GenAI.GEN_AI_OPERATION_NAME: FETCH_RESPONSE, GenAI.GEN_AI_PROVIDER_NAME: PROVIDER, OpenAIAttr.OPENAI_API_TYPE: API_TYPE}
         attrs.update(server_attributes_of(server_of(getattr(instance, "_client", None))))
         response_id = args[0] if args else kwargs.get("response_id")
         if isinstance(response_id, str):
             attrs[GenAI.GEN_AI_RESPONSE_ID] = response_id
         if kwargs.get("stream") is True:
             attrs[GenAI.GEN_AI_REQUEST_STREAM] = True
-        return FETCH, None, attrs  # the span is named by the operation alone: a response id is no name
+        return FETCH_RESPONSE, None, attrs  # the span is named by the operation alone: a response id is no name
 
     def finish(self, call: LLMCall, result: Any, capture: bool) -> Any:
         if isinstance(result, self._stream_type):

@@ -187,6 +187,11 @@ def media_part(modality: str | None = None, *, data: Any = None, url: Any = None
 TOOL_DEFINITIONS = GenAI.GEN_AI_TOOL_DEFINITIONS
 
 
+def builtin_tool(tool_type: Any, name: Any = None) -> dict[str, Any]:
+    """A tool the provider runs itself (web search, code execution…) as a tool definition: its type and name."""
+    return {"type": str(tool_type or "unknown"), "name": str(name or tool_type or "unknown")}
+
+
 def function_definition(name: Any, description: Any = None, parameters: Any = None) -> dict[str, Any]:
     """A function the model may call, in the conventions' tool definition form (with content capture only)."""
     definition: dict[str, Any] = {"type": "function", "name": str(name)}
@@ -224,7 +229,7 @@ def error_type(exc: BaseException) -> str:
 class LLMCall:
     """One instrumented call: its span, made current while the SDK runs, and its metric points."""
 
-    __slots__ = ("span", "chunks", "_token", "_metrics", "_events", "_started", "_labels", "_request")
+    __slots__ = ("span", "chunks", "_token", "_metrics", "_events", "_started", "_labels")
 
     def __init__(
         self, tracer: Tracer, operation: str, model: str | None, attributes: Mapping[str, Any], metrics: GenAIMetrics | None = None,
@@ -236,10 +241,10 @@ class LLMCall:
         self._token: otel_context.Token[otel_context.Context] | None = None
         self._metrics = metrics
         self._events = events
-        self._request = attributes
         self._started = time.monotonic()
-        # What the metric points need: the sampling attributes now, model and usage when they come.
-        self._labels: dict[str, Any] = attributes if metrics is not None else {}  # type: ignore[assignment] # the span copied them
+        # What the metric points and the exception event need: the request's attributes now (the span copied them),
+        # and with metrics on, the response's model and usage when they come.
+        self._labels: dict[str, Any] = attributes  # type: ignore[assignment]
 
     def activate(self, marker: str | None = None) -> None:
         """Make the span current so transport spans (httpx) nest under it; ``marker`` is set in the context too."""
@@ -283,7 +288,7 @@ class LLMCall:
     def _exception_event(self, kind: str, message: str) -> None:
         if self._events is not None:
             try:
-                self._events.exception(self.span, kind, message, self._request)
+                self._events.exception(self.span, kind, message, self._labels)
             except Exception:  # noqa: BLE001 - an event failure must not reach the application
                 _logger.debug("failed to emit the GenAI exception event", exc_info=True)
 

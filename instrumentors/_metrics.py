@@ -69,15 +69,13 @@ class GenAIMetrics:
         labels = {k: attributes[k] for k in METRIC_KEYS if k in attributes}
         if error is not None:
             labels[error_attributes.ERROR_TYPE] = type(error).__qualname__
-            self._duration.record(seconds, labels)
-            if chunks is not None:
-                self._first_chunk.record(chunks[0], labels)
-            return
         self._duration.record(seconds, labels)
         if chunks is not None:
             self._first_chunk.record(chunks[0], labels)
-            if chunks[1] >= 0:
+            if chunks[1] >= 0 and error is None:
                 self._per_chunk.record(chunks[1], labels)
+        if error is not None:
+            return  # a failed call's tokens are not known
         for key, token_type in ((GenAI.GEN_AI_USAGE_INPUT_TOKENS, _INPUT), (GenAI.GEN_AI_USAGE_OUTPUT_TOKENS, _OUTPUT)):
             count = attributes.get(key)
             if isinstance(count, int):

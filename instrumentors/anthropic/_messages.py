@@ -13,6 +13,7 @@ from .._genai import (
     CallStreamRecorder,
     LLMCall,
     as_dict,
+    builtin_tool,
     function_definition,
     given,
     media_part,
@@ -82,7 +83,7 @@ def _output_type(kwargs: Mapping[str, Any]) -> str | None:
 def _tool_definition(tool: dict[str, Any]) -> dict[str, Any]:
     if "input_schema" in tool or tool.get("type") in (None, "custom"):
         return function_definition(tool.get("name"), tool.get("description"), tool.get("input_schema"))
-    return {"type": str(tool.get("type")), "name": str(tool.get("name") or tool.get("type"))}  # a tool Anthropic runs
+    return builtin_tool(tool.get("type"), tool.get("name"))  # a tool Anthropic runs
 
 
 def _system_parts(system: Any) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from .._genai import (
     CallStreamRecorder,
     LLMCall,
     as_dict,
+    builtin_tool,
     function_definition,
     given,
     media_part,
@@ -174,7 +175,7 @@ def _tool_definitions(tool: Any) -> list[dict[str, Any]]:
     data = _snake_case(tool) if isinstance(tool, Mapping) else as_dict(tool)
     functions = [function_definition(f.get("name"), f.get("description"), f.get("parameters") or f.get("parameters_json_schema"))
                  for f in (as_dict(f) for f in data.get("function_declarations") or ())]  # fmt: skip
-    return functions + [{"type": key, "name": key} for key, value in data.items() if key != "function_declarations" and value is not None]
+    return functions + [builtin_tool(key) for key, value in data.items() if key != "function_declarations" and value is not None]
 
 
 def usage(metadata: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from .._genai import (
     CallStreamRecorder,
     LLMCall,
     as_dict,
+    builtin_tool,
     function_definition,
     given,
     media_part,
@@ -71,7 +72,7 @@ def request_attributes(instance: Any, kwargs: Mapping[str, Any], capture: bool) 
 def _tool_definition(tool: dict[str, Any]) -> dict[str, Any]:
     if tool.get("type") == "function":
         return function_definition(tool.get("name"), tool.get("description"), tool.get("parameters"))
-    return {"type": str(tool.get("type") or "unknown"), "name": str(tool.get("name") or tool.get("type"))}
+    return builtin_tool(tool.get("type"), tool.get("name"))
 
 
 def input_messages(given_input: Any) -> list[dict[str, Any]]:
@@ -154,42 +155,54 @@ class InteractionStreamRecorder(CallStreamRecorder):
         self._reported: tuple[str, str] | None = None
 
     def on_chunk(self, event: Any) -> None:
+        """Read on every event, so fields are read as attributes: only the few whole objects kept are dumped."""
         self.first_chunk()
-        data = as_dict(event)
-        kind = data.get("event_type")
-        if kind in ("interaction.created", "interaction.completed", "interaction.complete"):
-            self._final.update({k: v for k, v in as_dict(data.get("interaction")).items() if v is not None})
+        kind = _field(event, "event_type")
+        if kind == "step.delta":
+            if self._capture:
+                _grow(self._steps.setdefault(_field(event, "index"), {}), _field(event, "delta"))
+        elif kind in ("interaction.created", "interaction.completed", "interaction.complete"):
+            self._final.update({k: v for k, v in as_dict(_field(event, "interaction")).items() if v is not None})
         elif kind == "interaction.status_update":
-            self._final["status"] = data.get("status")
+            self._final["status"] = _field(event, "status")
         elif kind == "step.start" and self._capture:
-            self._steps[data.get("index")] = dict(as_dict(data.get("step")))
-        elif kind == "step.delta" and self._capture:
-            _grow(self._steps.setdefault(data.get("index"), {}), as_dict(data.get("delta")))
+            self._steps[_field(event, "index")] = dict(as_dict(_field(event, "step")))
         elif kind == "error":
-            failure = as_dict(data.get("error"))
+            failure = as_dict(_field(event, "error"))
             self._reported = (str(failure.get("code") or "stream_error"), str(failure.get("message") or ""))
 
     def on_end(self, error: BaseException | None) -> None:
         attrs: dict[str, Any] = response_attributes(self._final, False, self._fetched) if self._final else {GenAI.GEN_AI_RESPONSE_FINISH_REASONS: [UNFINISHED]}
         if self._capture and self._steps:
             reason = str(attrs[GenAI.GEN_AI_RESPONSE_FINISH_REASONS][0])
-            parts = [p for i in sorted(self._steps, key=str) if self._steps[i].get("type") != "user_input" for p in _step_parts(self._steps[i])]
+            steps = [_joined(self._steps[i]) for i in sorted(self._steps, key=str)]
+            parts = [p for step in steps if step.get("type") != "user_input" for p in _step_parts(step)]
             attrs[GenAI.GEN_AI_OUTPUT_MESSAGES] = to_json([{"role": "assistant", "parts": parts, "finish_reason": reason}])
         self.finish(attrs, error, None if self._fetched else self._reported)
 
 
-def _grow(step: dict[str, Any], delta: dict[str, Any]) -> None:
-    """Add a streamed delta to its step: text is appended to the step's content, other fields are set."""
-    if isinstance(delta.get("text"), str):
+def _field(value: Any, name: str) -> Any:
+    return value.get(name) if isinstance(value, Mapping) else getattr(value, name, None)
+
+
+def _grow(step: dict[str, Any], delta: Any) -> None:
+    """Add a streamed delta to its step: text pieces are kept to be joined once at the end, other fields are set."""
+    text = _field(delta, "text")
+    if isinstance(text, str):
         step.setdefault("type", "model_output")
-        content = step.setdefault("content", [])
-        if content and as_dict(content[-1]).get("type") == "text":
-            content[-1] = {"type": "text", "text": as_dict(content[-1]).get("text", "") + delta["text"]}
-        else:
-            content.append({"type": "text", "text": delta["text"]})
-    for key, value in delta.items():
-        if key not in ("text", "type", "signature") and value is not None:
+        step.setdefault("_texts", []).append(text)
+        return
+    for key, value in as_dict(delta).items():
+        if key not in ("type", "signature") and value is not None:
             step[key] = value
+
+
+def _joined(step: dict[str, Any]) -> dict[str, Any]:
+    """A streamed step as a whole one: its text pieces joined into one text item of its content."""
+    texts = step.pop("_texts", None)
+    if texts:
+        step["content"] = [*(step.get("content") or []), {"type": "text", "text": "".join(texts)}]
+    return step
 
 
 class CreateInteraction:

@@ -14,6 +14,7 @@ from .._genai import (
     CallStreamRecorder,
     LLMCall,
     as_dict,
+    builtin_tool,
     function_definition,
     given,
     media_part,
@@ -45,8 +46,8 @@ _REQUEST_PARAMS = {
 
 
 def request_attributes(kwargs: Mapping[str, Any], server: tuple[str | None, int | None]) -> dict[str, Any]:
-    kwargs = request_params(kwargs)
     """Attributes known before the call; the sampling-relevant ones included."""
+    kwargs = request_params(kwargs)
     attrs: dict[str, Any] = {
         GenAI.GEN_AI_OPERATION_NAME: OPERATION,
         GenAI.GEN_AI_PROVIDER_NAME: PROVIDER,
@@ -196,7 +197,7 @@ def _tool_definition(tool: dict[str, Any]) -> dict[str, Any]:
     function = as_dict(tool.get("function"))
     if function:
         return function_definition(function.get("name"), function.get("description"), function.get("parameters"))
-    return {"type": tool.get("type") or "unknown", "name": str(tool.get("name") or tool.get("type"))}
+    return builtin_tool(tool.get("type"), tool.get("name"))
 
 
 def _refusal_parts(refusal: Any) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from .._genai import (
     CallStreamRecorder,
     LLMCall,
     as_dict,
+    builtin_tool,
     function_definition,
     given,
     media_part,
@@ -81,7 +82,7 @@ def request_attributes(instance: Any, kwargs: Mapping[str, Any], capture: bool) 
 def _tool_definition(tool: dict[str, Any]) -> dict[str, Any]:
     if tool.get("type") == "function":
         return function_definition(tool.get("name"), tool.get("description"), tool.get("parameters"))
-    return {"type": tool.get("type") or "unknown", "name": str(tool.get("name") or tool.get("type"))}  # a custom or built-in tool
+    return builtin_tool(tool.get("type"), tool.get("name"))  # a custom or built-in tool
 
 
 def input_messages(items: Any) -> list[dict[str, Any]]:

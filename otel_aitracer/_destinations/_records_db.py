@@ -93,15 +93,14 @@ rolled_of_row: Callable[[Sequence[Any]], tuple[Any, ...]] = operator.itemgetter(
 """The :data:`ROLLED` columns of a row of :data:`COLUMNS`."""
 
 
-def delete_records(tx: Transaction, where: str, params: Sequence[Any], returning: str = "") -> list[tuple[Any, ...]]:
+def delete_records(tx: Transaction, where: str, params: Sequence[Any], returning: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
     """The one way records are deleted: the rollups lose what the rows counted, in the same transaction.
     Returns the ``returning`` columns of each deleted row."""
-    rows = tx.rows(f"DELETE FROM records WHERE {where} RETURNING {returning + ', ' if returning else ''}{_ROLLED}", params)
-    skip = len(returning.split(",")) if returning else 0
+    rows = tx.rows(f"DELETE FROM records WHERE {where} RETURNING {', '.join((*returning, *ROLLED))}", params)
     delta = Delta()
-    delta.add((row[skip:] for row in rows), -1)
+    delta.add((row[len(returning) :] for row in rows), -1)
     delta.apply(tx)
-    return [row[:skip] for row in rows]
+    return [row[: len(returning)] for row in rows]
 
 
 def rebuild_rollups(tx: Transaction) -> None:
@@ -182,13 +181,13 @@ class RecordsDB:
         """Requests, tokens, cost, errors and latency percentiles per value of column ``by`` (``project`` or one of
         :data:`DIMENSIONS`), the busiest ``limit`` groups, in ``projects`` (all if None) or ``project``: read from the
         rollups, so the answer costs the groups, never the records."""
+        if by not in ("project", *DIMENSIONS):
+            raise ValueError(f"stats cannot group by {by!r}")
         group = "project" if by == "project" else "value, missing"
         chosen = "project, 0" if by == "project" else group  # a group's value and whether it is missing
         where, params = _where(projects, {"project": project})
         where.insert(0, "dimension = ?")
         params.insert(0, "model" if by == "project" else by)  # a project's totals are its models' totals
-        if by not in ("project", *DIMENSIONS):
-            raise ValueError(f"stats cannot group by {by!r}")
         totals = self._read(
             f"SELECT {chosen}, SUM(requests), SUM(errors), SUM(input_tokens), SUM(output_tokens), SUM(cost), SUM(priced)"
             f" FROM rollup_totals{_clause(where)} GROUP BY {group} HAVING SUM(requests) > 0 ORDER BY SUM(requests) DESC, {group} LIMIT ?",
@@ -262,7 +261,7 @@ class RecordsDB:
         popped: dict[tuple[str, str], dict[str, Any]] = {}
         with self._transaction() as tx:
             for key in found:
-                for (blob,) in delete_records(tx, _KEY_MATCH, key, returning="record")[:1]:
+                for (blob,) in delete_records(tx, _KEY_MATCH, key, returning=("record",))[:1]:
                     popped[(key[2], key[1])] = orjson.loads(blob)
         return popped
 

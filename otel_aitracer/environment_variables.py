@@ -74,7 +74,8 @@ AITRACER_PII_NLP_MODEL = "AITRACER_PII_NLP_MODEL"
 """
 .. envvar:: AITRACER_PII_NLP_MODEL
 
-spaCy pipeline (name or path) for the optional ``person`` / ``street_address`` types. Default: ``en_core_web_lg``.
+spaCy pipeline (name or path) for the optional ``person`` / ``street_address`` types (``pip install
+'otel-aitracer[nlp]'``, e.g. ``en_core_web_lg``). Default: none, the two types are found by rules.
 """
 
 AITRACER_SPOOL_DIR = "AITRACER_SPOOL_DIR"

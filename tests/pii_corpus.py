@@ -2,13 +2,20 @@
 
 Each sample is text as it appears in LLM traffic (chat prompts and answers,
 tool-call JSON with OpenAI's escaped ``arguments`` strings, markdown tables,
-code and config, logs, German / French / Japanese prose) with:
+code and config, logs, stack traces, URLs with query strings, shell sessions,
+prose in eleven languages and five scripts) with:
 
 - ``positives``: values of a PII type, valid by construction (Luhn, mod-97,
   numbering plans, SSN areas, real key formats);
 - ``negatives``: hard negatives by kind (UUIDs, trace ids, hashes, dates,
-  prices, order numbers, IMEIs, ISBNs, versions, OIDs, git remotes, …) that
-  look like PII and must not be flagged.
+  prices, order numbers, IMEIs, ISBNs, versions, OIDs, git remotes, ARNs, …)
+  that look like PII and must not be flagged.
+
+Values come in the forms people and programs write them, evasions included:
+percent-encoded in URLs, grouped with no-break or thin spaces or dots,
+full-width digits in Japanese text, zero-width characters from copy and paste,
+HTML entities, a nine-digit SSN written without separators after a word that
+names it, an IPv4 address as the host of ``ssh user@host``.
 
 Used by ``tests/test_pii_accuracy.py`` (thresholds) and ``bench/bench_pii.py``
 (the comparison table). Labels are located by searching the value in the text.
@@ -21,6 +28,7 @@ import ipaddress
 import json
 import random
 import string
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from typing import Callable
@@ -41,15 +49,25 @@ class Sample:
 class _Values:
     """Valid PII values and hard negatives, all from one seeded RNG."""
 
-    def __init__(self, rng: random.Random, fake: Faker) -> None:
+    def __init__(self, rng: random.Random, fake: Faker, evasive: bool = True) -> None:
         self.rng = rng
         self.fake = fake
+        self.evasive = evasive  # False: only the forms values usually take (for throughput text)
         self._phones = self._phone_pool()
+
+    def _roll(self, evasive_share: float) -> float:
+        """A random number; below ``evasive_share`` the caller writes an evasive form, never when not ``evasive``."""
+        r = self.rng.random()
+        return r if self.evasive else evasive_share + (1 - evasive_share) * r
 
     # ---- positives -------------------------------------------------------------------------
     def email(self) -> str:
-        r = self.rng.random()
+        r = self._roll(0.08)
+        if r < 0.04:
+            return self.rng.choice(["{}&#64;{}", "{}&#x40;{}"]).format(*self.fake["en_US"].email().split("@"))  # scraped HTML
         if r < 0.08:
+            return _zero_width(self.rng, self.fake["en_US"].email())
+        if r < 0.1:
             address = self.fake["en_US"].email()
             return self.rng.choice([f"<{address}>", f"mailto:{address}", address.upper()])
         if r < 0.2:
@@ -57,6 +75,11 @@ class _Values:
         if r < 0.35:
             return f"{self.fake['en_US'].first_name().lower()}.{self.fake['en_US'].last_name().lower()}@mail.{self.fake['en_GB'].domain_name()}"
         return self.fake[self.rng.choice(["en_US", "de_DE", "fr_FR", "en_GB"])].email()
+
+    def url_email(self) -> str:
+        """An address as a query-string value: ``@`` (and ``+``) percent-encoded."""
+        address = self.fake["en_US"].email() if self.rng.random() < 0.5 else f"{self.fake['en_US'].user_name()}+{self.rng.choice(['a', 'ml'])}@{self.fake['en_US'].domain_name()}"
+        return address.replace("+", "%2B").replace("@", "%40")
 
     def _phone_pool(self) -> list[str]:
         pool: list[str] = []
@@ -90,7 +113,17 @@ class _Values:
         return pool
 
     def phone(self) -> str:
-        return self.rng.choice(self._phones)
+        value = self.rng.choice(self._phones)
+        r = self._roll(0.1)
+        if r < 0.1:
+            return value.replace(" ", self.rng.choice(_ODD_SPACES))
+        if r < 0.13:
+            return "tel:" + value.replace(" ", "-") if value.startswith("+") else value
+        return value
+
+    def full_width_phone(self) -> str:
+        """As typed with a Japanese input method: full-width digits, hyphens and plus."""
+        return self.rng.choice([v for v in self._phones if "+81" in v or v.startswith("0")]).translate(_FULL_WIDTH)
 
     def credit_card(self) -> str:
         prefix, length = self.rng.choice(
@@ -98,7 +131,13 @@ class _Values:
         )
         body = prefix + "".join(self.rng.choice(string.digits) for _ in range(length - len(prefix) - 1))
         number = body + _luhn_digit(body)
-        style = self.rng.random()
+        style = self._roll(0.14)
+        if length == 16 and style < 0.08:
+            return self.rng.choice(_ODD_SPACES + (".",)).join(number[i : i + 4] for i in range(0, 16, 4))  # copied from a PDF, or evasive
+        if style < 0.11:
+            return (" ".join(number[i : i + 4] for i in range(0, len(number), 4)) if self.rng.random() < 0.5 else number).translate(_FULL_WIDTH)
+        if style < 0.14:
+            return _zero_width(self.rng, number)
         if length == 15 and style < 0.5:
             return f"{number[:4]} {number[4:10]} {number[10:]}"
         if length == 16 and style < 0.4:
@@ -107,9 +146,14 @@ class _Values:
             return "-".join(number[i : i + 4] for i in range(0, 16, 4))
         return number
 
-    def ssn(self) -> str:
+    def ssn(self, named: bool = False) -> str:
+        """``named``: the text names it (``SSN``, ``"ssn":``), so it may be written without separators."""
         area = self.rng.choice([a for a in range(1, 900) if a != 666])
-        return f"{area:03d}-{self.rng.randint(1, 99):02d}-{self.rng.randint(1, 9999):04d}"
+        group, serial = self.rng.randint(1, 99), self.rng.randint(1, 9999)
+        if named and self.rng.random() < 0.3:
+            return f"{area:03d}{group:02d}{serial:04d}"
+        separator = "-" if self.rng.random() < 0.85 else " "
+        return f"{area:03d}{separator}{group:02d}{separator}{serial:04d}"
 
     def ip_address(self) -> str:
         f = self.fake["en_US"]
@@ -127,6 +171,13 @@ class _Values:
     def iban(self) -> str:
         value = self.fake[self.rng.choice(["de_DE", "fr_FR", "en_GB", "nl_NL", "es_ES", "it_IT"])].iban()
         return " ".join(value[i : i + 4] for i in range(0, len(value), 4)) if self.rng.random() < 0.5 else value
+
+    def login(self) -> str:
+        """``ssh``/``scp`` to an address, the user before ``@``: only the address is labeled."""
+        user, host = self.rng.choice(["deploy", "root", "ubuntu", "ec2-user", "admin"]), self.fake["en_US"].ipv4_public()
+        shown = self.rng.choice(["ssh {}@{} -p 2222", "ssh -i ~/.ssh/id_ed25519 {}@{}", "scp dump.sql {}@{}:/tmp/", "rsync -av ./build {}@{}:/srv/app"]).format(user, host)
+        LABELS[shown] = host
+        return shown
 
     def secret(self) -> str:
         rng, alnum = self.rng, string.ascii_letters + string.digits
@@ -151,6 +202,13 @@ class _Values:
                 lambda: self._labeled("DB_PASSWORD={}", token(12, alnum)),
                 lambda: self._labeled("-H 'x-api-key: {}'", token(32, alnum)),
                 lambda: _pem(rng),
+                lambda: "glpat-" + token(20, alnum + "_-"),  # GitLab
+                lambda: "hf_" + token(34),  # Hugging Face
+                lambda: "npm_" + token(36),
+                lambda: "SG." + token(22, alnum + "_-") + "." + token(43, alnum + "_-"),  # SendGrid
+                lambda: self._labeled("postgres://app:{}@db.internal:5432/orders", token(16, alnum)),
+                lambda: self._labeled("AccountKey={};EndpointSuffix=core.windows.net", token(86, alnum + "+/") + "=="),  # Azure storage
+                lambda: self._labeled("export ANTHROPIC_API_KEY={}", "sk-ant-api03-" + token(93, alnum + "_-")),
             ]
         )()
 
@@ -164,6 +222,17 @@ class _Values:
     def negative(self) -> tuple[str, str]:
         kind = self.rng.choice(list(_NEGATIVES))
         return kind, _NEGATIVES[kind](self)
+
+
+_ODD_SPACES = ("\u00a0", "\u2009", "\u202f")  # no-break, thin, narrow no-break
+_FULL_WIDTH = {ord(c): 0xFF10 + i for i, c in enumerate("0123456789")} | {ord("-"): 0xFF0D, ord("+"): 0xFF0B, ord(" "): 0x3000}
+_ZERO_WIDTH = ("\u200b", "\u200c", "\u200d", "\u2060", "\u00ad")
+
+
+def _zero_width(rng: random.Random, value: str) -> str:
+    """A zero-width character (or soft hyphen) slipped inside: invisible, and it splits the shape."""
+    at = rng.randrange(1, len(value) - 1)
+    return value[:at] + rng.choice(_ZERO_WIDTH) + value[at:]
 
 
 def _luhn_digit(body: str) -> str:
@@ -184,6 +253,8 @@ def _jwt(rng: random.Random) -> str:
 
 # Shown text -> the part that is the PII (a secret shown with its key name, a PEM block's body).
 LABELS: dict[str, str] = {}
+# Value -> how the current sample's context wrote it (percent-encoded in a URL); cleared per sample.
+RENDERED: dict[str, str] = {}
 
 
 def _composite(shown: str) -> bool:
@@ -248,6 +319,16 @@ _NEGATIVES: dict[str, Callable[[_Values], str]] = {
     "coordinates": lambda v: f"{v.rng.uniform(-80, 80):.4f}, {v.rng.uniform(-170, 170):.4f}",
     "scoped_package": lambda v: v.rng.choice(["@types/node@20.11.5", "lodash@4.17.21", "icon@2x.png", "@app.route('/v1')"]),
     "code_path": lambda v: v.rng.choice(["std::vector<int>", "Foo::bar()", "crate::io::Result", "Array2D::get"]),
+    "aws_arn": lambda v: f"arn:aws:iam::{v.rng.randint(10**11, 10**12 - 1)}:role/{v.fake['en_US'].word()}",
+    "duration": lambda v: f"{v.rng.randint(10**8, 10**12)}{v.rng.choice(['ns', ' ns', 'µs', ' bytes'])}",
+    "line_col": lambda v: f"{v.fake['en_US'].word()}.py:{v.rng.randint(1, 2000)}:{v.rng.randint(1, 120)}",
+    "zip_plus4": lambda v: f"{v.rng.randint(10000, 99999)}-{v.rng.randint(1000, 9999)}",
+    "float": lambda v: f"{v.rng.uniform(-1000, 1000):.{v.rng.randint(9, 15)}f}",
+    "k8s_pod": lambda v: f"{v.fake['en_US'].word()}-{_hex(v, 10)}-{''.join(v.rng.choice(string.ascii_lowercase + string.digits) for _ in range(5))}",
+    "semver_build": lambda v: f"{v.rng.randint(0, 9)}.{v.rng.randint(0, 30)}.{v.rng.randint(0, 30)}+build.{v.rng.randint(100, 99999)}",
+    "masked_card": lambda v: v.rng.choice(["**** **** **** ", "XXXX-XXXX-XXXX-", "ending in ", "•••• "]) + f"{v.rng.randint(0, 9999):04d}",
+    "snowflake_id": lambda v: f'"id": {v.rng.randint(10**17, 2 * 10**18)}',
+    "token_count": lambda v: f"{v.rng.randint(10**9, 10**10):,} tokens",
 }
 
 
@@ -271,8 +352,9 @@ def _assistant_table(v: _Values, pii: list[tuple[str, str]]) -> str:
 
 
 def _tool_call(v: _Values, pii: list[tuple[str, str]]) -> str:
+    names = {"email": "email", "phone": "phone", "credit_card": "card_number", "ssn": "ssn", "ip_address": "ip", "iban": "iban", "secret": "api_key"}
     args = {"note": v.fake["en_US"].sentence()}
-    args.update({f"{kind}_{i}": value for i, (kind, value) in enumerate(pii)})
+    args.update({names[kind]: value for kind, value in pii})
     call = {"id": "call_" + _hex(v, 24), "type": "function", "function": {"name": "update_customer", "arguments": json.dumps(args)}}
     return json.dumps({"role": "assistant", "tool_calls": [call]})
 
@@ -293,14 +375,58 @@ def _log(v: _Values, pii: list[tuple[str, str]]) -> str:
 
 
 def _foreign(v: _Values, pii: list[tuple[str, str]]) -> str:
-    locale = v.rng.choice(["de_DE", "fr_FR", "ja_JP"])
+    locale = v.rng.choice(["de_DE", "fr_FR", "ja_JP", "es_ES", "ru_RU", "zh_CN", "ar_AA", "pl_PL"])
     f = v.fake[locale]
-    if locale == "ja_JP":
-        return f.text(80) + "".join(f"連絡先は{value}です。" for _, value in pii) + f.text(60)
+    if locale in ("ja_JP", "zh_CN"):
+        said = "連絡先は{}です。" if locale == "ja_JP" else "联系方式：{}。"
+        return f.text(80) + "".join(said.format(value) for _, value in pii) + f.text(60)
     return f.sentence() + " " + " ".join(f"{f.word()}: {value}." for _, value in pii) + " " + f.sentence()
 
 
-_CONTEXTS = (_chat_prompt, _assistant_table, _tool_call, _config, _log, _foreign)
+def _stack_trace(v: _Values, pii: list[tuple[str, str]]) -> str:
+    f = v.fake["en_US"]
+    frames = "\n".join(f'  File "/srv/app/{f.word()}.py", line {v.rng.randint(10, 900)}, in {f.word()}\n    {f.word()}({f.word()})' for _ in range(v.rng.randint(2, 4)))
+    said = {"email": "no account for", "phone": "cannot reach", "credit_card": "card declined:", "ssn": "SSN mismatch for",
+            "ip_address": "connection refused by", "iban": "invalid IBAN", "secret": "auth failed with"}  # fmt: skip
+    message = "; ".join(f"{said[kind]} {value}" for kind, value in pii) or f.sentence()
+    return f"Traceback (most recent call last):\n{frames}\n{v.rng.choice(['ValueError', 'PaymentError', 'PermissionError'])}: {message}"
+
+
+def _url(v: _Values, pii: list[tuple[str, str]]) -> str:
+    """Values in a query string, percent-encoded as a browser or ``urlencode`` writes them."""
+    names = {"email": "email", "phone": "phone", "credit_card": "card", "ssn": "ssn", "ip_address": "client_ip", "iban": "iban", "secret": "access_token"}
+    params = [f"ref={v.fake['en_US'].word()}"]
+    for kind, value in pii:
+        raw = LABELS.get(value, value)
+        shown = raw if "%" in raw else urllib.parse.quote(raw, safe="@:")
+        RENDERED[value] = shown
+        params.append(f"{names[kind]}={shown}")
+    v.rng.shuffle(params)
+    return f"GET https://app.{v.fake['en_US'].domain_name()}/api/v2/{v.fake['en_US'].word()}?{'&'.join(params)} HTTP/1.1"
+
+
+def _shell(v: _Values, pii: list[tuple[str, str]]) -> str:
+    said = {"email": 'git config --global user.email "{}"', "phone": 'twilio api:core:messages:create --to "{}" --body "ok"',
+            "credit_card": "./charge.sh --card '{}' --amount 10", "ssn": "grep -rn '{}' /data/exports", "ip_address": "ping -c 3 {}",
+            "iban": './payout --iban "{}"', "secret": "export API_KEY={}"}  # fmt: skip
+    lines = ["$ cd ~/src/" + v.fake["en_US"].word()]
+    for kind, value in pii:
+        lines.append("$ " + (value if _composite(value) or value.startswith(("ssh ", "scp ", "rsync ")) else said[kind].format(value)))
+    return "\n".join(lines + ["$ make test", f"ok  {v.rng.randint(3, 90)} passed"])
+
+
+def _code(v: _Values, pii: list[tuple[str, str]]) -> str:
+    names = {"email": "ADMIN_EMAIL", "phone": "SUPPORT_PHONE", "credit_card": "TEST_CARD", "ssn": "ssn", "ip_address": "DB_HOST", "iban": "PAYOUT_IBAN", "secret": "api_key"}
+    lines = ["import os", "from app import client", ""]
+    for kind, value in pii:
+        lines.append(f'{names[kind]} = """{value}"""' if _composite(value) else f'{names[kind]} = "{value}"')
+    lines += ["", f"def {v.fake['en_US'].word()}():", f"    return client.get({v.rng.randint(1, 99)})"]
+    return "```python\n" + "\n".join(lines) + "\n```"
+
+
+_CONTEXTS = (_chat_prompt, _assistant_table, _tool_call, _config, _log, _foreign, _stack_trace, _url, _shell, _code)
+# Contexts that name each value (``My SSN is``, ``"ssn":``, ``ssn=``): a bare nine-digit SSN is fair to find there.
+_NAMING = (_chat_prompt, _assistant_table, _tool_call, _config, _log, _stack_trace, _url, _code)
 _TYPES = ("email", "phone", "credit_card", "ssn", "ip_address", "iban", "secret")
 
 
@@ -308,17 +434,31 @@ def generate(n: int = 1500, seed: int = SEED) -> list[Sample]:
     """``n`` samples; about 70 % carry 1-3 PII values, every sample carries 1-3 hard negatives."""
     rng = random.Random(seed)
     Faker.seed(seed)
-    fake = Faker(["en_US", "en_GB", "de_DE", "fr_FR", "ja_JP", "nl_NL", "es_ES", "it_IT"])
+    fake = Faker(["en_US", "en_GB", "de_DE", "fr_FR", "ja_JP", "nl_NL", "es_ES", "it_IT", "ru_RU", "zh_CN", "ar_AA", "pl_PL"])
     values = _Values(rng, fake)
     samples = []
     for _ in range(n):
-        pii = [(k, getattr(values, k)()) for k in rng.sample(_TYPES, rng.choice([0, 1, 1, 2, 3]))]
-        negatives = [values.negative() for _ in range(rng.randint(1, 3))]
         context = rng.choice(_CONTEXTS)
+        RENDERED.clear()
+        pii = [(k, _value(values, k, context)) for k in rng.sample(_TYPES, rng.choice([0, 1, 1, 2, 3]))]
+        negatives = [values.negative() for _ in range(rng.randint(1, 3))]
         text = context(values, pii)
         text += "\n" + " ".join(f"{fake['en_US'].word()} {value}," for _, value in negatives)
         samples.append(_locate(text, pii, negatives))
     return samples
+
+
+def _value(values: _Values, kind: str, context: Callable[..., str]) -> str:
+    """A value of ``kind`` in a form that fits where it is written."""
+    if kind == "ssn":
+        return values.ssn(named=context in _NAMING)
+    if kind == "email" and context is _url:
+        return values.url_email()
+    if kind == "ip_address" and context is _shell and values.rng.random() < 0.6:
+        return values.login()
+    if kind == "phone" and context is _foreign and values.rng.random() < 0.3:
+        return values.full_width_phone()
+    return getattr(values, kind)()
 
 
 def _locate(text: str, pii: list[tuple[str, str]], negatives: list[tuple[str, str]]) -> Sample:
@@ -326,12 +466,16 @@ def _locate(text: str, pii: list[tuple[str, str]], negatives: list[tuple[str, st
     for bucket, items in ((sample.positives, pii), (sample.negatives, negatives)):
         for kind, shown in items:
             value = LABELS.get(shown, shown)
-            if kind == "ip_address" and shown.startswith(("[", "http")):
+            if shown in LABELS:
+                pass  # the labeled part was set where it was made
+            elif kind == "ip_address" and shown.startswith(("[", "http")):
                 value = shown.split("]")[0].lstrip("[") if shown.startswith("[") else shown.split("/")[2]
             elif kind == "ip_address" and shown.count(":") == 1:
                 value = shown.split(":")[0]
             elif kind == "email" and shown.startswith(("<", "mailto:")):
                 value = shown.strip("<>").removeprefix("mailto:")
+            if shown in RENDERED and "%" not in value:
+                value = urllib.parse.quote(value, safe="@:")  # as the context wrote it
             escaped = json.dumps(value)[1:-1]
             for form in (escaped, json.dumps(escaped)[1:-1]):  # inside JSON, or JSON inside JSON
                 if value not in text and form in text:
@@ -367,11 +511,12 @@ def clean_chat_text(megabytes: float, seed: int = SEED) -> str:
     return "\n".join(parts)
 
 
-def with_pii(text: str, fraction: float, seed: int = SEED) -> str:
-    """``text`` with PII values inserted until they make up about ``fraction`` of its bytes."""
+def with_pii(text: str, fraction: float, seed: int = SEED, evasive: bool = False) -> str:
+    """``text`` with PII values inserted until they make up about ``fraction`` of its bytes; in evasive
+    forms too (one in ten or so) if ``evasive``."""
     rng = random.Random(seed + 1)
     Faker.seed(seed + 1)
-    values = _Values(rng, Faker(["en_US", "en_GB", "de_DE", "fr_FR", "nl_NL", "es_ES", "it_IT"]))
+    values = _Values(rng, Faker(["en_US", "en_GB", "de_DE", "fr_FR", "nl_NL", "es_ES", "it_IT"]), evasive)
     words = text.split(" ")
     budget = len(text) * fraction
     inserted = 0.0
@@ -429,3 +574,32 @@ def evaluate(detect: Callable[[str], list[Detection]], samples: list[Sample], ty
         misses=misses,
         false_alarms=false_alarms,
     )
+
+
+# ---- person names and street addresses (the optional types) ------------------------------------------
+
+_CUED_NAME = ("My name is {}.", "Dear {},", "Thanks,\n{}", "Best regards,\n{}", '{{"customer_name": "{}"}}', "Name: {}", "Hi, this is {}.", "I'm {} from support.")
+_UNCUED_NAME = ("I met {} at the conference.", "{} approved the pull request.", "Ask {} about it.")
+_NOT_A_NAME_OR_ADDRESS = (
+    "Route 66 is long.", "Read the 3 Main features first.", "I am Happy to help.", "Dear Customer,", "Hello World!",
+    "The Team", "Update 2 Main Street Fighter levels", "Chapter 12 Park Place rules", "Thanks, Everyone.",
+)
+
+
+def names_and_addresses(n: int = 600, seed: int = SEED) -> list[Sample]:
+    """Names (most with a cue the text gives, some without) and street addresses (US, UK, German, French),
+    with look-alikes that are neither."""
+    rng = random.Random(seed)
+    Faker.seed(seed)
+    fake = Faker(["en_US", "en_GB", "de_DE", "fr_FR"])
+    samples = []
+    for _ in range(n):
+        f = fake[rng.choice(["en_US", "en_GB", "de_DE", "fr_FR"])]
+        name = f.name() if rng.random() < 0.7 else f"{rng.choice(['Mr.', 'Ms.', 'Dr.'])} {f.last_name()}"
+        said = rng.choice(_CUED_NAME if rng.random() < 0.8 else _UNCUED_NAME).format(name)
+        address = f.street_address().replace("\n", ", ")
+        text = f"{fake['en_US'].sentence()} {said} Please ship it to {address}. {rng.choice(_NOT_A_NAME_OR_ADDRESS)}"
+        person = name.split(" ", 1)[1] if name.startswith(("Mr.", "Ms.", "Dr.")) else name
+        sample = _locate(text, [("person", person), ("street_address", address)], [])
+        samples.append(sample)
+    return samples

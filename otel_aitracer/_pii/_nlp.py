@@ -1,9 +1,11 @@
-"""Person names and street addresses, which need a language model: Presidio over spaCy.
+"""Person names and street addresses by a language model: Presidio over spaCy.
 
 Optional (``pip install 'otel-aitracer[nlp]'`` plus a spaCy pipeline such as
-``python -m spacy download en_core_web_lg``) and off by default: a statistical
-model costs two to three orders of magnitude more time per byte than the
-regular-expression detectors, and hundreds of MB of memory. Names come from the
+``python -m spacy download en_core_web_lg``, named by ``nlp_model`` or
+:envvar:`AITRACER_PII_NLP_MODEL`); without one the two types are found by rules
+(:mod:`._names`). A statistical model costs two to three orders of magnitude
+more time per byte than the regular-expression detectors, and hundreds of MB of
+memory. Names come from the
 model's named entities; street addresses from a Presidio pattern recognizer
 (number, capitalised street name, street type), stronger next to context words.
 """
@@ -12,14 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._config import env_text
 from .._fork import new_lock
 from ..environment_variables import AITRACER_PII_NLP_MODEL
 from ..exceptions import ConfigurationError
 from ._findings import Finding
+from ._names import PERSON, STREET_ADDRESS
 
-PERSON = "person"
-STREET_ADDRESS = "street_address"
 NLP_TYPES: tuple[str, ...] = (PERSON, STREET_ADDRESS)
 DEFAULT_MODEL = "en_core_web_lg"
 _ENTITIES = {PERSON: "PERSON", STREET_ADDRESS: "STREET_ADDRESS"}
@@ -34,9 +34,9 @@ _MIN_SCORE = 0.5
 class NLPDetector:
     """Finds ``person`` and ``street_address`` with Presidio's analyzer over a spaCy pipeline."""
 
-    def __init__(self, types: frozenset[str], model: str | None = None) -> None:
+    def __init__(self, types: frozenset[str], model: str) -> None:
         self.types = types
-        self.model = model or env_text(AITRACER_PII_NLP_MODEL, DEFAULT_MODEL) or DEFAULT_MODEL
+        self.model = model
         self._analyzer = _analyzer(self.model)
         self._entities = [_ENTITIES[t] for t in sorted(types)]
         self._types_of = {v: k for k, v in _ENTITIES.items()}

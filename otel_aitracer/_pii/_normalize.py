@@ -1,42 +1,133 @@
-"""Cheap evasions undone before matching: percent-encoded ``@ + . - _`` and spaces, no-break and thin
-spaces, full-width digits and at signs. Offsets of what is found still point into the original text."""
+"""Cheap evasions undone before matching, so ``jane%40example.com``, ``4111 1111 1111 1111`` with
+no-break spaces, ``０９０－１２３４－５６７８`` and ``jane [at] example [dot] com`` are found like their
+plain forms. Offsets of what is found still point into the original text (:class:`Origin`).
+
+Undone: percent-escapes of the characters addresses and numbers are made of; the HTML entities of
+``@``; ``[at]``/``(at)`` and ``[dot]``/``(dot)``; exotic spaces; full-width digits, letters and
+``@ + - . _``; and invisible characters (zero-width spaces and joiners, soft hyphens, direction marks),
+which are dropped. The look-alike characters are also undone where they are written as JSON escapes
+(``\u00a0``, as tool-call arguments carry them) or percent-encoded UTF-8 (``%E2%80%AF``).
+"""
 
 from __future__ import annotations
 
+import bisect
 import re
+import urllib.parse
 
-# Only what can hide a value's shape: a percent-escape of a character addresses and numbers are made of,
-# an exotic space, a full-width digit or @. Prose without them costs this one search.
-_ESCAPE = r"%(?:40|2[BbEeDd0]|5[Ff])"
-_LOOKALIKE = r"[\u00a0\u2000-\u200a\u202f\u205f\u3000\uff10-\uff19\uff20]"
-_EVASIVE = re.compile(f"{_ESCAPE}|{_LOOKALIKE}")
-_ANY_ESCAPE, _ANY_LOOKALIKE = re.compile(_ESCAPE), re.compile(_LOOKALIKE)  # each alone scans fast; together they do not
-_PERCENT = {"40": "@", "2B": "+", "2E": ".", "2D": "-", "20": " ", "5F": "_"}
+# Each evasion pattern starts with a literal or a rare character, so each is searched for fast and only
+# when its literal is in the text; one alternation of them all would try every position (20x slower).
+_PERCENT_ESCAPE = r"%(?:40|2[0BbEeDdFf89]|3[Aa]|5[BbDdFf])|%[cCeE][0-9a-fA-F](?:%[89abAB][0-9a-fA-F]){1,2}"  # and UTF-8
+_ENTITY = r"&#(?:64|[xX]40);|&commat;"
+_JSON_ESCAPE = r"\\u(?:00[aA][0dD]|20[0-6][0-9a-fA-F]|3000|[fF][eE][fF][fF]|[fF][fF][0-5][0-9a-fA-F])"  # after any backslashes
+_SPELLED = r"[\[(](?:at|dot|AT|DOT)[\])]"  # with a space on either side taken along
+_SPACES = "\u00a0" + "".join(map(chr, range(0x2000, 0x200B))) + "\u202f\u205f\u3000"
+_FULL_WIDTH = "\uff0b\uff0d\uff0e\uff3f" + "".join(map(chr, (*range(0xFF10, 0xFF1A), *range(0xFF20, 0xFF3B), *range(0xFF41, 0xFF5B))))
+_INVISIBLE = "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad"
+_LOOKALIKES = _SPACES + _FULL_WIDTH + _INVISIBLE
+_LOOKALIKE = "[" + _LOOKALIKES + "]"
+# (what must be in the text for the pattern to match, pattern)
+_SEARCHES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
+    (("%",), re.compile(_PERCENT_ESCAPE)),
+    (("&",), re.compile(_ENTITY)),
+    (("\\u",), re.compile(_JSON_ESCAPE)),
+    (("at]", "at)", "AT]", "AT)", "dot]", "dot)", "DOT]", "DOT)"), re.compile(_SPELLED)),
+)
+_ANY_LOOKALIKE = re.compile(_LOOKALIKE)
+# The same, for the one-pass prefilter (:mod:`._prefilter`), which reads UTF-8 bytes and reports the spans.
+SEEDS: tuple[bytes, ...] = (
+    *(search.pattern.encode() for _, search in _SEARCHES),
+    b"|".join(b"".join(b"\\x%02x" % b for b in c.encode()) for c in _LOOKALIKES),
+)
+_PLAIN = {"%40": "@", "%2B": "+", "%2E": ".", "%2D": "-", "%20": " ", "%5F": "_", "%28": "(", "%29": ")", "%2F": "/", "%3A": ":", "%5B": "[", "%5D": "]", "&#64;": "@", "&#X40;": "@", "&COMMAT;": "@"}
+_PLAIN_CHARS = str.maketrans({**{c: " " for c in _SPACES}, **{c: chr(ord(c) - 0xFEE0) for c in _FULL_WIDTH}, **{c: "" for c in _INVISIBLE}})
 
 
-def normalized(text: str) -> tuple[str, list[int] | None]:
-    """``text`` with the evasions undone, and each of its characters' offset in ``text`` (one more entry for
-    the end); ``(text, None)`` when there is nothing to undo."""
-    if not ("%" in text and _ANY_ESCAPE.search(text)) and (text.isascii() or not _ANY_LOOKALIKE.search(text)):
-        return text, None  # the usual case, decided by checks that cost almost nothing (isascii is a flag CPython keeps)
+class Origin:
+    """Maps an offset in the normalized text back to the original: a sorted list of the points after
+    which the two differ in length, with the difference from there on."""
+
+    __slots__ = ("_after", "_shift")
+
+    def __init__(self, after: list[int], shift: list[int]) -> None:
+        self._after, self._shift = after, shift
+
+    def __getitem__(self, offset: int) -> int:
+        i = bisect.bisect_right(self._after, offset) - 1
+        return offset + (self._shift[i] if i >= 0 else 0)
+
+
+def evasions(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` has evasions, found without the prefilter."""
+    spans = [m.span() for needles, search in _SEARCHES if any(n in text for n in needles) for m in search.finditer(text)]
+    if not text.isascii():  # a flag CPython keeps: free
+        spans += [m.span() for m in _ANY_LOOKALIKE.finditer(text)]
+    return spans
+
+
+def normalized(text: str, spans: list[tuple[int, int]] | None = None) -> tuple[str, Origin | None]:
+    """``text`` with the evasions at ``spans`` (found here when ``None``) undone, and where its offsets
+    lie in ``text``; ``(text, None)`` when there is nothing to undo."""
+    if spans is None:
+        spans = evasions(text)
+    if not spans:
+        return text, None
     out: list[str] = []
-    origin: list[int] = []
-    last = 0
-    for m in _EVASIVE.finditer(text):
-        out.append(text[last : m.start()])
-        origin.extend(range(last, m.start()))
-        out.append(_plain(m.group()))
-        origin.append(m.start())
-        last = m.end()
+    after: list[int] = []
+    shift: list[int] = []
+    last, length, delta = 0, 0, 0
+    for start, end in sorted(spans, key=lambda span: (span[0], -span[1])):  # the longest of one start
+        if start < last:
+            continue  # inside the one before (a seed reported twice, an escape inside an escape)
+        evasion = text[start:end]
+        start, end = _widened(text, start, end, last)
+        out.append(text[last:start])
+        plain = _plain(evasion)
+        out.append(plain)
+        length += start - last + len(plain)
+        if len(plain) != end - start:
+            delta += end - start - len(plain)
+            after.append(length)
+            shift.append(delta)
+        last = end
     out.append(text[last:])
-    origin.extend(range(last, len(text) + 1))
-    return "".join(out), origin
+    return "".join(out), Origin(after, shift)
+
+
+def _widened(text: str, start: int, end: int, last: int) -> tuple[int, int]:
+    """The backslashes before a JSON escape (``\\\\u00a0`` in JSON inside JSON), and the spaces around a
+    spelled-out ``[at]``, go with the evasion."""
+    if text[start] == "\\":
+        while start > last and text[start - 1] == "\\":
+            start -= 1
+    elif text[start] in "[(":
+        if start > last and text[start - 1] == " ":
+            start -= 1
+        if text[end : end + 1] == " ":
+            end += 1
+    return start, end
 
 
 def _plain(evasion: str) -> str:
-    if evasion[0] == "%":
-        return _PERCENT[evasion[1:].upper()]
-    code = ord(evasion)
-    if 0xFF10 <= code <= 0xFF19:
-        return chr(code - 0xFF10 + 48)
-    return "@" if code == 0xFF20 else " "
+    """What ``evasion`` stands for; itself where it encodes a character that is no look-alike."""
+    if len(evasion) == 1:
+        return evasion.translate(_PLAIN_CHARS)
+    if evasion[0] == "\\":
+        return _decoded(chr(int(evasion[-4:], 16)), evasion)
+    if evasion[0] == "%" and len(evasion) > 3:
+        return _decoded(urllib.parse.unquote(evasion, errors="strict") if _utf8(evasion) else "", evasion)
+    if evasion[0] in "[(":
+        return "@" if evasion[1] in "aA" else "."
+    return _PLAIN[evasion.upper()]
+
+
+def _decoded(char: str, evasion: str) -> str:
+    return char.translate(_PLAIN_CHARS) if len(char) == 1 and char in _LOOKALIKES else evasion
+
+
+def _utf8(escaped: str) -> bool:
+    try:
+        bytes.fromhex(escaped.replace("%", "")).decode()
+    except ValueError:
+        return False
+    return True

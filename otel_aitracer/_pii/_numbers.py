@@ -26,7 +26,7 @@ from ._findings import (
     before,
     is_word_char,
 )
-from ._phones import date_shaped, phones
+from ._phones import date_shaped, digit_count, phones
 
 _A = re.ASCII
 # A run of digits and separators, started only where a run starts, and not a bare date or
@@ -39,16 +39,35 @@ _CLUSTER = re.compile(
     _A,
 )
 _LOOKBACK = 2  # '+' or '(' just before a cluster belongs to it
+_SEPARATORS = r"[ .\-/()]"
+# What every finding here contains, for the one-pass prefilter (:mod:`._prefilter`): nine digits in one
+# run (cards, SSNs, NANP and national phones), ``+`` and seven digits (international phones), a dotted
+# quad, an IBAN's country code and check digits. A run reports once per group end, not per digit; only
+# the end is reported (the window reaches back over the run).
+SEEDS: tuple[bytes, ...] = tuple(
+    p.encode()
+    for p in (
+        rf"[0-9](?:{_SEPARATORS}*[0-9]){{8,}}(?:[^0-9]|\z)",
+        rf"\+[1-9](?:{_SEPARATORS}*[0-9]){{6,}}(?:[^0-9]|\z)",
+        r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?:[^0-9]|\z)",
+        r"[A-Z]{2}[0-9]{2}",
+    )
+)
+_RUN_CHARS = frozenset("0123456789 .-/()+")
+_RUN = re.compile(r"[0-9 .\-/()+]*")
+_REACH_BEFORE = 40  # an IBAN's start (30) and the lookback, before a run
+_REACH_AFTER = 40  # an IBAN's tail, and the date shapes the cluster pattern looks ahead for
 
-_CARD = re.compile(r"(?<![0-9A-Za-z_.\-])[0-9](?:[ \-.]?[0-9]){12,18}(?![0-9A-Za-z_]|[.\-][0-9])", _A)
+_CARD = re.compile(r"(?<![0-9A-Za-z_.\-+])[0-9](?:[ \-.]?[0-9]){12,18}(?![0-9A-Za-z_]|[.\-][0-9])", _A)
 _SSN = re.compile(r"(?<![0-9A-Za-z_.\-])([0-9]{3})([ \-])([0-9]{2})\2([0-9]{4})(?![0-9A-Za-z_]|[.\-][0-9])", _A)
 _NINE_DIGITS = re.compile(r"(?<![0-9A-Za-z_.\-])[0-9]{9}(?![0-9A-Za-z_]|[.\-][0-9])", _A)
 _IPV4 = re.compile(r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9]|\.[0-9])", _A)
 _IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}", _A)
 
-_NOT_A_CARD = ("imei", "isbn", "order", "order no", "order number", "invoice", "tracking", "tracking number", "ticket", "serial")
+_NOT_A_CARD = ("imei", "isbn", "order", "order no", "order number", "invoice", "tracking", "tracking number", "ticket", "serial", "id", "_id")
 _NOT_AN_IP = ("version", "ver", "v", "oid", "release", "build", "firmware", "sdk", "python", "node")
-_SSN_WORDS = ("ssn", "social security", "social security number", "tax id")
+_SSN_WORDS = ("ssn", "social security", "tax id", "taxpayer id")
+_SSN_REACH = 32
 
 # (prefix ranges, allowed lengths) of the card networks; anything else is an account or order number.
 _CARD_RANGES: tuple[tuple[int, int, frozenset[int]], ...] = (
@@ -85,10 +104,12 @@ _IBAN_LENGTHS = {
 }  # fmt: skip
 
 
-def scan_numbers(text: str, types: frozenset[str]) -> Iterator[Finding]:
-    """Yield digit-shaped findings of the requested ``types`` in ``text``."""
+def scan_numbers(text: str, types: frozenset[str], seeds: list[int] | None = None) -> Iterator[Finding]:
+    """Yield digit-shaped findings of the requested ``types`` in ``text``; only around ``seeds`` (where
+    :data:`SEEDS` matches end) when the prefilter found them."""
     iban_end = 0
-    for cluster in _CLUSTER.finditer(text):
+    clusters = _CLUSTER.finditer(text) if seeds is None else _clusters_near(text, seeds)
+    for cluster in clusters:
         start, end = cluster.span()
         if IBAN in types and end > iban_end and _IBAN_START.search(text, max(0, start - 30), end):
             for finding in _ibans(text, start, end):
@@ -99,20 +120,54 @@ def scan_numbers(text: str, types: frozenset[str]) -> Iterator[Finding]:
         yield from _scan_cluster(text, start, end, types)
 
 
+def _clusters_near(text: str, seeds: list[int]) -> Iterator[re.Match[str]]:
+    """The clusters in the runs of digits and separators around ``seeds``, each once."""
+    last = 0
+    for start, end in _windows(text, seeds):
+        for cluster in _CLUSTER.finditer(text, max(start, last), end):
+            last = cluster.end()
+            yield cluster
+
+
+def _windows(text: str, seeds: list[int]) -> list[tuple[int, int]]:
+    """Each seed widened to its whole run and the context the patterns look at; windows that touch are
+    merged, and none ends inside a run, so every cluster lies whole in one window."""
+    merged: list[tuple[int, int]] = []
+    for end in sorted(seeds):
+        if merged and end <= merged[-1][1] - _REACH_AFTER:
+            continue
+        start = end - 1 if end and text[end - 1] not in _RUN_CHARS else end  # the seed's closing character
+        while start > 0 and text[start - 1] in _RUN_CHARS:
+            start -= 1
+        start = max(0, start - _REACH_BEFORE)
+        stop = _run_end(text, _run_end(text, end) + _REACH_AFTER)
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(stop, merged[-1][1]))
+        else:
+            merged.append((start, stop))
+    return merged
+
+
+def _run_end(text: str, pos: int) -> int:
+    """Where the run of digits and separators at ``pos`` ends (``pos`` itself if none is there)."""
+    m = _RUN.match(text, pos)
+    return pos if m is None else m.end()
+
+
 def _scan_cluster(text: str, start: int, end: int, types: frozenset[str]) -> Iterator[Finding]:
     """Only the shapes this cluster's digit count allows are tried (most clusters are dates)."""
-    chunk = text[start:end]
-    separators = chunk.count(" ") + chunk.count("-") + chunk.count(".") + chunk.count("/") + chunk.count("(") + chunk.count(")")
-    digits = len(chunk) - separators
+    digits = digit_count(text[start:end])
     first = start
     start = max(0, start - _LOOKBACK)
     taken: list[tuple[int, int]] = []
+    low, high = end, start
     for kind, finder, min_digits in _FINDERS:
-        if kind in types and digits >= min_digits:
+        if digits >= min_digits and kind in types:
             for s, e in finder(text, start, end, taken):
                 taken.append((s, e))
+                low, high = min(low, s), max(high, e)
                 yield Finding(kind, s, e)
-            if taken and min(s for s, _ in taken) <= first and max(e for _, e in taken) >= end:
+            if low <= first and high >= end:
                 return  # the whole cluster is accounted for
 
 
@@ -176,12 +231,21 @@ def _ssns(text: str, start: int, end: int, taken: list[tuple[int, int]]) -> Iter
     for m in _SSN.finditer(text, start, end):
         if ssn_valid(m.group(1), m.group(3), m.group(4)) and not date_shaped(m.group()):
             yield m.span()
-    head = text[max(0, start - 40) : start + _LOOKBACK].lower()  # start is already the cluster's start less the lookback
-    if "ssn" in head or "social" in head or "tax id" in head:
-        for m in _NINE_DIGITS.finditer(text, start, end):
-            raw = m.group()
-            if ssn_valid(raw[:3], raw[3:5], raw[5:]) and _context(text, m.start(), _SSN_WORDS, 32):
-                yield m.span()
+    for m in _NINE_DIGITS.finditer(text, start, end):
+        raw = m.group()
+        if ssn_valid(raw[:3], raw[3:5], raw[5:]) and _named_ssn(text, m.start()):
+            yield m.span()
+
+
+def _named_ssn(text: str, start: int) -> bool:
+    """Nine bare digits are an SSN only where a word just before names one (``my SSN 123456789``,
+    ``"ssn": "…"``, ``| SSN | … |``, ``SSN mismatch for …``) and no other number sits in between."""
+    head = text[max(0, start - _SSN_REACH) : start].lower()
+    for word in _SSN_WORDS:
+        at = head.rfind(word)
+        if at != -1 and not before(head, at).isalpha() and not after(head, at + len(word)).isalpha():
+            return not any(c.isdigit() for c in head[at + len(word) :])
+    return False
 
 
 def ssn_valid(area: str, group: str, serial: str) -> bool:
@@ -254,8 +318,8 @@ _LETTER_VALUES = {ord(c): str(10 + i) for i, c in enumerate("ABCDEFGHIJKLMNOPQRS
 
 def _context(text: str, start: int, words: tuple[str, ...], window: int) -> bool:
     """Whether the value is labelled by one of ``words`` (``IMEI: …``, ``version 1.2.3.4``)."""
-    head = text[max(0, start - window) : start].lower().rstrip(" :=#.-'\"")
-    return any(head.endswith(w) and not is_word_char(before(head, len(head) - len(w))) for w in words)
+    head = text[max(0, start - window) : start].lower().rstrip(" :=#.-'\"\\|")
+    return any(head.endswith(w) and (w[0] == "_" or not is_word_char(before(head, len(head) - len(w)))) for w in words)
 
 
 # (type, finder, fewest digits it can match)

@@ -13,7 +13,7 @@ import orjson
 
 from .._config import env_text
 from .._fork import new_lock
-from ..environment_variables import AITRACER_PII_SALT
+from ..environment_variables import AITRACER_PII_NLP_MODEL, AITRACER_PII_SALT
 from ..exceptions import ConfigurationError
 from ._findings import BUILTIN_TYPES, Finding
 from ._nlp import NLP_TYPES, NLPDetector
@@ -30,8 +30,8 @@ _CACHE_MAX_ITEM = 1_000_000
 
 class PIIRedactor:
     """Finds ``email``, ``phone``, ``credit_card``, ``ssn``, ``ip_address``, ``iban``, ``secret``
-    (the default), custom patterns, and with the ``nlp`` extra ``person`` and ``street_address``
-    (spaCy pipeline ``nlp_model``), and replaces them per ``action``:
+    (the default), custom patterns, and on request ``person`` and ``street_address`` (by rules, or with
+    the ``nlp`` extra by the spaCy pipeline ``nlp_model``), and replaces them per ``action``:
 
     - ``mask`` → ``[EMAIL]``; ``redact`` → ``***``; ``none`` → detect and count only;
     - ``hash`` → ``[EMAIL:<12 hex>]``, an HMAC-SHA256 of the value keyed by ``salt``
@@ -57,7 +57,8 @@ class PIIRedactor:
         self._custom = _compile_custom(custom_patterns)
         self.types: frozenset[str] = _check_types(types)
         nlp_types = self.types.intersection(NLP_TYPES)
-        self._nlp = NLPDetector(nlp_types, nlp_model) if nlp_types else None
+        model = nlp_model or env_text(AITRACER_PII_NLP_MODEL)
+        self._nlp = NLPDetector(nlp_types, model) if nlp_types and model else None  # else rules (``_names``)
         self._salt = _salt_bytes(salt if salt is not None else env_text(AITRACER_PII_SALT))
         self._cache: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
         self._cache_chars = 0

@@ -10,37 +10,41 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Iterator
+from typing import Iterable, Iterator, Mapping
 
 from ._findings import SECRET, Finding, before, is_word_char
 
 _A = re.ASCII
-# (pattern, group holding the secret): each starts with a literal the engine can search for.
-_PREFIXED: tuple[tuple[re.Pattern[str], int], ...] = tuple(
-    (re.compile(p, _A), g)
-    for p, g in (
-        (r"sk-(?:ant-(?:api|admin)[0-9]{2}-|proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\-]{20,}", 0),  # OpenAI, Anthropic
-        (r"A(?:KIA|SIA|BIA|CCA)[A-Z0-9]{16}|AIza[0-9A-Za-z_\-]{35}", 0),  # AWS key id, Google API key
-        (r"gh[pousr]_[A-Za-z0-9]{36,}", 0),  # GitHub tokens
-        (r"github_pat_[A-Za-z0-9_]{40,}", 0),  # GitHub fine-grained tokens
-        (r"x(?:ox[abposre]|app)-[A-Za-z0-9\-]{10,}", 0),  # Slack tokens
-        (r"hooks\.slack\.com/services/[A-Za-z0-9_/\-]{20,}", 0),  # Slack webhook
-        (r"k_(?:live|test)_[A-Za-z0-9]{16,}", 0),  # Stripe sk_/rk_ (checked below)
-        (r"whsec_[A-Za-z0-9+/=]{20,}", 0),  # Stripe webhook secret
-        (r"\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*", 0),  # JWT, found by its payload (``.`` is rarer than ``e``)
-        (r"Bearer[ \t]+([A-Za-z0-9\-._~+/]{12,}=*)", 1),
-        (r"bearer[ \t]+([A-Za-z0-9\-._~+/]{12,}=*)", 1),
-        (r"://[A-Za-z0-9._~%!$&*+;=\-]{1,64}:([^\s/?#@:]{1,128})@", 1),  # password in a URL's userinfo
-    )
+# (seed, pattern, group holding the secret). Each pattern starts with a literal the engine can search
+# for; its seed is where every match starts, for the one-pass prefilter (:mod:`._prefilter`).
+_ROWS = (
+    (r"sk-", r"sk-(?:ant-(?:api|admin)[0-9]{2}-|proj-|svcacct-|admin-|None-)?[A-Za-z0-9_\-]{20,}", 0),  # OpenAI, Anthropic
+    (r"A(?:KIA|SIA|BIA|CCA|Iza)", r"A(?:KIA|SIA|BIA|CCA)[A-Z0-9]{16}|AIza[0-9A-Za-z_\-]{35}", 0),  # AWS key id, Google API key
+    (r"gh[pousr]_", r"gh[pousr]_[A-Za-z0-9]{36,}", 0),  # GitHub tokens
+    (r"github_pat_", r"github_pat_[A-Za-z0-9_]{40,}", 0),  # GitHub fine-grained tokens
+    (r"x(?:ox[abposre]|app)-", r"x(?:ox[abposre]|app)-[A-Za-z0-9\-]{10,}", 0),  # Slack tokens
+    (r"hooks\.slack\.com/", r"hooks\.slack\.com/services/[A-Za-z0-9_/\-]{20,}", 0),  # Slack webhook
+    (r"k_(?:live|test)_", r"k_(?:live|test)_[A-Za-z0-9]{16,}", 0),  # Stripe sk_/rk_ (checked below)
+    (r"whsec_", r"whsec_[A-Za-z0-9+/=]{20,}", 0),  # Stripe webhook secret
+    (r"glpat-", r"glpat-[A-Za-z0-9_\-]{20,}", 0),  # GitLab personal access token
+    (r"hf_", r"hf_[A-Za-z0-9]{30,}", 0),  # Hugging Face
+    (r"npm_", r"npm_[A-Za-z0-9]{36,}", 0),
+    (r"SG\.", r"SG\.[A-Za-z0-9_\-]{16,32}\.[A-Za-z0-9_\-]{30,64}", 0),  # SendGrid
+    (r"\.eyJ", r"\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*", 0),  # JWT, found by its payload (``.`` is rarer than ``e``)
+    (r"Bearer[ \t]", r"Bearer[ \t]+([A-Za-z0-9\-._~+/]{12,}=*)", 1),
+    (r"bearer[ \t]", r"bearer[ \t]+([A-Za-z0-9\-._~+/]{12,}=*)", 1),
+    (r"://", r"://[A-Za-z0-9._~%!$&*+;=\-]{1,64}:([^\s/?#@:]{1,128})@", 1),  # password in a URL's userinfo
 )
-_STRIPE = 6
-_JWT = 8
+_PREFIXED: tuple[tuple[re.Pattern[str], int], ...] = tuple((re.compile(p, _A), g) for _, p, g in _ROWS)
+_STRIPE = next(i for i, row in enumerate(_ROWS) if row[0].startswith("k_"))  # found without its s/r
+_JWT = next(i for i, row in enumerate(_ROWS) if "eyJ" in row[0])  # found by its payload
 _JWT_HEADER = re.compile(r"eyJ[A-Za-z0-9_\-]{8,}")
 _TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 _PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]{0,30}PRIVATE KEY-----")
 _PEM_END = re.compile(r"-----END [A-Z0-9 ]{0,30}PRIVATE KEY-----")
 _PEM_UNTERMINATED = 4096
+_PEM_SEED = r"-----BEGIN "
 
 # ``:`` or ``=`` after (a quote or space after) a key whose last three letters end a secret-like name;
 # checking the tail in a lookbehind keeps the ``:`` of prose, times and JSON keys out of Python.
@@ -50,17 +54,21 @@ _MAX_GAP = 6  # ``\\\":`` after a key in JSON inside JSON inside JSON
 _AFTER_SECRET_KEY = "(?:" + "|".join(f"(?<={_TAILS}{_GAP * n}[:=])" for n in range(_MAX_GAP + 1)) + ")"
 # One pass per character: a pattern starting with a literal is searched for as fast as ``str.find``.
 _ASSIGNS = (re.compile(":" + _AFTER_SECRET_KEY), re.compile("=" + _AFTER_SECRET_KEY))
+_ASSIGN_SEED = f"{_TAILS}{_GAP}{{0,{_MAX_GAP}}}[:=]"  # its start is the key's tail; the ``:``/``=`` ends it
+SEEDS: tuple[bytes, ...] = tuple(seed.encode() for seed in (*(row[0] for row in _ROWS), _PEM_SEED, _ASSIGN_SEED))
+_PEM_INDEX, _ASSIGN_INDEX = len(_ROWS), len(_ROWS) + 1
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _SECRET_KEY = re.compile(
     r"(?:^|_)(?:password|passwd|pwd|passphrase|secret|client_secret|secret_key|api_key|apikey|access_key|private_key|"
+    r"account_?key|shared_?access_?key|storage_?key|"
     r"signing_key|encryption_key|master_key|access_token|auth_token|refresh_token|id_token|session_token|bearer_token|"
     r"token|authorization|proxy_authorization|credentials?|cookie|set_cookie|connection_string|dsn)$"
 )
 # The value after ``:``/``=``: double-quoted (escapes allowed), quoted inside escaped JSON (``\\"…\\"``,
 # closed by the same escape), single-quoted, or bare up to a delimiter. Groups: 1, 3, 4, 5 hold it.
 _VALUE = re.compile(
-    r"""[ \t]{0,4}(?:"((?:[^"\\\n]|\\.){1,512})"|(\\+)"(.{1,512}?)\2"|'([^'\n]{1,512})'|([^\s"',;&}\]\[<>()]{1,512}))""",
-)
+    r"""[ \t]{0,4}(?:"((?:[^"\\\n]|\\.){1,512})"|(\\+)"(.{1,512}?)\2"|'([^'\n]{1,512})'|([^\s"',;&}\]\[<>()\u0080-\U0010ffff]{1,512}))""",
+)  # a bare value is ASCII: in ``KEY=value。次の文`` it ends before the Japanese
 _VALUE_GROUPS = (1, 3, 4, 5)
 _BARE = 5
 _AUTH_SCHEMES = frozenset({"basic", "bearer", "token", "digest", "apikey", "key"})
@@ -78,9 +86,10 @@ def is_secret_key(name: str) -> bool:
     return _SECRET_KEY.search(key) is not None
 
 
-def scan_secrets(text: str) -> Iterator[Finding]:
+def scan_secrets(text: str, seeds: Mapping[int, list[tuple[int, int]]] | None = None) -> Iterator[Finding]:
+    """Secrets in ``text``; only at ``seeds`` (index into :data:`SEEDS` -> spans) when the prefilter found them."""
     for index, (pattern, group) in enumerate(_PREFIXED):
-        for m in pattern.finditer(text):
+        for m in _matches(pattern, text, None if seeds is None else [s for s, _ in seeds.get(index, ())]):
             start, end = m.span(group)
             if index == _STRIPE:
                 start -= 1
@@ -93,8 +102,20 @@ def scan_secrets(text: str) -> Iterator[Finding]:
             if group == 0 and (is_word_char(before(text, start)) or _glued_after(text, end)):
                 continue
             yield Finding(SECRET, start, end)
-    yield from _pem_keys(text)
-    yield from _assigned(text)
+    yield from _pem_keys(text, None if seeds is None else [s for s, _ in seeds.get(_PEM_INDEX, ())])
+    yield from _assigned(text, None if seeds is None else [e - 1 for _, e in seeds.get(_ASSIGN_INDEX, ())])
+
+
+def _matches(pattern: re.Pattern[str], text: str, starts: list[int] | None) -> Iterator[re.Match[str]]:
+    """Every match of ``pattern``, or its matches at ``starts`` (later ones inside an earlier one are
+    dropped by the scanner's overlap rule, as ``finditer`` would skip them)."""
+    if starts is None:
+        yield from pattern.finditer(text)
+        return
+    for start in starts:
+        m = pattern.match(text, start)
+        if m is not None:
+            yield m
 
 
 def _jwt_start(text: str, dot: int) -> int:
@@ -109,13 +130,13 @@ def _glued_after(text: str, end: int) -> bool:
     return end < len(text) and (text[end].isascii() and (text[end].isalnum() or text[end] in "_-"))
 
 
-def _pem_keys(text: str) -> Iterator[Finding]:
+def _pem_keys(text: str, starts: list[int] | None) -> Iterator[Finding]:
     """``-----BEGIN … PRIVATE KEY-----`` to its END line (or 4 KB when it has none). The END is
     searched for once per block, and not again once the text has none: linear in the text."""
     covered = 0
     end: re.Match[str] | None = None
     exhausted = False
-    for begin in _PEM_BEGIN.finditer(text):
+    for begin in _matches(_PEM_BEGIN, text, starts):
         if begin.start() < covered:
             continue
         if not exhausted and (end is None or end.start() < begin.end()):
@@ -125,9 +146,16 @@ def _pem_keys(text: str) -> Iterator[Finding]:
         yield Finding(SECRET, begin.start(), covered)
 
 
-def _assigned(text: str) -> Iterator[Finding]:
-    """``password=…``, ``"api_key": "…"``, ``Authorization: Basic …``: the value is the secret."""
-    for m in (m for pattern in _ASSIGNS for m in pattern.finditer(text)):
+def _assigned(text: str, signs: list[int] | None) -> Iterator[Finding]:
+    """``password=…``, ``"api_key": "…"``, ``Authorization: Basic …``: the value is the secret.
+    ``signs``: where the prefilter saw a ``:``/``=`` after a secret-like key's tail."""
+    if signs is None:
+        assigns: Iterable[re.Match[str] | None] = (m for pattern in _ASSIGNS for m in pattern.finditer(text))
+    else:
+        assigns = (_ASSIGNS[text[i] == "="].match(text, i) for i in signs)
+    for m in assigns:
+        if m is None:
+            continue
         key = _key_before(text, m.start())
         if not key or not is_secret_key(key):
             continue
@@ -146,7 +174,8 @@ def _assigned(text: str) -> Iterator[Finding]:
                 start, end = scheme_value.span(_BARE)
             elif m.group() == ":" and not _looks_secret(text[start:end]):
                 continue
-        if not _PLACEHOLDER.match(text[start:end]):
+        value_text = text[start:end]
+        if not _PLACEHOLDER.match(value_text) and any(c.isalnum() for c in value_text):  # ``{\\`` opens nested JSON
             yield Finding(SECRET, start, end)
 
 

@@ -112,8 +112,11 @@ class _Values:
                         pool.append(phonenumbers.format_number(number, fmt.E164))
         return pool
 
-    def phone(self) -> str:
+    def phone(self, named: bool = False) -> str:
+        """``named``: the text names it (``phone:``, ``Call me on``), so it may be bare digits."""
         value = self.rng.choice(self._phones)
+        if named and not value.startswith("+") and self.rng.random() < 0.2:
+            return "".join(c for c in value if c.isdigit())
         r = self._roll(0.1)
         if r < 0.1:
             return value.replace(" ", self.rng.choice(_ODD_SPACES))
@@ -380,13 +383,24 @@ def _foreign(v: _Values, pii: list[tuple[str, str]]) -> str:
     if locale in ("ja_JP", "zh_CN"):
         said = "連絡先は{}です。" if locale == "ja_JP" else "联系方式：{}。"
         return f.text(80) + "".join(said.format(value) for _, value in pii) + f.text(60)
-    return f.sentence() + " " + " ".join(f"{f.word()}: {value}." for _, value in pii) + " " + f.sentence()
+    return f.sentence() + " " + " ".join(f"{_neutral_word(f)}: {value}." for _, value in pii) + " " + f.sentence()
+
+
+_LOADED_WORDS = ("secret", "passw", "token", "key", "ssn", "phone", "tel", "call", "mobil", "fax", "cell")
+
+
+def _neutral_word(f: Faker) -> str:
+    """A word of the locale that does not itself name a kind of value (French has ``secret``)."""
+    word = f.word()
+    while any(w in word.lower() for w in _LOADED_WORDS):
+        word = f.word()
+    return word
 
 
 def _stack_trace(v: _Values, pii: list[tuple[str, str]]) -> str:
     f = v.fake["en_US"]
     frames = "\n".join(f'  File "/srv/app/{f.word()}.py", line {v.rng.randint(10, 900)}, in {f.word()}\n    {f.word()}({f.word()})' for _ in range(v.rng.randint(2, 4)))
-    said = {"email": "no account for", "phone": "cannot reach", "credit_card": "card declined:", "ssn": "SSN mismatch for",
+    said = {"email": "no account for", "phone": "cannot reach phone", "credit_card": "card declined:", "ssn": "SSN mismatch for",
             "ip_address": "connection refused by", "iban": "invalid IBAN", "secret": "auth failed with"}  # fmt: skip
     message = "; ".join(f"{said[kind]} {value}" for kind, value in pii) or f.sentence()
     return f"Traceback (most recent call last):\n{frames}\n{v.rng.choice(['ValueError', 'PaymentError', 'PermissionError'])}: {message}"
@@ -425,7 +439,7 @@ def _code(v: _Values, pii: list[tuple[str, str]]) -> str:
 
 
 _CONTEXTS = (_chat_prompt, _assistant_table, _tool_call, _config, _log, _foreign, _stack_trace, _url, _shell, _code)
-# Contexts that name each value (``My SSN is``, ``"ssn":``, ``ssn=``): a bare nine-digit SSN is fair to find there.
+# Contexts that name each value (``My SSN is``, ``"ssn":``, ``phone=``): bare digits are fair to find there.
 _NAMING = (_chat_prompt, _assistant_table, _tool_call, _config, _log, _stack_trace, _url, _code)
 _TYPES = ("email", "phone", "credit_card", "ssn", "ip_address", "iban", "secret")
 
@@ -450,8 +464,10 @@ def generate(n: int = 1500, seed: int = SEED) -> list[Sample]:
 
 def _value(values: _Values, kind: str, context: Callable[..., str]) -> str:
     """A value of ``kind`` in a form that fits where it is written."""
-    if kind == "ssn":
-        return values.ssn(named=context in _NAMING)
+    if kind in ("phone", "credit_card") and context is _tool_call and values.rng.random() < 0.4:
+        return getattr(values, kind)().replace(" ", "\u00a0")  # pasted from a web page; JSON carries it as \u00a0
+    if kind in ("ssn", "phone") and context in _NAMING:
+        return getattr(values, kind)(named=True)
     if kind == "email" and context is _url:
         return values.url_email()
     if kind == "ip_address" and context is _shell and values.rng.random() < 0.6:

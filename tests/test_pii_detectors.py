@@ -120,6 +120,9 @@ def test_finds(text: str, kind: str, value: str) -> None:
         ("| ssn | 123456789 |", "ssn", "123456789"),
         ('{"ssn": "123456789"}', "ssn", "123456789"),
         ("ValueError: SSN mismatch for 123456789", "ssn", "123456789"),
+        ("phone: 2025550143", "phone", "2025550143"),  # bare digits, named: a context rule like the SSN's
+        ('{"mobile": "07700900123"}', "phone", "07700900123"),
+        ("SUPPORT_PHONE=12025550143", "phone", "12025550143"),
     ],
 )
 def test_finds_through_cheap_evasions(text: str, kind: str, value: str) -> None:
@@ -131,7 +134,8 @@ def test_finds_through_cheap_evasions(text: str, kind: str, value: str) -> None:
     [
         "order 123456789 shipped", "id%40 is 100%25 fine", "lodash@4.17.21.1 installed", "v\uff11.\uff12 build",
         '{"ssn": "123-45-6789", "order_id": "987654321"}'[24:],  # the SSN's key is not this number's
-        "Assn. member 123456789", "the [dot] product of 3 and 4 (at) noon", "C:\\\\users\\\\u2000x", "caf%C3%A9 %2540",
+        "Assn. member 123456789", "order 2025550143 shipped", '{"phone": "none", "id": 3, "ref": "2025550143"}',
+        "telephoto lens 2025550143", "the [dot] product of 3 and 4 (at) noon", "C:\\\\users\\\\u2000x", "caf%C3%A9 %2540",
     ],
 )  # fmt: skip
 def test_evasion_handling_flags_no_lookalike(text: str) -> None:

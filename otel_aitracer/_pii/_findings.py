@@ -37,3 +37,19 @@ def before(text: str, i: int) -> str:
 
 def after(text: str, i: int) -> str:
     return text[i] if i < len(text) else ""
+
+
+def named_before(text: str, start: int, words: tuple[str, ...], reach: int = 32) -> bool:
+    """Whether a word just before ``start`` names what follows (``my SSN 123456789``, ``"phone":
+    "4155550123"``, ``| SSN | … |``) with no other number in between: the context that makes a bare
+    run of digits a value of that kind. ``words`` are lower case."""
+    head = text[max(0, start - reach) : start].lower()
+    for word in words:
+        at = head.rfind(word)
+        if at != -1 and not _ascii_letter(before(head, at)) and not _ascii_letter(after(head, at + len(word))):
+            return not any(c.isdigit() for c in head[at + len(word) :])
+    return False
+
+
+def _ascii_letter(ch: str) -> bool:
+    return ch.isascii() and ch.isalpha()

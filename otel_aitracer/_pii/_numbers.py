@@ -25,6 +25,7 @@ from ._findings import (
     after,
     before,
     is_word_char,
+    named_before,
 )
 from ._phones import date_shaped, digit_count, phones
 
@@ -66,8 +67,7 @@ _IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}", _A)
 
 _NOT_A_CARD = ("imei", "isbn", "order", "order no", "order number", "invoice", "tracking", "tracking number", "ticket", "serial", "id", "_id")
 _NOT_AN_IP = ("version", "ver", "v", "oid", "release", "build", "firmware", "sdk", "python", "node")
-_SSN_WORDS = ("ssn", "social security", "tax id", "taxpayer id")
-_SSN_REACH = 32
+_SSN_WORDS = ("ssn", "social security", "tax id", "taxpayer id")  # nine bare digits are an SSN only after one
 
 # (prefix ranges, allowed lengths) of the card networks; anything else is an account or order number.
 _CARD_RANGES: tuple[tuple[int, int, frozenset[int]], ...] = (
@@ -233,19 +233,8 @@ def _ssns(text: str, start: int, end: int, taken: list[tuple[int, int]]) -> Iter
             yield m.span()
     for m in _NINE_DIGITS.finditer(text, start, end):
         raw = m.group()
-        if ssn_valid(raw[:3], raw[3:5], raw[5:]) and _named_ssn(text, m.start()):
+        if ssn_valid(raw[:3], raw[3:5], raw[5:]) and named_before(text, m.start(), _SSN_WORDS):
             yield m.span()
-
-
-def _named_ssn(text: str, start: int) -> bool:
-    """Nine bare digits are an SSN only where a word just before names one (``my SSN 123456789``,
-    ``"ssn": "…"``, ``| SSN | … |``, ``SSN mismatch for …``) and no other number sits in between."""
-    head = text[max(0, start - _SSN_REACH) : start].lower()
-    for word in _SSN_WORDS:
-        at = head.rfind(word)
-        if at != -1 and not before(head, at).isalpha() and not after(head, at + len(word)).isalpha():
-            return not any(c.isdigit() for c in head[at + len(word) :])
-    return False
 
 
 def ssn_valid(area: str, group: str, serial: str) -> bool:

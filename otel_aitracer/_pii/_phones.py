@@ -5,8 +5,9 @@
 - national with a trunk 0 (``020 7946 0958``, ``090-1234-5678``), tried against
   :data:`NATIONAL_REGIONS`.
 
-A bare run of digits is never a phone number here: without ``+``, separators or
-parentheses it is as likely an order number, an epoch or an id. The stronger the
+A bare run of digits is a phone number only where a word just before names one
+(``phone: 4155550123``, ``"mobile": "07700900123"``): elsewhere it is as likely
+an order number, an epoch or an id. The stronger the
 shape, the less is asked: ``+`` with a country code, or an area code in
 parentheses, needs a length that country uses; bare ``702-375-0477`` and
 national forms must be in the numbering plan. Candidates go straight to
@@ -23,7 +24,7 @@ from typing import Iterator
 import phonenumbers
 from phonenumbers import PhoneNumber
 
-from ._findings import after, before, is_word_char
+from ._findings import after, before, is_word_char, named_before
 
 _A = re.ASCII
 _NANP = re.compile(
@@ -31,6 +32,9 @@ _NANP = re.compile(
 )
 _INTERNATIONAL = re.compile(r"(?<![0-9+])\+[1-9][0-9 .\-()]{5,24}[0-9]", _A)
 _NATIONAL = re.compile(r"(?<![0-9+\-.#/])(?<![0-9]:)\(?0[1-9][0-9 .\-()/]{5,16}[0-9]", _A)
+_BARE = re.compile(r"(?<![0-9A-Za-z_.\-+])[0-9]{9,12}(?![0-9A-Za-z_]|[.\-][0-9])", _A)
+_PHONE_WORDS = ("phone", "telephone", "tel", "mobile", "cell", "cellphone", "call", "fax", "whatsapp", "sms", "text me",
+                "telefon", "téléphone", "portable", "handy", "電話", "携帯", "手机", "电话")  # fmt: skip
 _DATE_LIKE = re.compile(r"[0-9]{4}[\-/.][0-9]{1,2}[\-/.][0-9]{1,2}|[0-9]{1,2}[\-/.][0-9]{1,2}[\-/.][0-9]{2,4}", _A)
 _NOT_DIGITS = re.compile(r"[^0-9]+")
 
@@ -50,6 +54,9 @@ def phones(text: str, start: int, end: int, taken: list[tuple[int, int]]) -> Ite
         for m in _NANP.finditer(text, start, end):
             if not _overlaps(m.span(), taken) and not is_word_char(before(text, m.start())) and _valid_nanp(m.group()):
                 yield m.span()
+    for m in _BARE.finditer(text, start, end):
+        if not _overlaps(m.span(), taken) and named_before(text, m.start(), _PHONE_WORDS) and _valid_bare(m.group()):
+            yield m.span()
     if "0" not in region:
         return
     for m in _NATIONAL.finditer(text, start, end):
@@ -60,6 +67,15 @@ def phones(text: str, start: int, end: int, taken: list[tuple[int, int]]) -> Ite
             span = _longest_valid(text, m.start(), m.end(), _valid_national)
             if span:
                 yield span
+
+
+def _valid_bare(digits: str) -> bool:
+    """Ten digits (eleven with the 1) in the North American plan, or a national number with its trunk 0."""
+    if digits[0] == "0":
+        return _valid_national(digits)
+    if len(digits) == 11 and digits[0] == "1":
+        digits = digits[1:]
+    return len(digits) == 10 and (_valid(1, digits, "US") or _valid(1, digits, None))
 
 
 def date_shaped(raw: str) -> bool:

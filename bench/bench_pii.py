@@ -3,7 +3,9 @@
 Detectors compared on the same text and the same labeled set (``tests/pii_corpus.py``):
 
 - ours: ``otel_aitracer.PIIRedactor`` (default types), with its Hyperscan prefilter and without it
-  (the pure-Python path: the previous implementation, and what runs where Hyperscan has no wheel);
+  (the pure-Python path, what runs where Hyperscan has no wheel);
+- ours as it was at ``--previous`` (a git revision, by default the last one before issue 15),
+  unpacked with ``git archive`` and run in a subprocess on the same text;
 - the AITracer SDK's ``aitracer.pii.PIIDetector`` (1.8.0);
 - Presidio's pattern recognizers (email, phone, card, US SSN, IP, IBAN; no NLP model);
 - one stdlib ``re`` alternation of textbook patterns.
@@ -30,6 +32,9 @@ from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+if "--previous-worker" in sys.argv:  # the previous implementation's package, unpacked here, comes first
+    sys.path.insert(0, sys.argv[sys.argv.index("--previous-worker") + 1])
+PREVIOUS = "941ac1d"  # the last revision before issue 15
 
 from tests.pii_corpus import Detection, clean_chat_text, evaluate, generate, with_pii  # noqa: E402
 
@@ -59,6 +64,13 @@ def ours_detector(prefilter: bool = True) -> Detector:
 
     redactor = PIIRedactor()
     return lambda text: [(f.type, f.start, f.end) for f in scan(text, redactor.types, {}, prefilter=prefilter)]
+
+
+def previous_detector() -> Detector:
+    from otel_aitracer import PIIRedactor
+
+    redactor = PIIRedactor()
+    return lambda text: [(f.type, f.start, f.end) for f in redactor.scan(text)]
 
 
 def aitracer_detector() -> Detector:
@@ -176,6 +188,22 @@ def _inputs(megabytes: float):
     return clean, dirty, evasive, messages, generate(1500)
 
 
+def _previous_results(revision: str, megabytes: float) -> list[dict]:
+    """The same measurements of ``otel_aitracer`` as it was at ``revision``."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "otel_aitracer"], capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--previous-worker", tmp, "--previous", revision, "--megabytes", str(megabytes)], capture_output=True, text=True, cwd=tmp
+        )
+    if out.returncode != 0:
+        print("previous implementation failed:\n" + out.stderr[-2000:])
+        return []
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def _peer_results(megabytes: float) -> list[dict]:
     python = PEER_VENV / "bin" / "python"
     if not python.exists():
@@ -204,9 +232,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megabytes", type=float, default=3.0)
     parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument("--previous", default=PREVIOUS, help="git revision of ours to compare with (default: %(default)s)")
     parser.add_argument("--peer-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--previous-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     clean, dirty, evasive, messages, samples = _inputs(args.megabytes)
+    if args.previous_worker:
+        import otel_aitracer
+
+        assert otel_aitracer.__file__.startswith(args.previous_worker), otel_aitracer.__file__
+        print(json.dumps([measure(f"  … at {args.previous}", previous_detector(), clean, dirty, evasive, messages, samples)]))
+        return
     if args.peer_worker:
         results = [measure("aitracer 1.8.0 PIIDetector", aitracer_detector(), clean, dirty, evasive, messages, samples, TYPES[:5])]
         results.append(measure("presidio patterns", presidio_detector(), clean, dirty, evasive, messages, samples, TYPES[:6]))
@@ -217,6 +253,7 @@ def main() -> None:
 
     results = [measure("otel-aitracer PIIRedactor", ours_detector(), clean, dirty, evasive, messages, samples, reset=_valid.cache_clear)]
     results.append(measure("  … pure Python", ours_detector(prefilter=False), clean, dirty, evasive, messages, samples, reset=_valid.cache_clear))
+    results += _previous_results(args.previous, args.megabytes)
     results.append(measure("stdlib re alternation", naive_detector(), clean, dirty, evasive, messages, samples))
     if not args.no_peers:
         results += _peer_results(args.megabytes)

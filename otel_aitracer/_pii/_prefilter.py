@@ -1,14 +1,17 @@
 """One pass over the text that finds where PII can be, so the detectors look only there.
 
 Each detector family declares its *seeds*: shapes every one of its findings contains (a
-secret's literal prefix, nine digits in a run, a dotted quad, an evasion). Hyperscan
-matches all seeds in one pass at hundreds of MB/s; the family's own patterns and
+secret's literal prefix, nine digits in a run, a dotted quad, an evasion, a name's cue).
+Hyperscan matches all seeds in one pass at hundreds of MB/s; the family's own patterns and
 validators then run only at the seeds. The seeds decide nothing: a text scanned with
 them gives exactly the findings of a scan without them (``tests/test_pii_prefilter.py``).
 
 Without Hyperscan (not installed, or a CPU it cannot run on), or when a text is so dense
 with candidates that visiting them one by one would cost more than the plain scan,
 :func:`seeds` returns ``None`` and every family searches the whole text itself.
+
+Two databases: the default types' seeds, and the seeds of ``person``/``street_address``,
+whose cue words are common enough that they are looked for only when those types are on.
 """
 
 from __future__ import annotations
@@ -16,13 +19,10 @@ from __future__ import annotations
 import threading
 from typing import Any, NamedTuple
 
-from . import _normalize, _numbers, _secrets
+from . import _names, _normalize, _numbers, _secrets
 
-# Seed patterns, in one list of ids: the evasions', then the numbers', then the secrets'.
-_PATTERNS: tuple[bytes, ...] = (*_normalize.SEEDS, *_numbers.SEEDS, *_secrets.SEEDS)
-_FIRST_NUMBER = len(_normalize.SEEDS)
-_FIRST_SECRET = _FIRST_NUMBER + len(_numbers.SEEDS)
 _MAX_HITS_PER_BYTE = 1 / 32  # past this, the plain scan is cheaper than a Python call per candidate
+Hits = dict[str, list[tuple[int, int, int]]]  # family -> (seed index in the family, start, end)
 
 
 class Seeds(NamedTuple):
@@ -33,40 +33,91 @@ class Seeds(NamedTuple):
     secrets: dict[int, list[tuple[int, int]]]  # seed index (see ``_secrets.SEEDS``) -> spans, in order
 
 
+class _SeedDatabase:
+    """Seed patterns of some families, compiled once per process when first used; one scratch space
+    per thread (a scan releases the GIL)."""
+
+    def __init__(self, families: tuple[tuple[str, tuple[bytes, ...], bool], ...]) -> None:
+        self._families = families  # (name, patterns, whether starts are needed: they halve the speed of runs)
+        self._ids = [(name, i) for name, patterns, _ in families for i in range(len(patterns))]
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._compiled: list[Any] = []  # [] not built yet; [None] unavailable; [database]
+
+    def hits(self, text: str) -> Hits | None:
+        database = self._database()
+        if database is None:
+            return None
+        data = text.encode("utf-8", "surrogatepass")
+        found: list[tuple[int, int, int]] = []
+        limit = 64 + int(len(data) * _MAX_HITS_PER_BYTE)
+
+        def on_match(seed: int, start: int, end: int, flags: int, context: Any) -> bool:
+            found.append((seed, start, end))
+            return len(found) > limit  # True stops the scan
+
+        try:
+            database.scan(data, match_event_handler=on_match, scratch=self._scratch(database))
+        except _hyperscan().ScanTerminated:
+            return None
+        if len(data) != len(text) and found:
+            at = _characters(data, [o for _, s, e in found for o in (s, e)])
+            found = [(seed, at[s], at[e]) for seed, s, e in found]
+        grouped: Hits = {name: [] for name, _, _ in self._families}
+        for seed, start, end in found:
+            name, index = self._ids[seed]
+            grouped[name].append((index, start, end))
+        return grouped
+
+    def _database(self) -> Any:
+        if not self._compiled:
+            with self._lock:
+                if not self._compiled:
+                    self._compiled.append(self._compile())
+        return self._compiled[0]
+
+    def _compile(self) -> Any:
+        try:
+            hs = _hyperscan()
+            patterns = [p for _, family, _ in self._families for p in family]
+            starts = [hs.HS_FLAG_SOM_LEFTMOST if som else 0 for _, family, som in self._families for _ in family]
+            database = hs.Database(mode=hs.HS_MODE_BLOCK)
+            database.compile(expressions=patterns, ids=list(range(len(patterns))), elements=len(patterns), flags=starts)
+            return database
+        except Exception:  # noqa: BLE001 - not installed, no wheel here, a CPU without SSSE3: search without it
+            return None
+
+    def _scratch(self, database: Any) -> Any:
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = _hyperscan().Scratch(database)
+        return scratch
+
+
+_DEFAULT = _SeedDatabase((("evasion", _normalize.SEEDS, True), ("numbers", _numbers.SEEDS, False), ("secrets", _secrets.SEEDS, True)))
+_NAMES = _SeedDatabase((("names", _names.SEEDS, True),))
+
+
 def seeds(text: str) -> Seeds | None:
-    """The seeds in ``text``, or ``None`` when the detectors should search all of it."""
-    database = _database()
-    if database is None:
+    """The default types' seeds in ``text``, or ``None`` when the detectors should search all of it."""
+    hits = _DEFAULT.hits(text)
+    if hits is None:
         return None
-    data = text.encode("utf-8", "surrogatepass")
-    numbers: list[int] = []
-    secrets: list[tuple[int, int, int]] = []
-    evasions: list[tuple[int, int]] = []
-    limit = 64 + int(len(data) * _MAX_HITS_PER_BYTE)
-
-    def on_match(seed: int, start: int, end: int, flags: int, context: Any) -> bool:
-        if seed >= _FIRST_SECRET:
-            secrets.append((seed - _FIRST_SECRET, start, end))
-        elif seed >= _FIRST_NUMBER:
-            numbers.append(end)
-            return len(numbers) > limit  # True stops the scan
-        else:
-            evasions.append((start, end))
-        return False
-
-    try:
-        database.scan(data, match_event_handler=on_match, scratch=_scratch(database))
-    except _hyperscan().ScanTerminated:
-        return None
-    if len(data) != len(text) and (numbers or secrets or evasions):
-        at = _characters(data, [*numbers, *(o for _, s, e in secrets for o in (s, e)), *(o for span in evasions for o in span)])
-        numbers = [at[o] for o in numbers]
-        secrets = [(seed, at[s], at[e]) for seed, s, e in secrets]
-        evasions = [(at[s], at[e]) for s, e in evasions]
     spans: dict[int, list[tuple[int, int]]] = {}
-    for seed, start, end in sorted(secrets):
+    for seed, start, end in sorted(hits["secrets"]):
         spans.setdefault(seed, []).append((start, end))
-    return Seeds(evasions, numbers, spans)
+    return Seeds([(s, e) for _, s, e in hits["evasion"]], [e for _, _, e in hits["numbers"]], spans)
+
+
+def name_seeds(text: str) -> list[tuple[int, int, int]] | None:
+    """``person``/``street_address`` seeds in ``text`` (index into ``_names.SEEDS``, start, end), in order."""
+    hits = _NAMES.hits(text)
+    return None if hits is None else sorted(hits["names"])
+
+
+def available() -> bool:
+    """Whether scans use the one-pass prefilter (Hyperscan installed and usable on this CPU)."""
+    return _DEFAULT._database() is not None
 
 
 def _characters(data: bytes, offsets: list[int]) -> dict[int, int]:
@@ -84,49 +135,7 @@ def _characters(data: bytes, offsets: list[int]) -> dict[int, int]:
     return at
 
 
-# ---- the compiled database: built once per process, one scratch space per thread ------------------
-
-_lock = threading.Lock()
-_local = threading.local()
-_compiled: list[Any] = []  # [] not built yet; [None] unavailable; [database]
-
-
-def available() -> bool:
-    """Whether scans use the one-pass prefilter (Hyperscan installed and usable on this CPU)."""
-    return _database() is not None
-
-
 def _hyperscan() -> Any:
     import hyperscan
 
     return hyperscan
-
-
-def _database() -> Any:
-    if not _compiled:
-        with _lock:
-            if not _compiled:
-                _compiled.append(_compile())
-    return _compiled[0]
-
-
-def _compile() -> Any:
-    try:
-        hs = _hyperscan()
-        database = hs.Database(mode=hs.HS_MODE_BLOCK)
-        database.compile(
-            expressions=list(_PATTERNS),
-            ids=list(range(len(_PATTERNS))),
-            elements=len(_PATTERNS),
-            flags=[0 if _FIRST_NUMBER <= i < _FIRST_SECRET else hs.HS_FLAG_SOM_LEFTMOST for i in range(len(_PATTERNS))],  # starts of digit runs would halve the speed
-        )
-        return database
-    except Exception:  # noqa: BLE001 - not installed, no wheel here, a CPU without SSSE3: search without it
-        return None
-
-
-def _scratch(database: Any) -> Any:
-    scratch = getattr(_local, "scratch", None)
-    if scratch is None:
-        scratch = _local.scratch = _hyperscan().Scratch(database)
-    return scratch

@@ -12,10 +12,11 @@ from ._names import PERSON, STREET_ADDRESS, scan_names, scan_street_addresses
 from ._nlp import NLPDetector
 from ._normalize import normalized
 from ._numbers import scan_numbers
-from ._prefilter import Seeds, seeds
+from ._prefilter import Seeds, name_seeds, seeds
 from ._secrets import scan_secrets
 
 _NUMERIC = frozenset({PHONE, CREDIT_CARD, SSN, IP_ADDRESS, IBAN})
+_NAMES = frozenset({PERSON, STREET_ADDRESS})
 _DIGITS = re.compile(r"[0-9]")
 
 
@@ -50,11 +51,12 @@ def _scan(text: str, types: frozenset[str], custom: Mapping[str, re.Pattern[str]
         found.extend(scan_ipv6(text))
     if nlp is not None:
         found.extend(nlp.scan(text))
-    else:
+    elif types & _NAMES:
+        name_hits = None if found_seeds is None else name_seeds(text)
         if PERSON in types:
-            found.extend(scan_names(text))
+            found.extend(scan_names(text, name_hits))
         if STREET_ADDRESS in types:
-            found.extend(scan_street_addresses(text))
+            found.extend(scan_street_addresses(text, name_hits))
     for name, pattern in custom.items():
         found.extend(Finding(name, m.start(), m.end()) for m in pattern.finditer(text) if m.end() > m.start())
     return _without_overlaps(found)

@@ -15,25 +15,26 @@ import bisect
 import re
 import urllib.parse
 
-# Each evasion pattern starts with a literal or a rare character, so each is searched for fast and only
-# when its literal is in the text; one alternation of them all would try every position (20x slower).
+# Each evasion pattern starts with a literal, so each is searched for fast (``%`` and ``&`` only when the
+# character is in the text); one alternation of them all would try every position (15x slower).
 _PERCENT_ESCAPE = r"%(?:40|2[0BbEeDdFf89]|3[Aa]|5[BbDdFf])|%[cCeE][0-9a-fA-F](?:%[89abAB][0-9a-fA-F]){1,2}"  # and UTF-8
 _ENTITY = r"&#(?:64|[xX]40);|&commat;"
 _JSON_ESCAPE = r"\\u(?:00[aA][0dD]|20[0-6][0-9a-fA-F]|3000|[fF][eE][fF][fF]|[fF][fF][0-5][0-9a-fA-F])"  # after any backslashes
-_SPELLED = r"[\[(](?:at|dot|AT|DOT)[\])]"  # with a space on either side taken along
+_SPELLED = (r"\[(?:at|AT|dot|DOT)\]", r"\((?:at|AT|dot|DOT)\)")  # with a space on either side taken along
 _SPACES = "\u00a0" + "".join(map(chr, range(0x2000, 0x200B))) + "\u202f\u205f\u3000"
 _FULL_WIDTH = "\uff0b\uff0d\uff0e\uff3f" + "".join(map(chr, (*range(0xFF10, 0xFF1A), *range(0xFF20, 0xFF3B), *range(0xFF41, 0xFF5B))))
 _INVISIBLE = "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad"
 _LOOKALIKES = _SPACES + _FULL_WIDTH + _INVISIBLE
 _LOOKALIKE = "[" + _LOOKALIKES + "]"
-# (what must be in the text for the pattern to match, pattern)
-_SEARCHES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = (
-    (("%",), re.compile(_PERCENT_ESCAPE)),
-    (("&",), re.compile(_ENTITY)),
-    (("\\u",), re.compile(_JSON_ESCAPE)),
-    (("at]", "at)", "AT]", "AT)", "dot]", "dot)", "DOT]", "DOT)"), re.compile(_SPELLED)),
+# (a character the text must hold for the pattern to match, or "", pattern)
+_SEARCHES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("%", re.compile(_PERCENT_ESCAPE)),
+    ("&", re.compile(_ENTITY)),
+    ("", re.compile(_JSON_ESCAPE)),
+    *(("", re.compile(spelled)) for spelled in _SPELLED),
 )
 _ANY_LOOKALIKE = re.compile(_LOOKALIKE)
+_NARROW_LOOKALIKE = re.compile("[" + "".join(c for c in _LOOKALIKES if c <= "\xff") + "]")  # all a Latin-1 text can hold
 # The same, for the one-pass prefilter (:mod:`._prefilter`), which reads UTF-8 bytes and reports the spans.
 SEEDS: tuple[bytes, ...] = (
     *(search.pattern.encode() for _, search in _SEARCHES),
@@ -59,10 +60,19 @@ class Origin:
 
 def evasions(text: str) -> list[tuple[int, int]]:
     """Where ``text`` has evasions, found without the prefilter."""
-    spans = [m.span() for needles, search in _SEARCHES if any(n in text for n in needles) for m in search.finditer(text)]
+    spans = [m.span() for needle, search in _SEARCHES if needle in text for m in search.finditer(text)]
     if not text.isascii():  # a flag CPython keeps: free
-        spans += [m.span() for m in _ANY_LOOKALIKE.finditer(text)]
+        spans += [m.span() for m in _lookalikes(text).finditer(text)]
     return spans
+
+
+def _lookalikes(text: str) -> re.Pattern[str]:
+    """The look-alike search a text needs: Latin-1 text (German, French…) can only hold two of them."""
+    try:
+        text.encode("latin-1")  # a copy for Latin-1 text, which CPython stores one byte per character
+    except UnicodeEncodeError:
+        return _ANY_LOOKALIKE
+    return _NARROW_LOOKALIKE
 
 
 def normalized(text: str, spans: list[tuple[int, int]] | None = None) -> tuple[str, Origin | None]:

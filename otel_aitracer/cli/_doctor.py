@@ -13,6 +13,7 @@ from .._config import Settings, safe_url
 from .._destinations._spool import open_spool
 from .._destinations._store import SQLiteStore
 from .._instrumentors import INSTRUMENTORS
+from .._pii._prefilter import engine as prefilter_engine
 from .._scope._current import current_pipeline
 
 _PACKAGES = ("opentelemetry-sdk", "opentelemetry-semantic-conventions", "genai-prices")
@@ -68,7 +69,7 @@ def _pii(settings: Settings) -> str:
     if not settings.pii_detection:
         return f"off ({env.AITRACER_PII_DETECTION}=false or pii_detection=False): records keep prompts and answers as sent"
     types = ", ".join(settings.pii_types) if settings.pii_types is not None else "all types"
-    return f"{settings.pii_action} {types}"
+    return f"{settings.pii_action} {types}; candidates found by {prefilter_engine()}"
 
 
 def render(report: dict[str, Any]) -> str:

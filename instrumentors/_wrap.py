@@ -10,6 +10,7 @@ application.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import sys
 import weakref
@@ -180,13 +181,13 @@ class Patch:
     wrapper: Callable[[Instruments], Callable[..., Any]]  # builds the wrapt wrapper from the instrumentor's tools
     path: str | None = None  # attributes from a client to an instance of ``cls`` ("" = the object itself); None: classes only
     is_async: bool = False
-    when_imported: bool = False  # patch the class only once the app imports ``module`` (importing it has side effects)
 
 
 class TableInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """A ``BaseInstrumentor`` driven by a patch table: classes with ``instrument()``, one client with ``instrument_client()``."""
 
     _package = ""
+    _sdk_modules: tuple[str, ...] = ()  # importing any of these (the SDK) is when its methods get patched
     _scope = ""
     _version = "0.1.0"
     _marker: str | None = None
@@ -200,13 +201,28 @@ class TableInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         raise NotImplementedError
 
     def _instrument(self, **kwargs: Any) -> None:
+        """Patch nothing yet: when (or if) the app imports the SDK, its table is built and each class is
+        patched once its module is imported (at once for what already is). Importing an SDK here would
+        cost start-up to every app that has it installed, used or not."""
         self._patches = Patches(self._package)
         tools = Instruments.from_options(kwargs, self._scope, self._version, self._marker)
+        tabled: list[bool] = []
+        if not any(_installed(module) for module in self.sdk_modules()):
+            _logger.info("%s is not installed; %s does nothing", self._package, type(self).__name__)
+        for module in self.sdk_modules():
+            wrapt.register_post_import_hook(partial(self._sdk_imported, tools, tabled), module)
+
+    @classmethod
+    def sdk_modules(cls) -> tuple[str, ...]:
+        """The SDK's import names; any of them being importable makes this instrumentor worth loading."""
+        return cls._sdk_modules
+
+    def _sdk_imported(self, tools: Instruments, tabled: list[bool], module: object) -> None:
+        if tabled or self._patches.closed:  # once, and not after uninstrument()
+            return
+        tabled.append(True)
         for patch in self._table():
-            if patch.when_imported:
-                wrapt.register_post_import_hook(partial(self._patch_imported, patch, tools), patch.module)
-            else:
-                self._patch_class(patch, tools)
+            wrapt.register_post_import_hook(partial(self._patch_imported, patch, tools), patch.module)
 
     def _patch_imported(self, patch: Patch, tools: Instruments, module: object) -> None:
         self._patch_class(patch, tools)
@@ -234,7 +250,7 @@ class TableInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             patched = []
         for patch in self._table():
             target = _resolve(client, patch.path)
-            if target is None or patch.method in vars(target) or not isinstance(target, _class(patch)):
+            if target is None or patch.method in vars(target) or not isinstance(target, _class(patch, self.sdk_modules())):
                 continue
             wrapt.wrap_function_wrapper(target, patch.method, _scoped(patch.wrapper(tools), call_scope, patch.is_async))
             patched.append((target, patch.method))
@@ -262,6 +278,14 @@ class TableInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         """What an SDK needs besides the patches for one instrumented client (nothing by default)."""
 
 
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported, found without importing it."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a missing parent package, or a module set to None in sys.modules
+        return False
+
+
 def _resolve(client: Any, path: str | None) -> Any:
     if path is None:
         return None
@@ -273,10 +297,11 @@ def _resolve(client: Any, path: str | None) -> Any:
     return target if hasattr(target, "__dict__") else None
 
 
-def _class(patch: Patch) -> type | tuple[()]:
-    """The patched class, or ``()`` (matches nothing) when its module is not imported or has no such class."""
+def _class(patch: Patch, sdk_modules: tuple[str, ...]) -> type | tuple[()]:
+    """The patched class, or ``()`` (matches nothing) when it does not exist. Its module is imported only
+    when its SDK already is (a submodule the SDK loads lazily), never another SDK of the same instrumentor."""
     module = sys.modules.get(patch.module)
-    if module is None and not patch.when_imported:
+    if module is None and any(patch.module.startswith(root) and root in sys.modules for root in sdk_modules):
         try:
             module = importlib.import_module(patch.module)
         except ImportError:

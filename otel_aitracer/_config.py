@@ -66,6 +66,10 @@ class Settings:
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
     cluster_endpoint: str | None = None  # the in-cluster serve, when records go there (see ``route``)
     why: str = ""
+    decision_log: Path | None = None  # the audit trail (SPEC §8)
+    jsonl_mirror: Path | None = None
+    store_raw_prompt: bool = False
+    store_raw_response: bool = False
 
     @property
     def destination(self) -> str:
@@ -131,6 +135,11 @@ def resolve_settings(
     pii_detection: bool | None = None,
     pii_action: str | None = None,
     pii_types: list[str] | tuple[str, ...] | None = None,
+    *,
+    decision_log: str | os.PathLike[str] | None = None,
+    jsonl_mirror: str | os.PathLike[str] | None = None,
+    store_raw_prompt: bool = False,
+    store_raw_response: bool = False,
 ) -> Settings:
     """Resolve every option once; raises :class:`ConfigurationError` for bad arguments."""
     url = _text("base_url", base_url, env.AITRACER_BASE_URL, DEFAULT_BASE_URL) or DEFAULT_BASE_URL
@@ -143,6 +152,9 @@ def resolve_settings(
     if pii_types is not None:
         if isinstance(pii_types, str) or any(t not in PII_TYPES for t in pii_types):
             raise ConfigurationError(f"pii_types must be a list of {', '.join(PII_TYPES)}, got {pii_types!r}")
+    for name, value in (("decision_log", decision_log), ("jsonl_mirror", jsonl_mirror)):
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise ConfigurationError(f"{name} must be a path, got {value!r}")
     key = _text("api_key", api_key, env.AITRACER_API_KEY, None)
     cluster_endpoint, why = route(key, store is not None or bool(os.environ.get(env.AITRACER_STORE)))
     return Settings(
@@ -159,7 +171,16 @@ def resolve_settings(
         max_record_bytes=int(env_number(env.AITRACER_MAX_RECORD_BYTES, DEFAULT_MAX_RECORD_BYTES)),
         cluster_endpoint=cluster_endpoint,
         why=why,
+        decision_log=_path(decision_log, env.AITRACER_DECISION_LOG),
+        jsonl_mirror=_path(jsonl_mirror, env.AITRACER_JSONL_MIRROR),
+        store_raw_prompt=bool(store_raw_prompt),
+        store_raw_response=bool(store_raw_response),
     )
+
+
+def _path(value: str | os.PathLike[str] | None, env_name: str) -> Path | None:
+    configured = value if value is not None else (os.environ.get(env_name) or "").strip()
+    return Path(configured) if configured else None
 
 
 def env_number(name: str, default: float) -> float:

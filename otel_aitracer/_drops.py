@@ -60,7 +60,8 @@ class Stats:
 
     def snapshot(self) -> dict[str, Any]:
         """``written``: records accepted by the sink (for the API: spooled); ``sent``: acknowledged by the API;
-        ``unauthorized``: sends refused with 401/403 (the data stays spooled)."""
+        ``unauthorized``: sends refused with 401/403 (the data stays spooled); ``audit``: lines the audit
+        trail appended, and lines it could not (an unwritable file)."""
         with self._lock:
             counts = dict(self._counts)
         return {
@@ -69,5 +70,6 @@ class Stats:
             "sent": counts.get("sent", 0),
             "unauthorized": counts.get("unauthorized", 0),
             "truncated": counts.get("truncated", 0),
+            "audit": {"lines": counts.get("audit_lines", 0), "lost": counts.get("audit_error", 0)},
             "dropped": {reason: counts.get(reason, 0) for reason in DROP_REASONS},
         }

@@ -1,7 +1,8 @@
 """Which instrumentor serves which LLM SDK, loaded only when the SDK is installed.
 
-The core knows instrumentors by their public class only; each one's patch table is its
-own (``instrument()`` for classes, ``instrument_client()`` for one client).
+The core knows instrumentors by their public class only; each one's patch table and SDK
+import names are its own (``instrument()`` patches classes when the SDK is imported,
+``instrument_client()`` one client).
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from typing import Any
 
 _logger = logging.getLogger(__name__)
 
-# name -> (SDK modules, any of which makes it worth instrumenting; instrumentor module; class)
-INSTRUMENTORS: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "openai": (("openai",), "instrumentors.openai", "OpenAIInstrumentor"),
-    "anthropic": (("anthropic",), "instrumentors.anthropic", "AnthropicInstrumentor"),
-    "google_genai": (("google.genai", "google.generativeai"), "instrumentors.google_genai", "GoogleGenAIInstrumentor"),
+# name -> (instrumentor module, class)
+INSTRUMENTORS: dict[str, tuple[str, str]] = {
+    "openai": ("instrumentors.openai", "OpenAIInstrumentor"),
+    "anthropic": ("instrumentors.anthropic", "AnthropicInstrumentor"),
+    "google_genai": ("instrumentors.google_genai", "GoogleGenAIInstrumentor"),
 }
 
 
@@ -30,13 +31,15 @@ def findable(module: str) -> bool:
 
 
 def load_instrumentor(name: str) -> Any | None:
-    """The instrumentor for one SDK if both are importable; None otherwise."""
-    sdk_modules, module_name, class_name = INSTRUMENTORS[name]
+    """The instrumentor for one SDK if both are installed (neither is imported: an instrumentor module is
+    light, and waits for the SDK's import); None otherwise."""
+    module_name, class_name = INSTRUMENTORS[name]
     try:
-        if not any(findable(m) for m in sdk_modules):
-            raise ImportError(sdk_modules[0])
         instrumentor_class = getattr(importlib.import_module(module_name), class_name)
     except ImportError:
-        _logger.debug("not instrumenting %s: %s or its instrumentor is not installed", name, "/".join(sdk_modules))
+        _logger.debug("not instrumenting %s: its instrumentor is not installed", name)
+        return None
+    if not any(findable(m) for m in instrumentor_class.sdk_modules()):
+        _logger.debug("not instrumenting %s: %s is not installed", name, "/".join(instrumentor_class.sdk_modules()))
         return None
     return instrumentor_class()

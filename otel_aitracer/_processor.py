@@ -6,9 +6,11 @@ import os
 import time
 from typing import Any, Sequence
 
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from ._audit import SpanStart
 from ._config import Settings, resolve_settings
 from ._guard import guarded
 from ._lifecycle import EXIT_BUDGET_SECONDS, at_exit, exit_deadline
@@ -19,6 +21,7 @@ from ._recording._pipeline import RecordPipeline, Sink
 from ._scope._sessions import SessionEvent
 from ._scope._stamping import ScopeSpanProcessor, install_stamping
 
+_ON_START = guarded("on_start")
 _ON_END = guarded("on_end")
 _SUBMIT = guarded("submit_session_event")
 _FLUSH = guarded("force_flush")
@@ -55,17 +58,31 @@ class AITracerSpanProcessor(ScopeSpanProcessor):
         sink: Sink | None = None,
         redactor: PIIRedactor | None = None,
         flush_on_exit: bool = True,
+        decision_log: str | os.PathLike[str] | None = None,
+        jsonl_mirror: str | os.PathLike[str] | None = None,
+        store_raw_prompt: bool = False,
+        store_raw_response: bool = False,
     ) -> None:
         self.settings: Settings = resolve_settings(
-            project, api_key, base_url, store, capture_content, sync, environment, pii_detection, pii_action, pii_types
-        )
+            project, api_key, base_url, store, capture_content, sync, environment, pii_detection, pii_action, pii_types,
+            decision_log=decision_log, jsonl_mirror=jsonl_mirror, store_raw_prompt=store_raw_prompt, store_raw_response=store_raw_response,
+        )  # fmt: skip
         self._pipeline = RecordPipeline(self.settings, sink, redactor)
-        self._worker: BatchWorker[ReadableSpan | SessionEvent] | None = None
+        self._audited = self.settings.decision_log is not None or self.settings.jsonl_mirror is not None
+        self._worker: BatchWorker[ReadableSpan | SessionEvent | SpanStart] | None = None
         if not self.settings.sync:
             self._worker = BatchWorker(self._pipeline.process, self._pipeline.stats.add, max_queue_size, max_batch_size, schedule_delay)
         self._shut_down = False
         if flush_on_exit:  # within a 2 s budget; what the API has not taken stays in the spool
             at_exit(self._exit)
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        super().on_start(span, parent_context)
+        if self._audited:  # the audit trail sees runs start (its workflow's name, the mirror's start lines)
+            with _ON_START:
+                operation = conv.operation(span.attributes or {})
+                if operation is not None:
+                    self._submit(SpanStart.of(span, operation))
 
     def on_end(self, span: ReadableSpan) -> None:
         with _ON_END:
@@ -79,7 +96,7 @@ class AITracerSpanProcessor(ScopeSpanProcessor):
                 event.project = self.settings.project
             self._submit(event)
 
-    def _submit(self, item: ReadableSpan | SessionEvent) -> None:
+    def _submit(self, item: ReadableSpan | SessionEvent | SpanStart) -> None:
         if self._worker is not None:
             self._worker.put(item)
         elif self._shut_down:

@@ -67,20 +67,27 @@ def register(
     environment: str | None = None,
     *,
     redactor: PIIRedactor | None = None,
+    decision_log: str | os.PathLike[str] | None = None,
+    jsonl_mirror: str | os.PathLike[str] | None = None,
+    store_raw_prompt: bool = False,
+    store_raw_response: bool = False,
 ) -> Pipeline:
     """Record every LLM call of this process; idempotent (a second call returns the first pipeline).
 
     Reuses the global SDK ``TracerProvider`` when the application has one, so
     its other exporters keep working; otherwise creates and installs one.
     ``agents`` bridges openai-agents runs (see :func:`otel_aitracer.register_agents_tracing`) when installed.
+    ``decision_log`` / ``jsonl_mirror`` (or ``AITRACER_DECISION_LOG`` / ``AITRACER_JSONL_MIRROR``) keep the
+    audit trail of agent runs: hash-chained decision records per model call, and their spans' starts and ends.
     """
     with _lock:
         if (current := current_pipeline()) is not None:
             return current
         names = _instrument_names(instrument)
         processor = AITracerSpanProcessor(
-            project, api_key, base_url, store, pii_detection, pii_action, pii_types, capture_content, sync, environment, redactor=redactor
-        )
+            project, api_key, base_url, store, pii_detection, pii_action, pii_types, capture_content, sync, environment, redactor=redactor,
+            decision_log=decision_log, jsonl_mirror=jsonl_mirror, store_raw_prompt=store_raw_prompt, store_raw_response=store_raw_response,
+        )  # fmt: skip
         provider = tracer_provider or _global_sdk_provider() or _install_provider(processor.settings.environment)
         provider.add_span_processor(processor)
         pipeline = Pipeline(provider, processor)

@@ -114,6 +114,20 @@ AITRACER_MAX_RECORD_BYTES = "AITRACER_MAX_RECORD_BYTES"
 Byte budget of one record (its JSON); longer content is cut, with a marker giving the original size. Default: ``524288``.
 """
 
+AITRACER_DECISION_LOG = "AITRACER_DECISION_LOG"
+"""
+.. envvar:: AITRACER_DECISION_LOG
+
+File of hash-chained decision records, one per model call of an agent run (``register(decision_log=)``). Default: none.
+"""
+
+AITRACER_JSONL_MIRROR = "AITRACER_JSONL_MIRROR"
+"""
+.. envvar:: AITRACER_JSONL_MIRROR
+
+File of one JSON line per span start and end of an agent run (``register(jsonl_mirror=)``). Default: none.
+"""
+
 AITRACER_K8S_ENDPOINT = "AITRACER_K8S_ENDPOINT"
 """
 .. envvar:: AITRACER_K8S_ENDPOINT

@@ -102,14 +102,15 @@ def test_the_cycle_finder_finds_a_cycle():
 
 
 def test_importing_the_package_imports_no_provider_sdk_or_framework():
-    """``register()`` imports the SDKs it instruments; nothing else of ours does."""
+    """Nothing of ours imports an SDK, a framework or the server's packages: ``register()`` instruments each
+    SDK when the app imports it (``tests/test_register.py``)."""
     result = run_python(
         """
         import sys
         import otel_aitracer
         otel_aitracer.AITracer(store=":memory:").log(model="m", provider="openai")
-        otel_aitracer.register(instrument=False, store=":memory:")
-        heavy = ("openai", "anthropic", "google.genai", "google.generativeai", "agents", "starlette", "psycopg")
+        otel_aitracer.register(store=":memory:")
+        heavy = ("openai", "anthropic", "google.genai", "google.generativeai", "agents", "mcp", "starlette", "psycopg")
         print(sorted(m for m in heavy if m in sys.modules))
         """
     )

@@ -151,3 +151,36 @@ def test_instrumentor_entry_point():
         """
     )
     assert result.stdout.strip() == "OpenAIInstrumentor", result.stderr
+
+
+def test_register_imports_no_sdk_and_each_is_traced_once_the_app_imports_it(tmp_path, fake_openai):
+    """Issue 16, point 4: start-up pays for no SDK the app has installed but has not imported yet."""
+    from otel_aitracer.demo.fake_anthropic import FakeAnthropicServer
+    from otel_aitracer.demo.fake_gemini import FakeGeminiServer
+
+    db = str(tmp_path / "r.db")
+    with FakeAnthropicServer() as a, FakeGeminiServer() as g:
+        result = run_python(
+            f"""
+            import sys
+            import otel_aitracer
+            pipeline = otel_aitracer.register(store={db!r})
+            heavy = ("openai", "anthropic", "google.genai", "google.generativeai", "agents", "mcp", "genai_prices", "pydantic")
+            print("loaded", sorted(m for m in heavy if m in sys.modules), "instrumented", pipeline.instrumented)
+            import anthropic, openai
+            from google import genai
+            openai.OpenAI(api_key="k", base_url={fake_openai.base_url!r}, max_retries=0).chat.completions.create(
+                model="gpt-4o-mini", messages=[{{"role": "user", "content": "hi"}}])
+            anthropic.Anthropic(api_key="k", base_url={a.base_url!r}, max_retries=0).messages.create(
+                model="claude-haiku-4-5", max_tokens=20, messages=[{{"role": "user", "content": "hi"}}])
+            gemini = genai.Client(api_key="k", http_options={{"base_url": {g.base_url!r}}})  # closes its connection when collected
+            gemini.models.generate_content(model="gemini-2.5-flash", contents="hi")
+            pipeline.shutdown()
+            from otel_aitracer._destinations._store import SQLiteStore
+            print("records", sorted(r["provider"] for r in SQLiteStore({db!r}).query()))
+            """
+        )
+    assert result.returncode == 0, result.stderr
+    loaded, records = result.stdout.strip().splitlines()[-2:]
+    assert loaded == "loaded [] instrumented ['openai', 'anthropic', 'google_genai']"
+    assert records == "records ['anthropic', 'gemini', 'openai']"

@@ -72,6 +72,7 @@ class AnthropicInstrumentor(TableInstrumentor):
     """Patches the Anthropic SDK's Messages methods to emit GenAI spans and metrics."""
 
     _package = "anthropic"
+    _sdk_modules = ("anthropic",)
     _scope = __name__
     _version = __version__
     _marker = OURS

@@ -94,14 +94,15 @@ class GoogleGenAIInstrumentor(TableInstrumentor):
     """Patches google-genai's Models / AsyncModels methods (and the legacy GenerativeModel) to emit GenAI spans and metrics."""
 
     _package = "google-genai"
+    _sdk_modules = ("google.genai", "google.generativeai")
     _scope = __name__
     _version = __version__
 
     def _table(self) -> list[Patch]:
         legacy = LegacyGenerateContent()
-        table = [  # the legacy SDK is patched when (or if) the app imports it: importing it prints a deprecation banner
-            Patch(LEGACY_MODULE, "GenerativeModel", "generate_content", lambda tools: sync_wrapper(tools, legacy), "", when_imported=True),
-            Patch(LEGACY_MODULE, "GenerativeModel", "generate_content_async", lambda tools: async_wrapper(tools, legacy), "", is_async=True, when_imported=True),
+        table = [  # patched when (or if) the app imports the legacy SDK: importing it prints a deprecation banner
+            Patch(LEGACY_MODULE, "GenerativeModel", "generate_content", lambda tools: sync_wrapper(tools, legacy), ""),
+            Patch(LEGACY_MODULE, "GenerativeModel", "generate_content_async", lambda tools: async_wrapper(tools, legacy), "", is_async=True),
         ]
         if not _supported_google_genai():
             return table

@@ -39,6 +39,7 @@ class OpenAIInstrumentor(TableInstrumentor):
     """Patches the OpenAI SDK's chat, responses and embeddings methods to emit GenAI spans and metrics."""
 
     _package = "openai"
+    _sdk_modules = ("openai",)
     _scope = __name__
     _version = __version__
 

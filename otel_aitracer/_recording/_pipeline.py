@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from .._audit import AuditTrail, SpanStart
 from .._config import Settings
 from .._destinations._http_sink import HTTPSink
 from .._destinations._spool import open_spool
@@ -63,17 +64,25 @@ class RecordPipeline:
         self.redactor = redactor if redactor is not None else make_redactor(settings)
         self.stats = Stats()
         self.sink: Sink = sink if sink is not None else make_sink(settings, self.stats.add)
+        self.audit = _audit_trail(settings, self.redactor, self.stats.add)
 
-    def process(self, items: Iterable[ReadableSpan | SessionEvent]) -> bool:
-        """Write the records of the spans and the session events, in the order given; False if the sink failed."""
+    def process(self, items: Iterable[ReadableSpan | SessionEvent | SpanStart]) -> bool:
+        """Write the records of the spans and the session events, in the order given; False if the sink failed.
+        Span starts (queued only when the audit trail is on) go to the audit trail."""
         ok = True
-        for is_event, run in groupby(items, key=lambda item: isinstance(item, SessionEvent)):
-            if is_event:
+        for kind, run in groupby(items, key=_kind):
+            if kind is SessionEvent:
                 events = [e for item in run if isinstance(item, SessionEvent) and (e := self.prepare_event(item.as_dict())) is not None]
                 ok = self._write(self._write_events, events, "session_events", "session events") and ok
+            elif kind is SpanStart:
+                for item in run:
+                    if self.audit is not None and isinstance(item, SpanStart):
+                        self.audit.started(item)
             else:
-                records = [r for item in run if not isinstance(item, SessionEvent) and (r := self._valid_record(item)) is not None]
+                records = [r for item in run if isinstance(item, ReadableSpan) and (r := self._valid_record(item)) is not None]
                 ok = self._write(self.sink.write, records, "written", "records") and ok
+        if self.audit is not None:
+            self.audit.write()
         return ok
 
     def _valid_record(self, span: ReadableSpan) -> dict[str, Any] | None:
@@ -96,6 +105,8 @@ class RecordPipeline:
             _logger.warning("could not map span %r; dropped", getattr(span, "name", "?"), exc_info=True)
             self.stats.add("mapping_error")
             return None
+        if self.audit is not None:
+            self.audit.ended(span, record)  # before redaction: the decision records hash what the model saw
         return None if record is None else self.prepare(record)
 
     def prepare(self, record: dict[str, Any]) -> dict[str, Any] | None:
@@ -205,6 +216,17 @@ class RecordPipeline:
             self.sink.close(deadline)
         else:
             self.sink.close()
+
+
+def _kind(item: object) -> type:
+    return SessionEvent if isinstance(item, SessionEvent) else SpanStart if isinstance(item, SpanStart) else ReadableSpan
+
+
+def _audit_trail(settings: Settings, redactor: PIIRedactor | None, count: Callable[[str, int], None]) -> AuditTrail | None:
+    if settings.decision_log is None and settings.jsonl_mirror is None:
+        return None
+    redact = redactor.redact_value if redactor is not None else None
+    return AuditTrail(settings.decision_log, settings.jsonl_mirror, redact, count, settings.store_raw_prompt, settings.store_raw_response)
 
 
 def _warn_drop(reason: str, message: str) -> None:

@@ -14,8 +14,7 @@ import math
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import lru_cache
-
-from genai_prices import Usage, calc_price
+from typing import Any
 
 _logger = logging.getLogger(__name__)
 
@@ -45,13 +44,21 @@ def cost_usd(
 
 
 def _exact(model: str, provider: str, counts: tuple[int, int, int, int], at: datetime | None, service_tier: str | None = None) -> float | None:
-    usage = Usage(input_tokens=counts[0], output_tokens=counts[1], cache_read_tokens=counts[2], cache_write_tokens=counts[3])
-    context = {"service_tier": service_tier} if service_tier else None
     try:
-        price = calc_price(usage, model, provider_id=_PROVIDER_IDS.get(provider), genai_request_timestamp=at, price_context=context)
+        price = _calc_price(counts, model, provider, at, service_tier)
     except (LookupError, ValueError):
         return None
     return float(price.total_price)
+
+
+def _calc_price(counts: tuple[int, int, int, int], model: str, provider: str, at: datetime | None = None, service_tier: str | None = None) -> Any:
+    """genai-prices' ``calc_price``, imported on the first price (on the worker thread): importing it costs
+    about 90 ms (pydantic, the price data) that ``import otel_aitracer`` should not."""
+    from genai_prices import Usage, calc_price
+
+    usage = Usage(input_tokens=counts[0], output_tokens=counts[1], cache_read_tokens=counts[2], cache_write_tokens=counts[3])
+    context = {"service_tier": service_tier} if service_tier else None
+    return calc_price(usage, model, provider_id=_PROVIDER_IDS.get(provider), genai_request_timestamp=at, price_context=context)
 
 
 def _dot(rates: tuple[float, float, float, float], counts: tuple[int, int, int, int]) -> float:
@@ -68,9 +75,8 @@ _PROBES = ((1_000_000, 0, 0, 0), (0, 1_000_000, 0, 0), (3_000, 500, 1_000, 0), (
 def _flat_rates(model: str, provider: str, day: date, service_tier: str | None = None) -> tuple[float, float, float, float] | None:
     """The model's flat per-million rates on ``day`` at ``service_tier``, or None when a dot product would not equal ``calc_price``."""
     at = datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc)
-    context = {"service_tier": service_tier} if service_tier else None
     try:
-        price = calc_price(Usage(input_tokens=1), model, provider_id=_PROVIDER_IDS.get(provider), genai_request_timestamp=at, price_context=context).model_price
+        price = _calc_price((1, 0, 0, 0), model, provider, at, service_tier).model_price
     except (LookupError, ValueError):
         return None
     raw = [getattr(price, name, None) for name in ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")]
@@ -89,7 +95,7 @@ def _flat_rates(model: str, provider: str, day: date, service_tier: str | None =
 def _known(model: str, provider: str) -> bool:
     """Whether genai-prices knows the model; cached so unknown models cost one lookup."""
     try:
-        calc_price(Usage(input_tokens=1), model, provider_id=_PROVIDER_IDS.get(provider))
+        _calc_price((1, 0, 0, 0), model, provider)
     except (LookupError, ValueError):
         _logger.debug("no price for model %r (%s)", model, provider)
         return False

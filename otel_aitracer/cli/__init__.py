@@ -1,4 +1,4 @@
-"""The ``otel-aitracer`` command: demo, serve, logs, trace, stats, prune, doctor."""
+"""The ``otel-aitracer`` command: demo, serve, logs, trace, stats, prune, doctor, verify."""
 
 from __future__ import annotations
 
@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
 
     doctor = commands.add_parser("doctor", help="what is installed, instrumented, and where records go")
     doctor.add_argument("--json", action="store_true")
+
+    verify = commands.add_parser("verify", help="check a decision log's hash chain; name the first changed, removed or inserted line")
+    verify.add_argument("file", help="the decision log (register(decision_log=...) or $AITRACER_DECISION_LOG)")
     return parser
 
 
@@ -95,6 +98,19 @@ def _source(args: argparse.Namespace) -> Source:
     return StoreSource(_open_store(args.store))
 
 
+def _verify(file: str) -> int:
+    from pathlib import Path
+
+    from .._audit import verify
+
+    path = Path(file)
+    if not path.is_file():
+        raise ConfigurationError(f"no decision log at {path}")
+    intact, what = verify(path)
+    print(f"{path}: {'intact' if intact else 'TAMPERED'}: {what}")
+    return 0 if intact else 1
+
+
 def _print_json(value: object) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
@@ -126,6 +142,8 @@ def _run(args: argparse.Namespace) -> int:
         deleted = store.prune(cutoff, project=args.project)
         print(f"deleted {deleted} records started before {cutoff}" + (f" in project {args.project}" if args.project else ""))
         return 0
+    if args.command == "verify":
+        return _verify(args.file)
     if args.command == "doctor":
         report = _doctor.diagnose(resolve_settings())
         _print_json(report) if args.json else print(_doctor.render(report))

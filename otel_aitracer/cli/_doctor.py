@@ -29,7 +29,7 @@ def _version(package: str) -> str | None:
 
 def diagnose(settings: Settings) -> dict[str, Any]:
     sdks = {}
-    for name, (_sdk_modules, instrumentor_module, _) in INSTRUMENTORS.items():
+    for name, (instrumentor_module, _) in INSTRUMENTORS.items():
         version = _version(_SDK_PACKAGES[name])
         has_instrumentor = importlib.util.find_spec(instrumentor_module) is not None
         status = "not installed" if version is None else ("instrumented by register()" if has_instrumentor else "installed; no instrumentor yet")

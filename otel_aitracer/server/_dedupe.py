@@ -20,8 +20,8 @@ from typing import Any, Iterable
 from opentelemetry.sdk.trace import ReadableSpan
 
 from .._destinations._records_db import RecordsDB
+from .._scope._stamping import LLM_OPERATIONS
 
-LLM_OPERATIONS = frozenset({"chat", "generate_content", "text_completion", "embeddings"})
 _IDENTITY = ("session_id", "app_user_id", "step_index", "agent_name")
 _MAX_DEPTH = 64
 _LOGFIRE_TYPE = "logfire.span_type"

@@ -19,6 +19,7 @@ INSTRUMENTORS: dict[str, tuple[str, str]] = {
     "openai": ("instrumentors.openai", "OpenAIInstrumentor"),
     "anthropic": ("instrumentors.anthropic", "AnthropicInstrumentor"),
     "google_genai": ("instrumentors.google_genai", "GoogleGenAIInstrumentor"),
+    "mcp": ("instrumentors.mcp", "MCPInstrumentor"),
 }
 
 

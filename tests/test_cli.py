@@ -140,7 +140,8 @@ def test_doctor_reports_destination(tmp_path):
     result = cli("doctor", "--json", env={"PATH": "/usr/bin:/bin", "AITRACER_STORE": str(tmp_path / "x.db")})
     report = json.loads(result.stdout)
     assert report["destination"] == f"local store {tmp_path / 'x.db'}"
-    assert report["sdks"]["openai"]["status"] == "instrumented by register()"
+    assert report["sdks"]["openai"]["status"] == "instrumented by register() when the app imports it"
+    assert report["sdks"]["mcp"]["version"] is not None  # mcp comes with openai-agents in the dev install
     keyed_env = {"PATH": "/usr/bin:/bin", "AITRACER_API_KEY": "at-secret", "AITRACER_SPOOL_DIR": str(tmp_path / "spool")}
     keyed = json.loads(cli("doctor", "--json", env=keyed_env).stdout)
     assert keyed["destination"].startswith("AITracer API at https://api.aitracer.co")

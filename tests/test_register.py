@@ -182,5 +182,5 @@ def test_register_imports_no_sdk_and_each_is_traced_once_the_app_imports_it(tmp_
         )
     assert result.returncode == 0, result.stderr
     loaded, records = result.stdout.strip().splitlines()[-2:]
-    assert loaded == "loaded [] instrumented ['openai', 'anthropic', 'google_genai']"
+    assert loaded == "loaded [] instrumented ['openai', 'anthropic', 'google_genai', 'mcp']"
     assert records == "records ['anthropic', 'gemini', 'openai']"

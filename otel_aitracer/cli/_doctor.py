@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 import platform
 from importlib import metadata
@@ -17,7 +17,6 @@ from .._pii._prefilter import engine as prefilter_engine
 from .._scope._current import current_pipeline
 
 _PACKAGES = ("opentelemetry-sdk", "opentelemetry-semantic-conventions", "genai-prices")
-_SDK_PACKAGES = {"openai": "openai", "anthropic": "anthropic", "google_genai": "google-genai"}
 
 
 def _version(package: str) -> str | None:
@@ -29,11 +28,10 @@ def _version(package: str) -> str | None:
 
 def diagnose(settings: Settings) -> dict[str, Any]:
     sdks = {}
-    for name, (instrumentor_module, _) in INSTRUMENTORS.items():
-        version = _version(_SDK_PACKAGES[name])
-        has_instrumentor = importlib.util.find_spec(instrumentor_module) is not None
-        status = "not installed" if version is None else ("instrumented by register()" if has_instrumentor else "installed; no instrumentor yet")
-        sdks[name] = {"version": version, "status": status}
+    for name, (instrumentor_module, class_name) in INSTRUMENTORS.items():
+        instrumentor = getattr(importlib.import_module(instrumentor_module), class_name)  # light: it imports no SDK
+        version = _version(instrumentor._package)
+        sdks[name] = {"version": version, "status": "not installed" if version is None else "instrumented by register() when the app imports it"}
     report: dict[str, Any] = {
         "python": platform.python_version(),
         "packages": {p: _version(p) for p in ("otel-aitracer",) + _PACKAGES},

@@ -1,0 +1,118 @@
+"""MCP across two processes: a real ``MCPServer`` over stdio in a child process, a real ``ClientSession``,
+both recording to one SQLite store through ``register()``; the server's spans join the client's trace."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+import wrapt
+
+from otel_aitracer._destinations._store import SQLiteStore
+
+from .helpers import ROOT, run_python
+
+pytest.importorskip("mcp.server.mcpserver", reason="mcp 2.x: the server API these tests run")
+
+_SERVER = """
+import sys
+import otel_aitracer
+pipeline = otel_aitracer.register(store=sys.argv[1])
+from mcp.server.mcpserver import MCPServer
+app = MCPServer("weather")
+
+@app.tool()
+def get_weather(city: str) -> str:
+    \"\"\"The weather in a city.\"\"\"
+    if city == "Atlantis":
+        raise ValueError("no such city")
+    return f"sunny in {city}"
+
+try:
+    app.run("stdio")
+finally:
+    pipeline.shutdown()
+"""
+
+_CLIENT = """
+import asyncio, json, sys
+import otel_aitracer
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+pipeline = otel_aitracer.register(store={store!r})
+spans = InMemorySpanExporter()
+pipeline.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+from mcp import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from opentelemetry import trace
+tracer = trace.get_tracer("app")
+
+async def main():
+    params = StdioServerParameters(command=sys.executable, args=[{server!r}, {store!r}], env={{"PYTHONPATH": {root!r}, "PATH": "/usr/bin:/bin"}})
+    async with stdio_client(params) as (read, write):
+        async with ClientSession(read, write) as session:
+            await session.initialize()
+            with tracer.start_as_current_span("app work"):
+{calls}
+
+asyncio.run(main())
+pipeline.shutdown()
+print(json.dumps([{{"name": s.name, "kind": s.kind.name, "span_id": format(s.context.span_id, "016x"), "attributes": dict(s.attributes)}} for s in spans.get_finished_spans()]))
+"""
+
+
+def _run(tmp_path, calls: str) -> tuple[list[dict], list[dict]]:
+    server = tmp_path / "server.py"
+    server.write_text(textwrap.dedent(_SERVER))
+    store = str(tmp_path / "r.db")
+    code = _CLIENT.format(store=store, server=str(server), root=str(ROOT), calls=textwrap.indent(textwrap.dedent(calls), " " * 16))
+    result = run_python(code, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    client_spans = json.loads(result.stdout.strip().splitlines()[-1])
+    return client_spans, SQLiteStore(store).query()
+
+
+def test_a_tool_call_is_a_client_record_and_a_server_record_in_one_trace(tmp_path):
+    spans, records = _run(tmp_path, 'await session.call_tool("get_weather", {"city": "Paris"})\nawait session.call_tool("get_weather", {"city": "Atlantis"})')
+    (app,) = [s for s in spans if s["name"] == "app work"]
+    calls = [s for s in spans if s["kind"] == "CLIENT" and s["attributes"].get("mcp.method.name") == "tools/call"]
+    assert [s["name"] for s in calls] == ["tools/call get_weather", "tools/call get_weather"]  # the conventions' name
+    for span in calls:
+        assert span["attributes"]["gen_ai.operation.name"] == "execute_tool" and span["attributes"]["gen_ai.tool.name"] == "get_weather"
+        assert span["attributes"]["mcp.protocol.version"]  # negotiated by initialize()
+    by_span = {r["span_id"]: r for r in records}
+    for call, status in zip(calls, ("success", "error")):
+        client = by_span[call["span_id"]]
+        (server,) = [r for r in records if r["parent_span_id"] == call["span_id"]]  # written by the other process
+        assert (client["operation"], client["tool_name"], client["parent_span_id"]) == ("execute_tool", "get_weather", app["span_id"])
+        assert (server["operation"], server["tool_name"], server["status"]) == ("execute_tool", "get_weather", status)
+        assert server["trace_id"] == client["trace_id"]
+
+
+def test_a_framework_tool_span_around_the_call_is_enriched_not_nested(tmp_path):
+    calls = """
+    attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather"}
+    with tracer.start_as_current_span("execute_tool get_weather", attributes=attributes):
+        await session.call_tool("get_weather", {"city": "Paris"})
+    """
+    spans, records = _run(tmp_path, calls)
+    tools = [s for s in spans if s["attributes"].get("gen_ai.operation.name") == "execute_tool"]
+    assert len(tools) == 1 and tools[0]["attributes"]["mcp.method.name"] == "tools/call"  # one tool span, with MCP's attributes
+    (outer,) = tools
+    (server,) = [r for r in records if r["parent_span_id"] == outer["span_id"]]
+    assert server["tool_name"] == "get_weather"
+    assert sorted(r["operation"] for r in records) == ["execute_tool", "execute_tool"]
+
+
+def test_uninstrument_gives_the_sdk_its_own_helper_back():
+    import mcp.shared.jsonrpc_dispatcher as dispatcher
+
+    from instrumentors.mcp import MCPInstrumentor
+
+    before = dispatcher.otel_span
+    instrumentor = MCPInstrumentor()
+    instrumentor.instrument()
+    assert isinstance(dispatcher.otel_span, wrapt.FunctionWrapper)
+    instrumentor.uninstrument()
+    assert dispatcher.otel_span is before

@@ -227,16 +227,29 @@ def error_type(exc: BaseException) -> str:
 
 
 class LLMCall:
-    """One instrumented call: its span, made current while the SDK runs, and its metric points."""
+    """One instrumented call: its span, made current while the SDK runs, and its metric points.
 
-    __slots__ = ("span", "chunks", "_token", "_metrics", "_events", "_started", "_labels")
+    The first instrumentation to handle a model call owns it (the GenAI conventions' rule): when another
+    one's model-call span is already current (a framework's own ``chat`` span around the SDK call), this
+    call adds what it knows to that span, keys it lacks only, and makes no span, no metric point and no
+    event of its own; it never ends that span.
+    """
+
+    __slots__ = ("span", "chunks", "_token", "_metrics", "_events", "_started", "_labels", "_owner")
 
     def __init__(
         self, tracer: Tracer, operation: str, model: str | None, attributes: Mapping[str, Any], metrics: GenAIMetrics | None = None,
         events: GenAIEvents | None = None,
     ) -> None:  # fmt: skip
-        name = f"{operation} {model}" if model else operation
-        self.span: Span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        outer = trace.get_current_span()
+        self._owner = not _is_model_call(outer)
+        if self._owner:
+            name = f"{operation} {model}" if model else operation
+            self.span: Span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        else:
+            self.span = outer
+            metrics = events = None
+            _enrich(outer, attributes)
         self.chunks: tuple[float, float] | None = None  # a stream's (time to first chunk, mean time per later chunk)
         self._token: otel_context.Token[otel_context.Context] | None = None
         self._metrics = metrics
@@ -262,14 +275,21 @@ class LLMCall:
         present = {k: v for k, v in attributes.items() if v is not None}
         if self._metrics is not None:
             self._labels.update(present)
-        self.span.set_attributes(present)  # a non-recording span ignores it
+        if self._owner:
+            self.span.set_attributes(present)  # a non-recording span ignores it
+        else:
+            _enrich(self.span, present)
 
     def end(self) -> None:
-        self.span.end()
+        if self._owner:
+            self.span.end()
         self._record(None)
 
     def fail(self, exc: BaseException) -> None:
-        """Record ``exc`` as the call's failure and end the span."""
+        """Record ``exc`` as the call's failure and end the span (the owner's span: only its error type, if it has none)."""
+        if not self._owner:
+            _enrich(self.span, {error_attributes.ERROR_TYPE: error_type(exc)})
+            return
         self.span.set_attribute(error_attributes.ERROR_TYPE, error_type(exc))
         self.span.record_exception(exc)
         self.span.set_status(Status(StatusCode.ERROR, str(exc) or error_type(exc)))
@@ -279,6 +299,9 @@ class LLMCall:
 
     def fail_reported(self, kind: str, message: str) -> None:
         """End the span as failed for an error the API reported in-band (an ``error`` stream event)."""
+        if not self._owner:
+            _enrich(self.span, {error_attributes.ERROR_TYPE: kind})
+            return
         self.span.set_attribute(error_attributes.ERROR_TYPE, kind)
         self.span.set_status(Status(StatusCode.ERROR, message or kind))
         self._exception_event(kind, message)
@@ -298,6 +321,23 @@ class LLMCall:
                 self._metrics.record(time.monotonic() - self._started, self._labels, error, self.chunks)
             except Exception:  # noqa: BLE001 - a metrics failure must not reach the application
                 _logger.debug("failed to record GenAI metrics", exc_info=True)
+
+
+_MODEL_CALLS = frozenset(op.value for op in (GenAI.GenAiOperationNameValues.CHAT, GenAI.GenAiOperationNameValues.GENERATE_CONTENT,
+                                             GenAI.GenAiOperationNameValues.TEXT_COMPLETION, GenAI.GenAiOperationNameValues.EMBEDDINGS))  # fmt: skip
+
+
+def _is_model_call(span: Any) -> bool:
+    """Whether ``span`` is another instrumentation's model-call span, still open (ours never is current here:
+    a call inside one of our calls is not traced at all)."""
+    attributes = getattr(span, "attributes", None)
+    return bool(span.is_recording() and attributes and attributes.get(GenAI.GEN_AI_OPERATION_NAME) in _MODEL_CALLS)
+
+
+def _enrich(span: Any, attributes: Mapping[str, Any]) -> None:
+    """Add to the owner's span what it lacks; its own values win."""
+    existing = getattr(span, "attributes", None) or {}
+    span.set_attributes({k: v for k, v in attributes.items() if v is not None and k not in existing})
 
 
 # The conventions renamed ``gen_ai.usage.cache_creation.input_tokens`` (no semconv constant for the new name yet).

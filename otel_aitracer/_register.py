@@ -14,8 +14,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 from ._fork import new_lock
-from ._guard import guarded, warn_once
-from ._instrumentors import INSTRUMENTORS, findable, load_instrumentor
+from ._frameworks import FRAMEWORKS, bridge_agents, framework_names, installed, on_import, turn_off
+from ._instrumentors import INSTRUMENTORS, load_instrumentor
 from ._pii import PIIRedactor
 from ._processor import AITracerSpanProcessor
 from ._scope._current import current_pipeline, set_current_pipeline
@@ -33,6 +33,8 @@ class Pipeline:
     tracer_provider: TracerProvider
     processor: AITracerSpanProcessor
     instrumented: list[str] = field(default_factory=list)
+    frameworks: list[str] = field(default_factory=list)  # installed, and traced once the app imports them
+    shut_down: bool = False
     _instrumentors: list[Any] = field(default_factory=list, repr=False)
 
     def flush(self, timeout: float = 30.0) -> bool:
@@ -44,8 +46,11 @@ class Pipeline:
     def shutdown(self) -> None:
         """Flush, stop the worker and undo the instrumentation; ``register()`` may be called again."""
         with _lock:
+            self.shut_down = True
             for instrumentor in self._instrumentors:
                 instrumentor.uninstrument()
+            for name in self.frameworks:
+                turn_off(name)
             self.processor.shutdown()
             if current_pipeline() is self:
                 set_current_pipeline(None)
@@ -62,6 +67,7 @@ def register(
     capture_content: bool | None = None,
     instrument: bool | Sequence[str] = True,
     agents: bool = True,
+    frameworks: bool | Sequence[str] = True,
     tracer_provider: TracerProvider | None = None,
     sync: bool = False,
     environment: str | None = None,
@@ -76,7 +82,9 @@ def register(
 
     Reuses the global SDK ``TracerProvider`` when the application has one, so
     its other exporters keep working; otherwise creates and installs one.
-    ``agents`` bridges openai-agents runs (see :func:`otel_aitracer.register_agents_tracing`) when installed.
+    ``frameworks`` (all, or a list of ``openai_agents``, ``pydantic_ai``) traces each installed agent framework
+    once the app imports it; ``agents=False`` leaves the OpenAI Agents SDK out (see
+    :func:`otel_aitracer.register_agents_tracing`).
     ``decision_log`` / ``jsonl_mirror`` (or ``AITRACER_DECISION_LOG`` / ``AITRACER_JSONL_MIRROR``) keep the
     audit trail of agent runs: hash-chained decision records per model call, and their spans' starts and ends.
     """
@@ -84,6 +92,7 @@ def register(
         if (current := current_pipeline()) is not None:
             return current
         names = _instrument_names(instrument)
+        chosen = [n for n in framework_names(frameworks) if agents or n != "openai_agents"]
         processor = AITracerSpanProcessor(
             project, api_key, base_url, store, pii_detection, pii_action, pii_types, capture_content, sync, environment, redactor=redactor,
             decision_log=decision_log, jsonl_mirror=jsonl_mirror, store_raw_prompt=store_raw_prompt, store_raw_response=store_raw_response,
@@ -100,17 +109,13 @@ def register(
             if not instrumentor.is_instrumented_by_opentelemetry:
                 instrumentor.instrument(tracer_provider=provider, capture_content=processor.settings.capture_content)
                 pipeline._instrumentors.append(instrumentor)
+        pipeline.frameworks = [n for n in chosen if installed(n)]
         _logger.info("otel-aitracer: recording to %s; instrumented %s", processor.settings.destination, pipeline.instrumented or "nothing")
         set_current_pipeline(pipeline)
-    if agents and findable("agents"):
-        # When (or if) the app imports the Agents SDK: importing it here would cost every app that has it installed.
-        wrapt.register_post_import_hook(_bridge_agents, "agents")
+    for name in pipeline.frameworks:
+        # When (or if) the app imports it: importing it here would cost every app that has it installed.
+        wrapt.register_post_import_hook(on_import(name, pipeline), FRAMEWORKS[name][0])
     return pipeline
-
-
-def _bridge_agents(module: Any) -> None:
-    with guarded("agents bridge"):  # the bridge is extra: its failure must not stop the app
-        register_agents_tracing()
 
 
 
@@ -139,8 +144,6 @@ def _install_provider(environment: str | None) -> TracerProvider:
 
 
 # ---- the OpenAI Agents SDK: outside otel_aitracer.agents on purpose (that package imports the SDK) ----
-_agents_lock = new_lock()
-_registered: Any = None
 
 
 def register_agents_tracing(
@@ -151,30 +154,5 @@ def register_agents_tracing(
     ``replace_default=True`` removes the SDK's default upload to OpenAI (``set_trace_processors``);
     otherwise ours is added beside it (``add_trace_processor``). Returns the processor.
     """
-    global _registered
-    from agents.tracing import (
-        add_trace_processor,
-        get_trace_provider,
-        set_trace_processors,
-    )
-
-    from .agents import AITracerTracingProcessor
-
-    with _agents_lock:
-        if _registered is None:
-            pipeline = current_pipeline() or register(api_key=api_key, base_url=base_url, environment=environment, agents=False)
-            _registered = AITracerTracingProcessor(pipeline.tracer_provider, pipeline.processor.settings.capture_content)
-            add_trace_processor(_registered)
-            _warn_if_disabled(get_trace_provider())
-        if replace_default:  # also when register()'s import hook bridged first, keeping the default upload
-            set_trace_processors([_registered])
-        return _registered
-
-
-def _warn_if_disabled(provider: Any) -> None:
-    if getattr(provider, "_disabled", False):
-        warn_once(
-            "agents tracing disabled",
-            "openai-agents tracing is disabled (set_tracing_disabled or OPENAI_AGENTS_DISABLE_TRACING), "
-            "so the otel-aitracer bridge receives nothing either",
-        )
+    pipeline = current_pipeline() or register(api_key=api_key, base_url=base_url, environment=environment, agents=False)
+    return bridge_agents(pipeline, replace_default)

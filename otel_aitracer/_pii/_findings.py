@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 EMAIL = "email"
@@ -37,6 +38,17 @@ def before(text: str, i: int) -> str:
 
 def after(text: str, i: int) -> str:
     return text[i] if i < len(text) else ""
+
+
+def seed_starts(seed: re.Pattern[str], text: str) -> list[int]:
+    """Where ``seed`` matches in ``text``, overlapping matches included (``Mr. Mr. Jane``): the starts the
+    prefilter reports, found by ``re`` where there is no prefilter."""
+    starts = []
+    m = seed.search(text)
+    while m is not None:
+        starts.append(m.start())
+        m = seed.search(text, m.start() + 1)
+    return starts
 
 
 def named_before(text: str, start: int, words: tuple[str, ...], reach: int = 32) -> bool:

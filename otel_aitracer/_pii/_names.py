@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from ._findings import Finding
+from ._findings import Finding, seed_starts
 
 PERSON = "person"
 STREET_ADDRESS = "street_address"
@@ -88,7 +88,7 @@ _STREET_SEEDS = len(_CUES)
 def scan_names(text: str, seeds: list[tuple[int, int, int]] | None = None) -> list[Finding]:
     """Names where the text cues one; ``seeds``: where the prefilter saw the cues (:data:`SEEDS`)."""
     if seeds is None:
-        seeds = [(i, m.start(), m.end()) for i, seed in enumerate(_PERSON_SEEDS) for m in seed.finditer(text)]
+        seeds = [(i, start, start) for i, seed in enumerate(_PERSON_SEEDS) for start in seed_starts(seed, text)]
     found: list[Finding] = []
     for index, start, _ in seeds:
         m = _PERSON_RULES[index].match(text, start) if index < _STREET_SEEDS else None

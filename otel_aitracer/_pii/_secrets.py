@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 from typing import Iterable, Iterator, Mapping
 
-from ._findings import SECRET, Finding, before, is_word_char
+from ._findings import SECRET, Finding, before, is_word_char, seed_starts
 
 _A = re.ASCII
 # (seed, pattern, group holding the secret). Each pattern starts with a literal the engine can search
@@ -36,6 +36,7 @@ _ROWS = (
     (r"://", r"://[A-Za-z0-9._~%!$&*+;=\-]{1,64}:([^\s/?#@:]{1,128})@", 1),  # password in a URL's userinfo
 )
 _PREFIXED: tuple[tuple[re.Pattern[str], int], ...] = tuple((re.compile(p, _A), g) for _, p, g in _ROWS)
+_ROW_SEEDS = tuple(re.compile(seed, _A) for seed, _, _ in _ROWS)  # without the prefilter, the same starts found by ``re``
 _STRIPE = next(i for i, row in enumerate(_ROWS) if row[0].startswith("k_"))  # found without its s/r
 _JWT = next(i for i, row in enumerate(_ROWS) if "eyJ" in row[0])  # found by its payload
 _JWT_HEADER = re.compile(r"eyJ[A-Za-z0-9_\-]{8,}")
@@ -89,7 +90,8 @@ def is_secret_key(name: str) -> bool:
 def scan_secrets(text: str, seeds: Mapping[int, list[tuple[int, int]]] | None = None) -> Iterator[Finding]:
     """Secrets in ``text``; only at ``seeds`` (index into :data:`SEEDS` -> spans) when the prefilter found them."""
     for index, (pattern, group) in enumerate(_PREFIXED):
-        for m in _matches(pattern, text, None if seeds is None else [s for s, _ in seeds.get(index, ())]):
+        starts = seed_starts(_ROW_SEEDS[index], text) if seeds is None else [s for s, _ in seeds.get(index, ())]
+        for m in _matches(pattern, text, starts):
             start, end = m.span(group)
             if index == _STRIPE:
                 start -= 1
@@ -107,8 +109,8 @@ def scan_secrets(text: str, seeds: Mapping[int, list[tuple[int, int]]] | None = 
 
 
 def _matches(pattern: re.Pattern[str], text: str, starts: list[int] | None) -> Iterator[re.Match[str]]:
-    """Every match of ``pattern``, or its matches at ``starts`` (later ones inside an earlier one are
-    dropped by the scanner's overlap rule, as ``finditer`` would skip them)."""
+    """Every match of ``pattern``, or its matches at each of ``starts``: a candidate rejected for what is
+    around it does not hide one that starts inside it (the scanner drops overlaps of those kept)."""
     if starts is None:
         yield from pattern.finditer(text)
         return

@@ -171,7 +171,7 @@ def _simple_message(message: Any) -> dict[str, Any]:
     for part in parts:
         if isinstance(part, dict) and part.get("type") == "tool_call_response":
             out["tool_call_id"] = part.get("id")
-            out["content"] = part.get("response")
+            out["content"] = part["response"] if "response" in part else part.get("result")  # Pydantic AI writes "result"
     others = [p for p in parts if isinstance(p, dict) and p.get("type") not in ("text", "tool_call", "tool_call_response")]
     if others:
         out["parts"] = others

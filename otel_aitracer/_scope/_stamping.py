@@ -11,6 +11,7 @@ global provider it exports from.
 from __future__ import annotations
 
 import weakref
+from collections import OrderedDict
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -19,6 +20,7 @@ from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
 from .._attributes import STEP_INDEX, STEP_NAME
+from .._fork import new_lock
 from .._guard import guarded
 from ._context import current_attributes, current_run, current_session
 
@@ -39,6 +41,12 @@ class ScopeSpanProcessor(SpanProcessor):
             stamp(span, parent_context)
 
 
+_INVOKE_AGENT = _OP.INVOKE_AGENT.value
+_STEP_OPERATIONS = LLM_OPERATIONS | {_OP.EXECUTE_TOOL.value}
+_MAX_TRACKED_RUNS = 10_000
+_agent_steps: OrderedDict[int, int] = OrderedDict()  # trace id -> steps numbered in it (framework agent runs)
+_steps_lock = new_lock()
+
 # Set in the context by a framework bridge around a model call it leaves to a provider instrumentor: the
 # attributes (the call's step) that span gets, whichever instrumentation makes it.
 MODEL_CALL = otel_context.create_key("otel_aitracer.model_call")
@@ -57,7 +65,7 @@ def stamp(span: Span, parent_context: Context | None) -> None:
         existing = span.attributes or {}
         span.set_attributes({k: v for k, v in stamped.items() if k not in existing})
     _inherit_agent_context(span, parent_context)
-    _number_step(span)
+    _number_step(span, parent_context)
     _mark_last_response(span)
 
 
@@ -88,15 +96,33 @@ def _inherit_agent_context(span: Span, parent_context: Context | None) -> None:
         span.set_attributes(inherited)
 
 
-def _number_step(span: Span) -> None:
-    """Inside ``run()``, each LLM call is the run's next step (unless something already numbered it)."""
-    state = current_run()
-    if state is None:
-        return
+def _number_step(span: Span, parent_context: Context | None) -> None:
+    """Inside ``run()``, each LLM call is the run's next step; inside another instrumentation's agent span (a
+    framework's own tracing), each model call and tool call is its trace's next step (0, 1, 2… in start order),
+    as the Agents SDK bridge numbers its own. Unless something already numbered it."""
     attributes = span.attributes or {}
-    if attributes.get(GenAI.GEN_AI_OPERATION_NAME) in LLM_OPERATIONS and STEP_INDEX not in attributes:
-        index, name = state.take_step()
-        span.set_attributes({STEP_INDEX: index, STEP_NAME: name})
+    operation = attributes.get(GenAI.GEN_AI_OPERATION_NAME)
+    if STEP_INDEX in attributes or operation not in _STEP_OPERATIONS:
+        return
+    state = current_run()
+    if state is not None:
+        if operation in LLM_OPERATIONS:
+            index, name = state.take_step()
+            span.set_attributes({STEP_INDEX: index, STEP_NAME: name})
+        return
+    parent = trace.get_current_span(parent_context)
+    parent_attributes = getattr(parent, "attributes", None) or {}
+    if parent.is_recording() and parent_attributes.get(GenAI.GEN_AI_OPERATION_NAME) == _INVOKE_AGENT:
+        span.set_attribute(STEP_INDEX, _next_agent_step(span.get_span_context().trace_id))
+
+
+def _next_agent_step(trace_id: int) -> int:
+    with _steps_lock:
+        index = _agent_steps.pop(trace_id, 0)
+        _agent_steps[trace_id] = index + 1  # most recent last
+        while len(_agent_steps) > _MAX_TRACKED_RUNS:
+            _agent_steps.popitem(last=False)
+    return index
 
 
 def _mark_last_response(span: Span) -> None:

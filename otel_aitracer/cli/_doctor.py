@@ -12,6 +12,7 @@ from .. import environment_variables as env
 from .._config import Settings, safe_url
 from .._destinations._spool import open_spool
 from .._destinations._store import SQLiteStore
+from .._frameworks import FRAMEWORKS
 from .._instrumentors import INSTRUMENTORS
 from .._pii._prefilter import engine as prefilter_engine
 from .._scope._current import current_pipeline
@@ -36,6 +37,7 @@ def diagnose(settings: Settings) -> dict[str, Any]:
         "python": platform.python_version(),
         "packages": {p: _version(p) for p in ("otel-aitracer",) + _PACKAGES},
         "sdks": sdks,
+        "frameworks": _frameworks(),
         "destination": settings.destination,
         "why": settings.why,
         "project": settings.project,
@@ -63,6 +65,24 @@ def _shown(name: str, value: str) -> str:
     return safe_url(value) if "://" in value else value
 
 
+def _frameworks() -> dict[str, dict[str, Any]]:
+    """Each agent framework: its version, and whether register() traces it (this process's pipeline decides,
+    where there is one; otherwise every installed one would be)."""
+    distributions = metadata.packages_distributions()
+    pipeline = current_pipeline()
+    found = {}
+    for name, (module, _) in FRAMEWORKS.items():
+        version = next((v for d in distributions.get(module.split(".")[0], []) if (v := _version(d))), None)
+        if version is None:
+            status = "not installed"
+        elif pipeline is not None and name not in pipeline.frameworks:
+            status = "installed; off (register(frameworks=...))"
+        else:
+            status = "traced by register() when the app imports it"
+        found[name] = {"version": version, "status": status}
+    return found
+
+
 def _pii(settings: Settings) -> str:
     if not settings.pii_detection:
         return f"off ({env.AITRACER_PII_DETECTION}=false or pii_detection=False): records keep prompts and answers as sent"
@@ -75,6 +95,8 @@ def render(report: dict[str, Any]) -> str:
     lines += [f"  {name} {version or '(not installed)'}" for name, version in report["packages"].items()]
     lines.append("LLM SDKs:")
     lines += [f"  {name}: {info['version'] or '-'}  {info['status']}" for name, info in report["sdks"].items()]
+    lines.append("agent frameworks:")
+    lines += [f"  {name}: {info['version'] or '-'}  {info['status']}" for name, info in report["frameworks"].items()]
     lines.append(f"records go to: {report['destination']}  ({report['why']})")
     lines.append(f"default project: {report['project']}")
     lines.append(f"PII redaction: {report['pii']}")

@@ -9,7 +9,8 @@ behaviours so failures can be shown without a network:
 
 - ``error-<status>`` (e.g. ``error-429``, ``error-500``): an OpenAI error body with that status;
 - ``stream-error``: a stream that sends two chunks, then an error event;
-- a request with ``tools`` whose last message is from the user: a ``tool_calls`` answer.
+- a request with ``tools`` whose last message is from the user: a ``tool_calls`` answer calling the first
+  tool with the user's text as its first parameter.
 """
 
 from __future__ import annotations
@@ -107,8 +108,10 @@ class _Handler(FakeHandler):
         messages = body.get("messages") or []
         tools = body.get("tools") or []
         if tools and messages and messages[-1].get("role") == "user":
-            name = tools[0]["function"]["name"]
-            call = {"id": "call_fake001", "type": "function", "function": {"name": name, "arguments": json.dumps({"query": _text_of(messages[-1])})}}
+            function = tools[0]["function"]
+            properties = list((function.get("parameters") or {}).get("properties") or {}) or ["query"]
+            arguments = json.dumps({properties[0]: _text_of(messages[-1])})
+            call = {"id": "call_fake001", "type": "function", "function": {"name": function["name"], "arguments": arguments}}
             return {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None}, "tool_calls"
         return {"role": "assistant", "content": _reply_to(messages), "refusal": None}, "stop"
 

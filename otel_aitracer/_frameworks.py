@@ -1,0 +1,109 @@
+"""The agent frameworks ``register()`` traces, each turned on when (or if) the app imports it (a post-import
+hook: an app that merely has one installed pays nothing).
+
+- ``openai_agents``: the Agents SDK has its own trace model; :mod:`otel_aitracer.agents` bridges it.
+- ``pydantic_ai``: Pydantic AI's own OpenTelemetry spans (agent run, model request, tool), turned on with
+  ``Agent.instrument_all`` on the pipeline's provider, unless the app already turned them on itself.
+
+Their spans meet the provider instrumentors through the conventions' rule: the first instrumentation to
+handle a model call owns it, and ours, nested in a framework's model span, only adds to it
+(``instrumentors._genai.LLMCall``); model and tool calls inside a framework's agent span are numbered as
+steps (``_scope._stamping``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from ._fork import new_lock
+from ._guard import guarded, warn_once
+from ._instrumentors import findable
+from .exceptions import ConfigurationError
+
+
+def framework_names(frameworks: bool | Sequence[str]) -> list[str]:
+    """The names ``register(frameworks=...)`` asks for; :class:`ConfigurationError` for an unknown one."""
+    if frameworks is True:
+        return list(FRAMEWORKS)
+    if not frameworks:
+        return []
+    unknown = [n for n in frameworks if n not in FRAMEWORKS]
+    if unknown:
+        raise ConfigurationError(f"unknown frameworks {unknown}; known: {', '.join(FRAMEWORKS)}")
+    return list(frameworks)
+
+
+def installed(name: str) -> bool:
+    return findable(FRAMEWORKS[name][0])
+
+
+def on_import(name: str, pipeline: Any) -> Callable[[Any], None]:
+    """The post-import hook that turns ``name`` on for ``pipeline`` (a failure is logged once, never raised)."""
+
+    def turn_on(module: Any) -> None:
+        with guarded(f"{name} tracing"):  # tracing is extra: its failure must not stop the app
+            if not pipeline.shut_down:
+                FRAMEWORKS[name][1](pipeline)
+
+    return turn_on
+
+
+def turn_off(name: str) -> None:
+    """Undo what turning ``name`` on did, where it can be undone (``shutdown()``)."""
+    if name == "pydantic_ai" and _pydantic_ai_ours:
+        from pydantic_ai import Agent
+
+        Agent.instrument_all(False)
+        _pydantic_ai_ours.clear()
+
+
+_agents_lock = new_lock()
+_agents_bridge: list[Any] = []  # the one AITracerTracingProcessor, once made
+
+
+def bridge_agents(pipeline: Any, replace_default: bool = False) -> Any:
+    """Add the Agents SDK bridge for ``pipeline`` (once per process); with ``replace_default``, drop the
+    SDK's default upload to OpenAI. Returns the bridge."""
+    from agents.tracing import add_trace_processor, get_trace_provider, set_trace_processors
+
+    from .agents import AITracerTracingProcessor
+
+    with _agents_lock:
+        if not _agents_bridge:
+            _agents_bridge.append(AITracerTracingProcessor(pipeline.tracer_provider, pipeline.processor.settings.capture_content))
+            add_trace_processor(_agents_bridge[0])
+            _warn_if_disabled(get_trace_provider())
+        if replace_default:  # also when register()'s import hook bridged first, keeping the default upload
+            set_trace_processors([_agents_bridge[0]])
+        return _agents_bridge[0]
+
+
+def _warn_if_disabled(provider: Any) -> None:
+    if getattr(provider, "_disabled", False):
+        warn_once(
+            "agents tracing disabled",
+            "openai-agents tracing is disabled (set_tracing_disabled or OPENAI_AGENTS_DISABLE_TRACING), "
+            "so the otel-aitracer bridge receives nothing either",
+        )
+
+
+def _openai_agents(pipeline: Any) -> None:
+    bridge_agents(pipeline)
+
+
+_pydantic_ai_ours: list[bool] = []  # whether instrument_all was ours to undo
+
+
+def _pydantic_ai(pipeline: Any) -> None:
+    from pydantic_ai import Agent
+    from pydantic_ai.models.instrumented import InstrumentationSettings
+
+    if getattr(Agent, "_instrument_default", False) is not False:  # the app turned it on, with its own settings
+        return
+    settings = InstrumentationSettings(tracer_provider=pipeline.tracer_provider, include_content=pipeline.processor.settings.capture_content)
+    Agent.instrument_all(settings)
+    _pydantic_ai_ours.append(True)
+
+
+# name -> (the module whose import turns it on, what turns it on)
+FRAMEWORKS: dict[str, tuple[str, Callable[[Any], None]]] = {"openai_agents": ("agents", _openai_agents), "pydantic_ai": ("pydantic_ai", _pydantic_ai)}

@@ -1,0 +1,118 @@
+"""Agent frameworks through their own tracing (Pydantic AI), and the conventions' ownership rule: the first
+instrumentation to handle a model call owns it; ours, nested in a framework's model span, only adds to it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from instrumentors.openai import OpenAIInstrumentor
+from otel_aitracer.demo.fake_openai import FakeOpenAIServer
+
+from .helpers import USER, run_python
+
+
+def test_a_model_call_inside_another_instrumentations_model_span_is_that_span(tracer_provider, span_exporter, client):
+    reader = InMemoryMetricReader()
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=MeterProvider(metric_readers=[reader]), capture_content=True)
+    try:
+        framework = tracer_provider.get_tracer("some.framework")
+        with framework.start_as_current_span("chat gpt-4o-mini", attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": "theirs"}):
+            client.chat.completions.create(model="gpt-4o-mini", messages=USER)
+        client.chat.completions.create(model="gpt-4o-mini", messages=USER)  # no framework: ours owns it
+    finally:
+        instrumentor.uninstrument()
+    framework_span, ours = span_exporter.get_finished_spans()
+    assert framework_span.instrumentation_scope.name == "some.framework"  # one span for the first call
+    assert framework_span.attributes["gen_ai.request.model"] == "theirs"  # the owner's values win
+    assert framework_span.attributes["gen_ai.usage.input_tokens"] > 0  # what it lacked, ours added
+    assert framework_span.attributes["openai.response.service_tier"] == "default"
+    assert ours.instrumentation_scope.name == "instrumentors.openai" and ours.parent is None
+    points = [p for m in reader.get_metrics_data().resource_metrics[0].scope_metrics[0].metrics if m.name == "gen_ai.client.operation.duration" for p in m.data.data_points]
+    assert sum(p.count for p in points) == 1  # metrics too: only the call ours owned
+
+
+_PYDANTIC_RUN = """
+import asyncio, json, sys
+import otel_aitracer
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+pipeline = otel_aitracer.register(store={store!r}{options})
+spans = InMemorySpanExporter()
+pipeline.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+assert "pydantic_ai" not in sys.modules  # not imported on the app's behalf
+from pydantic_ai import Agent
+from pydantic_ai.models.openai import OpenAIChatModel
+from pydantic_ai.providers.openai import OpenAIProvider
+model = OpenAIChatModel("gpt-4o-mini", provider=OpenAIProvider(base_url={base_url!r}, api_key="k"))
+agent = Agent(model, name="weather_agent", instructions="Be brief.")
+
+@agent.tool_plain
+def get_weather(city: str) -> str:
+    return f"sunny in {{city}}"
+
+async def main():
+    await asyncio.gather(*(agent.run(f"What is the weather in {{city}}?") for city in {cities!r}))
+
+asyncio.run(main())
+pipeline.shutdown()
+by_id = {{s.context.span_id: s for s in spans.get_finished_spans()}}
+print(json.dumps([{{"name": s.name, "scope": s.instrumentation_scope.name, "trace": format(s.context.trace_id, "032x"),
+                   "parent": by_id[s.parent.span_id].name if s.parent and s.parent.span_id in by_id else None}}
+                  for s in spans.get_finished_spans()]))
+"""
+
+
+def _pydantic_run(tmp_path, cities=("Paris",), options: str = "") -> tuple[list[dict], list[dict], FakeOpenAIServer]:
+    pytest.importorskip("pydantic_ai", reason="the frameworks extra is part of the dev install")
+    from otel_aitracer._destinations._store import SQLiteStore
+
+    store = str(tmp_path / "r.db")
+    with FakeOpenAIServer() as fake:
+        result = run_python(_PYDANTIC_RUN.format(store=store, options=options, base_url=fake.base_url, cities=list(cities)), timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1]), SQLiteStore(store).query(), fake
+
+
+@pytest.mark.parametrize("ours", [True, False], ids=["with our OpenAI instrumentor", "without it"])
+def test_pydantic_ai_runs_become_the_same_tree_and_records_either_way(tmp_path, ours):
+    spans, records, fake = _pydantic_run(tmp_path, options="" if ours else ", instrument=False")
+    assert {s["scope"] for s in spans} == {"pydantic-ai"}  # one producer for each span
+    assert sorted((s["name"], s["parent"]) for s in spans) == [
+        ("chat gpt-4o-mini", "invoke_agent weather_agent"),
+        ("chat gpt-4o-mini", "invoke_agent weather_agent"),
+        ("execute_tool get_weather", "invoke_agent weather_agent"),
+        ("invoke_agent weather_agent", None),
+    ]
+    assert len(fake.requests) == 2 == sum(r["operation"] == "chat" for r in records)  # one LLM record per request
+    by_step = {r["step_index"]: r for r in records if r["operation"] != "invoke_agent"}
+    assert [(by_step[i]["operation"], by_step[i].get("tool_name")) for i in range(3)] == [("chat", None), ("execute_tool", "get_weather"), ("chat", None)]
+    assert {r["agent_name"] for r in records} == {"weather_agent"}
+    assert len({r["session_id"] for r in records}) == 1 and records[0]["session_id"]  # Pydantic AI's conversation id
+    assert by_step[1]["input"] == {"arguments": {"city": "What is the weather in Paris?"}} and by_step[1]["output"] == {"result": "sunny in What is the weather in Paris?"}
+    assert by_step[2]["input"]["messages"][-1]["content"] == "sunny in What is the weather in Paris?"  # its "result" dialect, read
+
+
+def test_concurrent_pydantic_ai_runs_never_mix(tmp_path):
+    spans, records, fake = _pydantic_run(tmp_path, cities=("Paris", "Oslo", "Lima"))
+    assert len(fake.requests) == 6 == sum(r["operation"] == "chat" for r in records)
+    runs: dict[str, list[dict]] = {}
+    for record in records:
+        runs.setdefault(record["trace_id"], []).append(record)
+    assert len(runs) == 3
+    for run in runs.values():
+        assert len({r["session_id"] for r in run}) == 1
+        assert sorted(r["step_index"] for r in run if r["operation"] != "invoke_agent") == [0, 1, 2]
+        (tool,) = [r for r in run if r["operation"] == "execute_tool"]
+        city = tool["input"]["arguments"]["city"]
+        assert all(city in json.dumps(r["input"]) for r in run if r["operation"] == "chat")
+
+
+def test_a_framework_left_out_is_not_turned_on(tmp_path):
+    spans, records, fake = _pydantic_run(tmp_path, options=", frameworks=['openai_agents']")
+    assert {s["scope"] for s in spans} == {"instrumentors.openai"}  # our instrumentor owns the model calls alone
+    assert sorted(r["operation"] for r in records) == ["chat", "chat"]

@@ -4,6 +4,8 @@ hook: an app that merely has one installed pays nothing).
 - ``openai_agents``: the Agents SDK has its own trace model; :mod:`otel_aitracer.agents` bridges it.
 - ``pydantic_ai``: Pydantic AI's own OpenTelemetry spans (agent run, model request, tool), turned on with
   ``Agent.instrument_all`` on the pipeline's provider, unless the app already turned them on itself.
+- ``langgraph``: LangChain has no OpenTelemetry; :mod:`otel_aitracer.langchain`'s callback handler makes
+  the tree, added to every run once the app imports ``langchain_core`` (LangGraph and LangChain alike).
 
 Their spans meet the provider instrumentors through the conventions' rule: the first instrumentation to
 handle a model call owns it, and ours, nested in a framework's model span, only adds to it
@@ -13,6 +15,7 @@ steps (``_scope._stamping``).
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Callable, Sequence
 
 from ._fork import new_lock
@@ -55,6 +58,10 @@ def turn_off(name: str) -> None:
 
         Agent.instrument_all(False)
         _pydantic_ai_ours.clear()
+    elif name == "langgraph" and "otel_aitracer.langchain" in sys.modules:
+        from .langchain._handler import uninstall
+
+        uninstall()
 
 
 _agents_lock = new_lock()
@@ -105,5 +112,15 @@ def _pydantic_ai(pipeline: Any) -> None:
     _pydantic_ai_ours.append(True)
 
 
+def _langgraph(pipeline: Any) -> None:
+    from .langchain import install
+
+    install(pipeline.tracer_provider, pipeline.processor.settings.capture_content)
+
+
 # name -> (the module whose import turns it on, what turns it on)
-FRAMEWORKS: dict[str, tuple[str, Callable[[Any], None]]] = {"openai_agents": ("agents", _openai_agents), "pydantic_ai": ("pydantic_ai", _pydantic_ai)}
+FRAMEWORKS: dict[str, tuple[str, Callable[[Any], None]]] = {
+    "openai_agents": ("agents", _openai_agents),
+    "pydantic_ai": ("pydantic_ai", _pydantic_ai),
+    "langgraph": ("langchain_core", _langgraph),
+}

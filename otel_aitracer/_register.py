@@ -82,7 +82,7 @@ def register(
 
     Reuses the global SDK ``TracerProvider`` when the application has one, so
     its other exporters keep working; otherwise creates and installs one.
-    ``frameworks`` (all, or a list of ``openai_agents``, ``pydantic_ai``) traces each installed agent framework
+    ``frameworks`` (all, or a list of ``openai_agents``, ``pydantic_ai``, ``langgraph``) traces each installed agent framework
     once the app imports it; ``agents=False`` leaves the OpenAI Agents SDK out (see
     :func:`otel_aitracer.register_agents_tracing`).
     ``decision_log`` / ``jsonl_mirror`` (or ``AITRACER_DECISION_LOG`` / ``AITRACER_JSONL_MIRROR``) keep the

@@ -116,3 +116,91 @@ def test_a_framework_left_out_is_not_turned_on(tmp_path):
     spans, records, fake = _pydantic_run(tmp_path, options=", frameworks=['openai_agents']")
     assert {s["scope"] for s in spans} == {"instrumentors.openai"}  # our instrumentor owns the model calls alone
     assert sorted(r["operation"] for r in records) == ["chat", "chat"]
+
+
+_LANGGRAPH_RUN = """
+import json, sys, threading, warnings
+import otel_aitracer
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+pipeline = otel_aitracer.register(store={store!r}{options})
+spans = InMemorySpanExporter()
+pipeline.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+assert "langchain_core" not in sys.modules and "langgraph" not in sys.modules
+from langchain_core.tools import tool
+from langchain_openai import ChatOpenAI
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from langgraph.prebuilt import create_react_agent
+
+@tool
+def get_weather(city: str) -> str:
+    \"\"\"The weather in a city.\"\"\"
+    return f"sunny in {{city}}"
+
+model = ChatOpenAI(model="gpt-4o-mini", base_url={base_url!r}, api_key="k", max_retries=0)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    graph = create_react_agent(model, [get_weather], name="weather_agent")
+
+def ask(city, thread):
+    graph.invoke({{"messages": [("user", f"What is the weather in {{city}}?")]}}, config={{"configurable": {{"thread_id": thread}}}})
+
+threads = [threading.Thread(target=ask, args=(city, f"thread-{{city}}")) for city in {cities!r}]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+pipeline.shutdown()
+by_id = {{s.context.span_id: s for s in spans.get_finished_spans()}}
+print(json.dumps([{{"name": s.name, "scope": s.instrumentation_scope.name, "trace": format(s.context.trace_id, "032x"),
+                   "parent": by_id[s.parent.span_id].name if s.parent and s.parent.span_id in by_id else None}}
+                  for s in spans.get_finished_spans()]))
+"""
+
+
+def _langgraph_run(tmp_path, cities=("Paris",), options: str = "") -> tuple[list[dict], list[dict], FakeOpenAIServer]:
+    pytest.importorskip("langgraph", reason="the frameworks extra is part of the dev install")
+    from otel_aitracer._destinations._store import SQLiteStore
+
+    store = str(tmp_path / "r.db")
+    with FakeOpenAIServer() as fake:
+        result = run_python(_LANGGRAPH_RUN.format(store=store, options=options, base_url=fake.base_url, cities=list(cities)), timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1]), SQLiteStore(store).query(), fake
+
+
+@pytest.mark.parametrize("ours", [True, False], ids=["with our OpenAI instrumentor", "without it"])
+def test_langgraph_runs_become_a_tree_through_our_callback_handler(tmp_path, ours):
+    spans, records, fake = _langgraph_run(tmp_path, options="" if ours else ", instrument=False")
+    assert {s["scope"] for s in spans} == {"otel_aitracer.langchain"}  # our OpenAI instrumentor only added to the chat spans
+    assert sorted((s["name"], s["parent"]) for s in spans) == [
+        ("chat gpt-4o-mini", "invoke_agent agent"),
+        ("chat gpt-4o-mini", "invoke_agent agent"),
+        ("execute_tool get_weather", "invoke_agent tools"),
+        ("invoke_agent agent", "invoke_workflow weather_agent"),
+        ("invoke_agent agent", "invoke_workflow weather_agent"),
+        ("invoke_agent tools", "invoke_workflow weather_agent"),
+        ("invoke_workflow weather_agent", None),
+    ]
+    chats = [r for r in records if r["operation"] == "chat"]
+    assert len(fake.requests) == 2 == len(chats)  # one LLM record per request the provider received
+    assert all(r["input_tokens"] > 0 and r["model"] == "gpt-4o-mini-2024-07-18" for r in chats)
+    assert {r["session_id"] for r in records} == {"thread-Paris"}  # LangGraph's thread_id
+    steps = sorted((r["step_index"], r["operation"], r.get("tool_name")) for r in records if r.get("step_index") is not None)
+    assert steps == [(0, "chat", None), (1, "execute_tool", "get_weather"), (2, "chat", None)]
+    (tool_record,) = [r for r in records if r["operation"] == "execute_tool"]
+    assert tool_record["output"] == {"result": "sunny in What is the weather in Paris?"}
+
+
+def test_concurrent_langgraph_runs_never_mix(tmp_path):
+    spans, records, fake = _langgraph_run(tmp_path, cities=("Paris", "Oslo", "Lima"))
+    assert len(fake.requests) == 6 == sum(r["operation"] == "chat" for r in records)
+    runs: dict[str, list[dict]] = {}
+    for record in records:
+        runs.setdefault(record["trace_id"], []).append(record)
+    assert len(runs) == 3
+    for run in runs.values():
+        (session,) = {r["session_id"] for r in run}
+        city = session.removeprefix("thread-")
+        assert all(city in json.dumps(r.get("input")) for r in run if r["operation"] == "chat")

@@ -12,6 +12,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from instrumentors.openai import OpenAIInstrumentor
 from otel_aitracer.demo.fake_openai import FakeOpenAIServer
 
+from .framework_agents import AGENTS, MODULES
 from .helpers import USER, run_python
 
 
@@ -36,7 +37,7 @@ def test_a_model_call_inside_another_instrumentations_model_span_is_that_span(tr
     assert sum(p.count for p in points) == 1  # metrics too: only the call ours owned
 
 
-_PYDANTIC_RUN = """
+_HARNESS = """
 import asyncio, json, sys
 import otel_aitracer
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -44,43 +45,46 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 pipeline = otel_aitracer.register(store={store!r}{options})
 spans = InMemorySpanExporter()
 pipeline.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
-assert "pydantic_ai" not in sys.modules  # not imported on the app's behalf
-from pydantic_ai import Agent
-from pydantic_ai.models.openai import OpenAIChatModel
-from pydantic_ai.providers.openai import OpenAIProvider
-model = OpenAIChatModel("gpt-4o-mini", provider=OpenAIProvider(base_url={base_url!r}, api_key="k"))
-agent = Agent(model, name="weather_agent", instructions="Be brief.")
-
-@agent.tool_plain
-def get_weather(city: str) -> str:
-    return f"sunny in {{city}}"
-
+assert {module!r} not in sys.modules  # not imported on the app's behalf
+BASE_URL = {base_url!r}
+{agent}
 async def main():
-    await asyncio.gather(*(agent.run(f"What is the weather in {{city}}?") for city in {cities!r}))
+    await asyncio.gather(*(one(city) for city in {cities!r}))
 
 asyncio.run(main())
 pipeline.shutdown()
 by_id = {{s.context.span_id: s for s in spans.get_finished_spans()}}
-print(json.dumps([{{"name": s.name, "scope": s.instrumentation_scope.name, "trace": format(s.context.trace_id, "032x"),
+print(json.dumps([{{"name": s.name, "scope": s.instrumentation_scope.name,
                    "parent": by_id[s.parent.span_id].name if s.parent and s.parent.span_id in by_id else None}}
                   for s in spans.get_finished_spans()]))
 """
 
 
-def _pydantic_run(tmp_path, cities=("Paris",), options: str = "") -> tuple[list[dict], list[dict], FakeOpenAIServer]:
-    pytest.importorskip("pydantic_ai", reason="the frameworks extra is part of the dev install")
+def _framework_run(tmp_path, framework: str, cities=("Paris",), options: str = "") -> tuple[list[dict], list[dict], FakeOpenAIServer]:
+    """Run the framework's agent for each city at once in a fresh interpreter; its spans, the records, the fake."""
+    pytest.importorskip(MODULES[framework], reason="the frameworks extra is part of the dev install")
     from otel_aitracer._destinations._store import SQLiteStore
 
     store = str(tmp_path / "r.db")
     with FakeOpenAIServer() as fake:
-        result = run_python(_PYDANTIC_RUN.format(store=store, options=options, base_url=fake.base_url, cities=list(cities)), timeout=120)
+        code = _HARNESS.format(store=store, options=options, module=MODULES[framework], base_url=fake.base_url, agent=AGENTS[framework], cities=list(cities))
+        result = run_python(code, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1]), SQLiteStore(store).query(), fake
 
 
+def _runs(records: list[dict], n: int) -> list[list[dict]]:
+    """The records of each of ``n`` concurrent runs (one trace each)."""
+    runs: dict[str, list[dict]] = {}
+    for record in records:
+        runs.setdefault(record["trace_id"], []).append(record)
+    assert len(runs) == n
+    return list(runs.values())
+
+
 @pytest.mark.parametrize("ours", [True, False], ids=["with our OpenAI instrumentor", "without it"])
 def test_pydantic_ai_runs_become_the_same_tree_and_records_either_way(tmp_path, ours):
-    spans, records, fake = _pydantic_run(tmp_path, options="" if ours else ", instrument=False")
+    spans, records, fake = _framework_run(tmp_path, "pydantic_ai", options="" if ours else ", instrument=False")
     assert {s["scope"] for s in spans} == {"pydantic-ai"}  # one producer for each span
     assert sorted((s["name"], s["parent"]) for s in spans) == [
         ("chat gpt-4o-mini", "invoke_agent weather_agent"),
@@ -98,13 +102,9 @@ def test_pydantic_ai_runs_become_the_same_tree_and_records_either_way(tmp_path, 
 
 
 def test_concurrent_pydantic_ai_runs_never_mix(tmp_path):
-    spans, records, fake = _pydantic_run(tmp_path, cities=("Paris", "Oslo", "Lima"))
+    spans, records, fake = _framework_run(tmp_path, "pydantic_ai", cities=("Paris", "Oslo", "Lima"))
     assert len(fake.requests) == 6 == sum(r["operation"] == "chat" for r in records)
-    runs: dict[str, list[dict]] = {}
-    for record in records:
-        runs.setdefault(record["trace_id"], []).append(record)
-    assert len(runs) == 3
-    for run in runs.values():
+    for run in _runs(records, 3):
         assert len({r["session_id"] for r in run}) == 1
         assert sorted(r["step_index"] for r in run if r["operation"] != "invoke_agent") == [0, 1, 2]
         (tool,) = [r for r in run if r["operation"] == "execute_tool"]
@@ -113,66 +113,14 @@ def test_concurrent_pydantic_ai_runs_never_mix(tmp_path):
 
 
 def test_a_framework_left_out_is_not_turned_on(tmp_path):
-    spans, records, fake = _pydantic_run(tmp_path, options=", frameworks=['openai_agents']")
+    spans, records, fake = _framework_run(tmp_path, "pydantic_ai", options=", frameworks=['openai_agents']")
     assert {s["scope"] for s in spans} == {"instrumentors.openai"}  # our instrumentor owns the model calls alone
     assert sorted(r["operation"] for r in records) == ["chat", "chat"]
 
 
-_LANGGRAPH_RUN = """
-import json, sys, threading, warnings
-import otel_aitracer
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-pipeline = otel_aitracer.register(store={store!r}{options})
-spans = InMemorySpanExporter()
-pipeline.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
-assert "langchain_core" not in sys.modules and "langgraph" not in sys.modules
-from langchain_core.tools import tool
-from langchain_openai import ChatOpenAI
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from langgraph.prebuilt import create_react_agent
-
-@tool
-def get_weather(city: str) -> str:
-    \"\"\"The weather in a city.\"\"\"
-    return f"sunny in {{city}}"
-
-model = ChatOpenAI(model="gpt-4o-mini", base_url={base_url!r}, api_key="k", max_retries=0)
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    graph = create_react_agent(model, [get_weather], name="weather_agent")
-
-def ask(city, thread):
-    graph.invoke({{"messages": [("user", f"What is the weather in {{city}}?")]}}, config={{"configurable": {{"thread_id": thread}}}})
-
-threads = [threading.Thread(target=ask, args=(city, f"thread-{{city}}")) for city in {cities!r}]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-pipeline.shutdown()
-by_id = {{s.context.span_id: s for s in spans.get_finished_spans()}}
-print(json.dumps([{{"name": s.name, "scope": s.instrumentation_scope.name, "trace": format(s.context.trace_id, "032x"),
-                   "parent": by_id[s.parent.span_id].name if s.parent and s.parent.span_id in by_id else None}}
-                  for s in spans.get_finished_spans()]))
-"""
-
-
-def _langgraph_run(tmp_path, cities=("Paris",), options: str = "") -> tuple[list[dict], list[dict], FakeOpenAIServer]:
-    pytest.importorskip("langgraph", reason="the frameworks extra is part of the dev install")
-    from otel_aitracer._destinations._store import SQLiteStore
-
-    store = str(tmp_path / "r.db")
-    with FakeOpenAIServer() as fake:
-        result = run_python(_LANGGRAPH_RUN.format(store=store, options=options, base_url=fake.base_url, cities=list(cities)), timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1]), SQLiteStore(store).query(), fake
-
-
 @pytest.mark.parametrize("ours", [True, False], ids=["with our OpenAI instrumentor", "without it"])
 def test_langgraph_runs_become_a_tree_through_our_callback_handler(tmp_path, ours):
-    spans, records, fake = _langgraph_run(tmp_path, options="" if ours else ", instrument=False")
+    spans, records, fake = _framework_run(tmp_path, "langgraph", options="" if ours else ", instrument=False")
     assert {s["scope"] for s in spans} == {"otel_aitracer.langchain"}  # our OpenAI instrumentor only added to the chat spans
     assert sorted((s["name"], s["parent"]) for s in spans) == [
         ("chat gpt-4o-mini", "invoke_agent agent"),
@@ -194,13 +142,9 @@ def test_langgraph_runs_become_a_tree_through_our_callback_handler(tmp_path, our
 
 
 def test_concurrent_langgraph_runs_never_mix(tmp_path):
-    spans, records, fake = _langgraph_run(tmp_path, cities=("Paris", "Oslo", "Lima"))
+    spans, records, fake = _framework_run(tmp_path, "langgraph", cities=("Paris", "Oslo", "Lima"))
     assert len(fake.requests) == 6 == sum(r["operation"] == "chat" for r in records)
-    runs: dict[str, list[dict]] = {}
-    for record in records:
-        runs.setdefault(record["trace_id"], []).append(record)
-    assert len(runs) == 3
-    for run in runs.values():
+    for run in _runs(records, 3):
         (session,) = {r["session_id"] for r in run}
         city = session.removeprefix("thread-")
         assert all(city in json.dumps(r.get("input")) for r in run if r["operation"] == "chat")

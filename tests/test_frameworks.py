@@ -70,6 +70,7 @@ def _framework_run(tmp_path, framework: str, cities=("Paris",), options: str = "
         code = _HARNESS.format(store=store, options=options, module=MODULES[framework], base_url=fake.base_url, agent=AGENTS[framework], cities=list(cities))
         result = run_python(code, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "Failed to detach context" not in result.stderr  # no error in the app's log for an async call
     return json.loads(result.stdout.strip().splitlines()[-1]), SQLiteStore(store).query(), fake
 
 
@@ -148,3 +149,49 @@ def test_concurrent_langgraph_runs_never_mix(tmp_path):
         (session,) = {r["session_id"] for r in run}
         city = session.removeprefix("thread-")
         assert all(city in json.dumps(r.get("input")) for r in run if r["operation"] == "chat")
+
+
+def test_what_a_langgraph_node_opens_after_an_async_model_call_nests_under_the_node(tmp_path, fake_openai):
+    """LangChain ends an async model call in another task than the one that started it: the context the call
+    made current in the node's task must not leave the finished chat span current there."""
+    pytest.importorskip("langgraph")
+    result = run_python(
+        f"""
+        import asyncio, json
+        import otel_aitracer
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        pipeline = otel_aitracer.register(store={str(tmp_path / "r.db")!r})
+        spans = InMemorySpanExporter()
+        pipeline.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+        from typing import TypedDict
+        from langchain_openai import ChatOpenAI
+        from langgraph.graph import END, START, StateGraph
+
+        class State(TypedDict):
+            question: str
+
+        model = ChatOpenAI(model="gpt-4o-mini", base_url={fake_openai.base_url!r}, api_key="k", max_retries=0)
+
+        async def answer(state):
+            await model.ainvoke(state["question"])
+            with trace.get_tracer("app").start_as_current_span("after the call"):
+                pass
+            return state
+
+        graph = StateGraph(State)
+        graph.add_node("answer", answer)
+        graph.add_edge(START, "answer")
+        graph.add_edge("answer", END)
+        asyncio.run(graph.compile().ainvoke({{"question": "hi"}}))
+        pipeline.shutdown()
+        by_id = {{s.context.span_id: s for s in spans.get_finished_spans()}}
+        print(json.dumps({{s.name: by_id[s.parent.span_id].name if s.parent and s.parent.span_id in by_id else None for s in spans.get_finished_spans()}}))
+        """
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Failed to detach context" not in result.stderr
+    parents = json.loads(result.stdout.strip().splitlines()[-1])
+    assert parents["after the call"] == "invoke_agent answer"
+    assert parents["chat gpt-4o-mini"] == "invoke_agent answer"

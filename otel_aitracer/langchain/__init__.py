@@ -7,7 +7,10 @@ a callback handler makes the tree the other frameworks make.
 - a chat model call → ``chat {model}`` (usage, response model, messages when content is captured),
   made current while the call runs, so our provider instrumentor inside it adds to it and makes no
   second span (the conventions' rule: the first instrumentation to handle a model call owns it);
-- a tool → ``execute_tool {tool}``, current while it runs.
+- a tool → ``execute_tool {tool}``.
+
+Each of these spans is current while its run runs (what the app opens inside a node nests there), and
+stops standing for itself when the run ends, even where LangChain ends it in another task.
 
 Spans are parented by an explicit map of LangChain run ids (concurrent runs never mix); runs that
 are neither (LangChain's plumbing: sequences, channel writes) are not spans, and what runs inside

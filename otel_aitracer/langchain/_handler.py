@@ -10,6 +10,7 @@ import orjson
 from langchain_core.callbacks import BaseCallbackHandler
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context import _RUNTIME_CONTEXT
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 
@@ -21,10 +22,54 @@ _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"
 
 
 class _Open:
-    __slots__ = ("span", "token", "owned")
+    __slots__ = ("span", "token", "scoped", "owned")
 
-    def __init__(self, span: Span, token: object | None = None, owned: bool = True) -> None:
-        self.span, self.token, self.owned = span, token, owned
+    def __init__(self, span: Span, token: object | None = None, scoped: _Scoped | None = None, owned: bool = True) -> None:
+        self.span, self.token, self.scoped, self.owned = span, token, scoped, owned
+
+
+class _Scoped(Span):
+    """What a model or tool call makes current: its span while the call runs, then the span that was current
+    before it. LangChain ends an async model call in another task than the one that started it, so the
+    context made current at the start cannot be detached there; the one it leaves behind must not keep a
+    finished span current (what the app opens next would nest under it)."""
+
+    def __init__(self, span: Span, before: Span) -> None:
+        self._span, self._before = span, before
+
+    def release(self) -> None:
+        self._span = self._before
+
+    @property
+    def attributes(self) -> Any:
+        return getattr(self._span, "attributes", None)
+
+    def get_span_context(self) -> Any:
+        return self._span.get_span_context()
+
+    def is_recording(self) -> bool:
+        return self._span.is_recording()
+
+    def set_attributes(self, attributes: Any) -> None:
+        self._span.set_attributes(attributes)
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self._span.set_attribute(key, value)
+
+    def add_event(self, name: str, attributes: Any = None, timestamp: int | None = None) -> None:
+        self._span.add_event(name, attributes, timestamp)
+
+    def update_name(self, name: str) -> None:
+        self._span.update_name(name)
+
+    def set_status(self, status: Any, description: str | None = None) -> None:
+        self._span.set_status(status, description)
+
+    def record_exception(self, exception: BaseException, attributes: Any = None, timestamp: int | None = None, escaped: bool = False) -> None:
+        self._span.record_exception(exception, attributes, timestamp, escaped)
+
+    def end(self, end_time: int | None = None) -> None:
+        """Not ours to end: the handler ends the span itself."""
 
 
 class AITracerCallbackHandler(BaseCallbackHandler):  # type: ignore[misc]
@@ -49,10 +94,10 @@ class AITracerCallbackHandler(BaseCallbackHandler):  # type: ignore[misc]
             attributes = {GenAI.GEN_AI_OPERATION_NAME: _OP.INVOKE_WORKFLOW.value, GenAI.GEN_AI_WORKFLOW_NAME: name}
             if metadata.get("thread_id") is not None:
                 attributes[GenAI.GEN_AI_CONVERSATION_ID] = str(metadata["thread_id"])
-            self._start(run_id, None, f"{_OP.INVOKE_WORKFLOW.value} {name}", SpanKind.INTERNAL, attributes)
+            self._start(run_id, None, f"{_OP.INVOKE_WORKFLOW.value} {name}", SpanKind.INTERNAL, attributes, current=True)
         elif metadata.get("langgraph_node") == name and not str(name).startswith("__"):
             attributes = {GenAI.GEN_AI_OPERATION_NAME: _OP.INVOKE_AGENT.value, GenAI.GEN_AI_AGENT_NAME: name}
-            self._start(run_id, parent_run_id, f"{_OP.INVOKE_AGENT.value} {name}", SpanKind.INTERNAL, attributes)
+            self._start(run_id, parent_run_id, f"{_OP.INVOKE_AGENT.value} {name}", SpanKind.INTERNAL, attributes, current=True)
         else:
             self._borrow(run_id, parent_run_id)
 
@@ -112,9 +157,10 @@ class AITracerCallbackHandler(BaseCallbackHandler):  # type: ignore[misc]
         parent = self._open.get(parent_run_id) if parent_run_id is not None else None
         context = trace.set_span_in_context(parent.span) if parent is not None else None  # the root: the app's current span
         span = self._tracer.start_span(name, context=context, kind=kind, attributes=attributes)
-        token = otel_context.attach(trace.set_span_in_context(span)) if current else None
+        scoped = _Scoped(span, trace.get_current_span()) if current else None
+        token = otel_context.attach(trace.set_span_in_context(scoped)) if scoped is not None else None
         with self._lock:
-            self._open[run_id] = _Open(span, token)
+            self._open[run_id] = _Open(span, token, scoped)
 
     def _borrow(self, run_id: UUID, parent_run_id: UUID | None) -> None:
         """A run that is no span: what runs inside it nests under its nearest span."""
@@ -128,16 +174,24 @@ class AITracerCallbackHandler(BaseCallbackHandler):  # type: ignore[misc]
             opened = self._open.pop(run_id, None)
         if opened is None or not opened.owned:
             return
-        if opened.token is not None:
-            try:
-                otel_context.detach(opened.token)  # type: ignore[arg-type]
-            except Exception:  # noqa: BLE001 - ended in another context than it started: the span still ends
-                _logger.debug("could not detach the context of LangChain run %s", run_id, exc_info=True)
+        if opened.scoped is not None:
+            opened.scoped.release()
+            _detach_if_here(opened.token)
         if error is not None:
             opened.span.set_attribute("error.type", type(error).__qualname__)
             opened.span.record_exception(error)
             opened.span.set_status(Status(StatusCode.ERROR, str(error) or type(error).__qualname__))
         opened.span.end()
+
+
+def _detach_if_here(token: Any) -> None:
+    """Undo the attach where the call ends in the context it started in; elsewhere (an async call ends in
+    another task) leave it: the released :class:`_Scoped` it left current stands for what was before.
+    OTel's public ``detach`` would log an error with a traceback for every such call."""
+    try:
+        _RUNTIME_CONTEXT.detach(token)
+    except ValueError:
+        pass
 
 
 def _name(serialized: Any) -> str | None:

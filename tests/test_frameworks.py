@@ -195,3 +195,15 @@ def test_what_a_langgraph_node_opens_after_an_async_model_call_nests_under_the_n
     parents = json.loads(result.stdout.strip().splitlines()[-1])
     assert parents["after the call"] == "invoke_agent answer"
     assert parents["chat gpt-4o-mini"] == "invoke_agent answer"
+
+
+@pytest.mark.parametrize("framework", ["pydantic_ai", "langgraph"])
+def test_the_audit_trail_records_every_frameworks_model_calls(tmp_path, framework):
+    log = tmp_path / "decisions.jsonl"
+    spans, records, fake = _framework_run(tmp_path, framework, options=f", decision_log={str(log)!r}")
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(lines) == len(fake.requests) == 2  # one decision record per model call
+    chats = {r["span_id"]: r for r in records if r["operation"] == "chat"}
+    assert {line["span_id"] for line in lines} == set(chats)
+    assert all(line["prompt_sha256"] and line["response_sha256"] and line["agent_name"] for line in lines)
+    assert lines[1]["prev_sha256"] == lines[0]["record_sha256"]

@@ -58,7 +58,7 @@ async def main():
 
 asyncio.run(main())
 pipeline.shutdown()
-print(json.dumps([{{"name": s.name, "kind": s.kind.name, "span_id": format(s.context.span_id, "016x"), "attributes": dict(s.attributes)}} for s in spans.get_finished_spans()]))
+print(json.dumps([{{"name": s.name, "kind": s.kind.name, "status": s.status.status_code.name, "span_id": format(s.context.span_id, "016x"), "attributes": dict(s.attributes)}} for s in spans.get_finished_spans()]))
 """
 
 
@@ -82,8 +82,11 @@ def test_a_tool_call_is_a_client_record_and_a_server_record_in_one_trace(tmp_pat
         assert span["attributes"]["gen_ai.operation.name"] == "execute_tool" and span["attributes"]["gen_ai.tool.name"] == "get_weather"
         assert span["attributes"]["mcp.protocol.version"]  # negotiated by initialize()
     by_span = {r["span_id"]: r for r in records}
+    assert [s["status"] for s in calls] == ["UNSET", "ERROR"]  # the tool's isError fails the client span too
+    assert calls[1]["attributes"]["error.type"] == "tool_error"
     for call, status in zip(calls, ("success", "error")):
         client = by_span[call["span_id"]]
+        assert client["status"] == status
         (server,) = [r for r in records if r["parent_span_id"] == call["span_id"]]  # written by the other process
         assert (client["operation"], client["tool_name"], client["parent_span_id"]) == ("execute_tool", "get_weather", app["span_id"])
         assert (server["operation"], server["tool_name"], server["status"]) == ("execute_tool", "get_weather", status)

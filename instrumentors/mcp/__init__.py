@@ -5,8 +5,9 @@ trace context in the request's ``params._meta``, and a SERVER span per request i
 that trace. This instrumentor owns nothing the SDK already does; it makes the client span what the
 conventions say (name ``{mcp.method.name} {target}``, ``gen_ai.operation.name = execute_tool`` and
 ``gen_ai.tool.name`` for ``tools/call``, ``mcp.protocol.version``, ``mcp.session.id`` where the
-transport has one), and when a framework's tool span is already current around the call, it puts
-those attributes on that span instead of nesting a second tool span under it.
+transport has one, and a failed status when the tool reports ``isError``), and when a framework's
+tool span is already current around the call, it puts those attributes on that span instead of
+nesting a second tool span under it.
 
 ``mcp`` 1.x (no spans of its own) is not instrumented yet: a log line says so.
 """
@@ -24,6 +25,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
+from opentelemetry.trace import StatusCode
 
 _logger = logging.getLogger(__name__)
 _DISPATCHER = "mcp.shared.jsonrpc_dispatcher"
@@ -32,6 +34,9 @@ _SEND_PREFIX = "MCP send "
 _EXECUTE_TOOL = GenAI.GenAiOperationNameValues.EXECUTE_TOOL.value
 # The client session a request is being sent for: its protocol version and session id reach the span.
 _current_session: contextvars.ContextVar[Any] = contextvars.ContextVar("otel_mcp_session", default=None)
+# The tools/call spans of the request being sent: ended by the session once it has read the result
+# (the SDK would end them before, and a tool's ``isError`` is in the result).
+_tool_spans: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("otel_mcp_tool_spans", default=None)
 
 
 class MCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -76,11 +81,20 @@ class MCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
 
 async def _with_session(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    token = _current_session.set(instance)
+    spans: list[Any] = []
+    tokens = (_current_session.set(instance), _tool_spans.set(spans))
     try:
-        return await wrapped(*args, **kwargs)
+        result = await wrapped(*args, **kwargs)
+        if getattr(result, "is_error", None) is True:
+            for span in spans:
+                span.set_attribute("error.type", "tool_error")
+                span.set_status(StatusCode.ERROR)
+        return result
     finally:
-        _current_session.reset(token)
+        _current_session.reset(tokens[0])
+        _tool_spans.reset(tokens[1])
+        for span in spans:
+            span.end()
 
 
 def _conventional_client_span(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -100,8 +114,21 @@ def _conventional_client_span(wrapped: Any, instance: Any, args: Any, kwargs: An
         outer = trace.get_current_span()
         if _is_tool_span(outer, target):
             return _enriched(outer, attributes)
+    name = f"{method} {target}" if target else method
+    spans = _tool_spans.get()
+    if method == "tools/call" and spans is not None:
+        return _ended_by_session(name, attributes, spans)
     kwargs = {**kwargs, "attributes": attributes}
-    return wrapped(f"{method} {target}" if target else method, *args[1:], **{k: v for k, v in kwargs.items() if k != "name"})
+    return wrapped(name, *args[1:], **{k: v for k, v in kwargs.items() if k != "name"})
+
+
+@contextmanager
+def _ended_by_session(name: str, attributes: dict[str, Any], spans: list[Any]) -> Iterator[Any]:
+    """The SDK's client span for a tool call, started as the SDK would, but left for the session to end."""
+    tracer = trace.get_tracer("mcp-python-sdk")  # the SDK's own scope
+    with tracer.start_as_current_span(name, kind=trace.SpanKind.CLIENT, attributes=attributes, end_on_exit=False) as span:
+        spans.append(span)
+        yield span
 
 
 def _session_attributes() -> dict[str, Any]:

@@ -16,24 +16,11 @@ steps (``_scope._stamping``).
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from ._fork import new_lock
 from ._guard import guarded, warn_once
 from ._instrumentors import findable
-from .exceptions import ConfigurationError
-
-
-def framework_names(frameworks: bool | Sequence[str]) -> list[str]:
-    """The names ``register(frameworks=...)`` asks for; :class:`ConfigurationError` for an unknown one."""
-    if frameworks is True:
-        return list(FRAMEWORKS)
-    if not frameworks:
-        return []
-    unknown = [n for n in frameworks if n not in FRAMEWORKS]
-    if unknown:
-        raise ConfigurationError(f"unknown frameworks {unknown}; known: {', '.join(FRAMEWORKS)}")
-    return list(frameworks)
 
 
 def installed(name: str) -> bool:
@@ -53,15 +40,7 @@ def on_import(name: str, pipeline: Any) -> Callable[[Any], None]:
 
 def turn_off(name: str) -> None:
     """Undo what turning ``name`` on did, where it can be undone (``shutdown()``)."""
-    if name == "pydantic_ai" and _pydantic_ai_ours:
-        from pydantic_ai import Agent
-
-        Agent.instrument_all(False)
-        _pydantic_ai_ours.clear()
-    elif name == "langgraph" and "otel_aitracer.langchain" in sys.modules:
-        from .langchain._handler import uninstall
-
-        uninstall()
+    FRAMEWORKS[name][2]()
 
 
 _agents_lock = new_lock()
@@ -98,6 +77,10 @@ def _openai_agents(pipeline: Any) -> None:
     bridge_agents(pipeline)
 
 
+def _keep(*_: Any) -> None:
+    """Nothing to undo: the Agents SDK cannot remove a trace processor (it stays, writing to no pipeline)."""
+
+
 _pydantic_ai_ours: list[bool] = []  # whether instrument_all was ours to undo
 
 
@@ -112,15 +95,30 @@ def _pydantic_ai(pipeline: Any) -> None:
     _pydantic_ai_ours.append(True)
 
 
+def _pydantic_ai_off() -> None:
+    if _pydantic_ai_ours:
+        from pydantic_ai import Agent
+
+        Agent.instrument_all(False)
+        _pydantic_ai_ours.clear()
+
+
 def _langgraph(pipeline: Any) -> None:
     from .langchain import install
 
     install(pipeline.tracer_provider, pipeline.processor.settings.capture_content)
 
 
-# name -> (the module whose import turns it on, what turns it on)
-FRAMEWORKS: dict[str, tuple[str, Callable[[Any], None]]] = {
-    "openai_agents": ("agents", _openai_agents),
-    "pydantic_ai": ("pydantic_ai", _pydantic_ai),
-    "langgraph": ("langchain_core", _langgraph),
+def _langgraph_off() -> None:
+    if "otel_aitracer.langchain" in sys.modules:
+        from .langchain._handler import uninstall
+
+        uninstall()
+
+
+# name -> (the module whose import turns it on, what turns it on, what turns it off again)
+FRAMEWORKS: dict[str, tuple[str, Callable[[Any], None], Callable[[], None]]] = {
+    "openai_agents": ("agents", _openai_agents, _keep),
+    "pydantic_ai": ("pydantic_ai", _pydantic_ai, _pydantic_ai_off),
+    "langgraph": ("langchain_core", _langgraph, _langgraph_off),
 }

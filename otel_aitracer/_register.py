@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import wrapt
 from opentelemetry import trace
@@ -14,7 +14,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 from ._fork import new_lock
-from ._frameworks import FRAMEWORKS, bridge_agents, framework_names, installed, on_import, turn_off
+from ._frameworks import FRAMEWORKS, bridge_agents, installed, on_import, turn_off
 from ._instrumentors import INSTRUMENTORS, load_instrumentor
 from ._pii import PIIRedactor
 from ._processor import AITracerSpanProcessor
@@ -91,8 +91,8 @@ def register(
     with _lock:
         if (current := current_pipeline()) is not None:
             return current
-        names = _instrument_names(instrument)
-        chosen = [n for n in framework_names(frameworks) if agents or n != "openai_agents"]
+        names = _chosen(instrument, INSTRUMENTORS, "instrumentors")
+        chosen = [n for n in _chosen(frameworks, FRAMEWORKS, "frameworks") if agents or n != "openai_agents"]
         processor = AITracerSpanProcessor(
             project, api_key, base_url, store, pii_detection, pii_action, pii_types, capture_content, sync, environment, redactor=redactor,
             decision_log=decision_log, jsonl_mirror=jsonl_mirror, store_raw_prompt=store_raw_prompt, store_raw_response=store_raw_response,
@@ -120,15 +120,16 @@ def register(
 
 
 
-def _instrument_names(instrument: bool | Sequence[str]) -> list[str]:
-    if instrument is True:
-        return list(INSTRUMENTORS)
-    if instrument is False or instrument is None:
+def _chosen(choice: bool | Sequence[str] | None, known: Mapping[str, object], what: str) -> list[str]:
+    """The names ``register(instrument=...)`` / ``register(frameworks=...)`` ask for: all, none or a list."""
+    if choice is True:
+        return list(known)
+    if choice is False or choice is None:
         return []
-    unknown = [n for n in instrument if n not in INSTRUMENTORS]
+    unknown = [n for n in choice if n not in known]
     if unknown:
-        raise ConfigurationError(f"unknown instrumentors {unknown}; known: {', '.join(INSTRUMENTORS)}")
-    return list(instrument)
+        raise ConfigurationError(f"unknown {what} {unknown}; known: {', '.join(known)}")
+    return list(choice)
 
 
 def _global_sdk_provider() -> TracerProvider | None:

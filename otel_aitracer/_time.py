@@ -14,3 +14,8 @@ def rfc3339(when: datetime | None = None) -> str:
     """``when`` (default: now) as records store it."""
     moment = datetime.now(timezone.utc) if when is None else when.astimezone(timezone.utc)
     return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def rfc3339_ns(ns: int) -> str:
+    """An OpenTelemetry timestamp (ns since the epoch) as records store times."""
+    return rfc3339(utc_from_ns(ns))

@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
 from .._scope._stamping import LLM_OPERATIONS
-from .._time import rfc3339, utc_from_ns
+from .._time import rfc3339_ns
 from ._chain import append_chained, append_lines, canonical, sha256
 
 _logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class AuditTrail:
         if self._mirror is not None and start.trace_id in self._runs:
             self._mirrored.append(
                 {"event": "span_start", "trace_id": start.trace_id, "span_id": start.span_id, "parent_id": start.parent_id,
-                 "name": start.name, "operation": start.operation, "at": _at(start.started_at)}
+                 "name": start.name, "operation": start.operation, "at": rfc3339_ns(start.started_at)}
             )  # fmt: skip
 
     def ended(self, span: ReadableSpan, record: dict[str, Any] | None) -> None:
@@ -85,8 +85,8 @@ class AuditTrail:
         if self._mirror is not None:
             self._mirrored.append(
                 {"event": "span_end", "trace_id": trace_id, "span_id": format(span.context.span_id, "016x"), "name": span.name,
-                 "status": span.status.status_code.name.lower(), "started_at": _at(span.start_time or 0),
-                 "ended_at": _at(span.end_time or 0)}
+                 "status": span.status.status_code.name.lower(), "started_at": rfc3339_ns(span.start_time or 0),
+                 "ended_at": rfc3339_ns(span.end_time or 0)}
             )  # fmt: skip
         if self._decision_log is not None and record is not None and record.get("operation") in _MODEL_CALLS:
             self._decisions.append(self._decision(span, record, trace_id))
@@ -102,7 +102,7 @@ class AuditTrail:
             "agent_name": record.get("agent_name"),
             "model": record.get("model"),
             "started_at": record.get("started_at"),
-            "ended_at": _at(span.end_time or 0),
+            "ended_at": rfc3339_ns(span.end_time or 0),
             "latency_ms": record.get("latency_ms"),
             "prompt_sha256": None if sent is None else sha256(canonical(sent)),
             "response_sha256": None if received is None else sha256(canonical(received)),
@@ -142,7 +142,3 @@ def _messages(value: Any) -> Any:
         except ValueError:
             return value
     return list(value) if isinstance(value, tuple) else value
-
-
-def _at(ns: int) -> str:
-    return rfc3339(utc_from_ns(ns))

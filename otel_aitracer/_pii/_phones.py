@@ -70,12 +70,8 @@ def phones(text: str, start: int, end: int, taken: list[tuple[int, int]]) -> Ite
 
 
 def _valid_bare(digits: str) -> bool:
-    """Ten digits (eleven with the 1) in the North American plan, or a national number with its trunk 0."""
-    if digits[0] == "0":
-        return _valid_national(digits)
-    if len(digits) == 11 and digits[0] == "1":
-        digits = digits[1:]
-    return len(digits) == 10 and (_valid(1, digits, "US") or _valid(1, digits, None))
+    """In the North American plan, or a national number with its trunk 0."""
+    return _valid_national(digits) if digits[0] == "0" else _in_north_american_plan(digits)
 
 
 def date_shaped(raw: str) -> bool:
@@ -112,11 +108,15 @@ def _valid_nanp(raw: str) -> bool:
     structure is in the pattern); bare ``702-375-0477`` must also be in the numbering plan."""
     if raw.startswith(("(", "+")):
         return True
-    digits = _NOT_DIGITS.sub("", raw)
-    if len(digits) == 11:
+    return _in_north_american_plan(_NOT_DIGITS.sub("", raw))
+
+
+def _in_north_american_plan(digits: str) -> bool:
+    """Ten digits (eleven with the country code 1) valid in the North American numbering plan."""
+    if len(digits) == 11 and digits[0] == "1":
         digits = digits[1:]
     # The US first: asking for any NANP region walks all 25 of them.
-    return _valid(1, digits, "US") or _valid(1, digits, None)
+    return len(digits) == 10 and (_valid(1, digits, "US") or _valid(1, digits, None))
 
 
 def _valid_international(raw: str) -> bool:

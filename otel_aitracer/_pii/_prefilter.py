@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 from typing import Any, NamedTuple
 
+from .._fork import new_lock
 from . import _names, _normalize, _numbers, _secrets
 
 _MAX_HITS_PER_BYTE = 1 / 32  # past this, the plain scan is cheaper than a Python call per candidate
@@ -40,7 +41,7 @@ class _SeedDatabase:
     def __init__(self, families: tuple[tuple[str, tuple[bytes, ...], bool], ...]) -> None:
         self._families = families  # (name, patterns, whether starts are needed: they halve the speed of runs)
         self._ids = [(name, i) for name, patterns, _ in families for i in range(len(patterns))]
-        self._lock = threading.Lock()
+        self._lock = new_lock()  # fork-safe, like every lock here
         self._local = threading.local()
         self._compiled: list[Any] = []  # [] not built yet; [None] unavailable; [database]
 

@@ -71,7 +71,7 @@ def _frameworks() -> dict[str, dict[str, Any]]:
     distributions = metadata.packages_distributions()
     pipeline = current_pipeline()
     found = {}
-    for name, (module, _) in FRAMEWORKS.items():
+    for name, (module, *_) in FRAMEWORKS.items():
         version = next((v for d in distributions.get(module.split(".")[0], []) if (v := _version(d))), None)
         if version is None:
             status = "not installed"

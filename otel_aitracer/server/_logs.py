@@ -24,7 +24,7 @@ from .._destinations._retention import cutoff
 from .._guard import guarded
 from .._recording._mapping import event_content
 from .._recording._size_budget import fit_record
-from .._time import rfc3339, utc_from_ns
+from .._time import rfc3339_ns
 from ._otlp import attributes, response_message, value_of
 
 MAX_EVENTS = 64  # per record; later events are counted in ``events_dropped``
@@ -94,7 +94,7 @@ def logs_response(rejected: int, message: str) -> ExportLogsServiceResponse:
 
 def _time_of(log: LogRecord) -> str | None:
     ns = log.time_unix_nano or log.observed_time_unix_nano
-    return rfc3339(utc_from_ns(ns)) if ns else None
+    return rfc3339_ns(ns) if ns else None
 
 
 def start_sweeping(store: RecordsDB, join: Join) -> threading.Event:

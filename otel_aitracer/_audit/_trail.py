@@ -10,7 +10,6 @@ them (``gen_ai.input.messages`` / ``gen_ai.output.messages``, before redaction),
 from __future__ import annotations
 
 import json
-import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +18,11 @@ from typing import Any, Callable
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
+from .._guard import warn_once
 from .._scope._stamping import LLM_OPERATIONS
 from .._time import rfc3339_ns
 from ._chain import append_chained, append_lines, canonical, sha256
 
-_logger = logging.getLogger(__name__)
 _RUN_OPERATIONS = frozenset({"invoke_workflow", "invoke_agent"})
 _MODEL_CALLS = LLM_OPERATIONS - {"embeddings"}
 _MAX_RUNS = 10_000  # traces remembered as runs (oldest forgotten first)
@@ -126,7 +125,7 @@ class AuditTrail:
         try:
             append()
         except OSError as exc:
-            _logger.warning("otel-aitracer: could not append %d %s lines: %s", n, what, exc)
+            warn_once(("audit", what), "otel-aitracer: could not append %d %s lines (%s); later losses are counted in stats()['audit']", n, what, exc)
             self._count("audit_error", n)
         else:
             self._count("audit_lines", n)

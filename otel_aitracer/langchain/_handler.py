@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 from uuid import UUID
 
@@ -16,7 +15,6 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvid
 
 from .._fork import new_lock
 
-_logger = logging.getLogger(__name__)
 _OP = GenAI.GenAiOperationNameValues
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool", "chat": "user"}
 

@@ -36,7 +36,8 @@ if "--previous-worker" in sys.argv:  # the previous implementation's package, un
     sys.path.insert(0, sys.argv[sys.argv.index("--previous-worker") + 1])
 PREVIOUS = "941ac1d"  # the last revision before issue 15
 
-from tests.pii_corpus import Detection, clean_chat_text, evaluate, generate, with_pii  # noqa: E402
+from tests.pii_corpus import clean_chat_text, generate, with_pii  # noqa: E402
+from tests.pii_scoring import Detection, evaluate  # noqa: E402
 
 PEER_VENV = ROOT / "bench" / ".venv-peers"
 PEER_PACKAGES = ["aitracer==1.8.0", "presidio-analyzer", "faker", "phonenumbers", "orjson"]
@@ -171,7 +172,7 @@ def nlp_overhead(text: str) -> float | None:
 def names_by_rules(text: str) -> str:
     """P/R of ``person``/``street_address`` by rules on their labeled set, and MB/s on chat text."""
     from otel_aitracer import PIIRedactor
-    from tests.pii_corpus import names_and_addresses
+    from tests.pii_names_corpus import names_and_addresses
 
     redactor = PIIRedactor(types=["person", "street_address"])
     scores = evaluate(lambda t: [(f.type, f.start, f.end) for f in redactor.scan(t)], names_and_addresses(), ("person", "street_address"))

@@ -18,7 +18,9 @@ HTML entities, a nine-digit SSN written without separators after a word that
 names it, an IPv4 address as the host of ``ssh user@host``.
 
 Used by ``tests/test_pii_accuracy.py`` (thresholds) and ``bench/bench_pii.py``
-(the comparison table). Labels are located by searching the value in the text.
+(the comparison table), scored by ``tests/pii_scoring.py``; the optional types'
+set is ``tests/pii_names_corpus.py``. Labels are located by searching the value
+in the text.
 """
 
 from __future__ import annotations
@@ -441,7 +443,7 @@ def _code(v: _Values, pii: list[tuple[str, str]]) -> str:
 _CONTEXTS = (_chat_prompt, _assistant_table, _tool_call, _config, _log, _foreign, _stack_trace, _url, _shell, _code)
 # Contexts that name each value (``My SSN is``, ``"ssn":``, ``phone=``): bare digits are fair to find there.
 _NAMING = (_chat_prompt, _assistant_table, _tool_call, _config, _log, _stack_trace, _url, _code)
-_TYPES = ("email", "phone", "credit_card", "ssn", "ip_address", "iban", "secret")
+TYPES = ("email", "phone", "credit_card", "ssn", "ip_address", "iban", "secret")
 
 
 def generate(n: int = 1500, seed: int = SEED) -> list[Sample]:
@@ -454,11 +456,11 @@ def generate(n: int = 1500, seed: int = SEED) -> list[Sample]:
     for _ in range(n):
         context = rng.choice(_CONTEXTS)
         RENDERED.clear()
-        pii = [(k, _value(values, k, context)) for k in rng.sample(_TYPES, rng.choice([0, 1, 1, 2, 3]))]
+        pii = [(k, _value(values, k, context)) for k in rng.sample(TYPES, rng.choice([0, 1, 1, 2, 3]))]
         negatives = [values.negative() for _ in range(rng.randint(1, 3))]
         text = context(values, pii)
         text += "\n" + " ".join(f"{fake['en_US'].word()} {value}," for _, value in negatives)
-        samples.append(_locate(text, pii, negatives))
+        samples.append(locate(text, pii, negatives))
     return samples
 
 
@@ -477,7 +479,7 @@ def _value(values: _Values, kind: str, context: Callable[..., str]) -> str:
     return getattr(values, kind)()
 
 
-def _locate(text: str, pii: list[tuple[str, str]], negatives: list[tuple[str, str]]) -> Sample:
+def locate(text: str, pii: list[tuple[str, str]], negatives: list[tuple[str, str]]) -> Sample:
     sample = Sample(text)
     for bucket, items in ((sample.positives, pii), (sample.negatives, negatives)):
         for kind, shown in items:
@@ -537,85 +539,7 @@ def with_pii(text: str, fraction: float, seed: int = SEED, evasive: bool = False
     budget = len(text) * fraction
     inserted = 0.0
     while inserted < budget:
-        value = getattr(values, rng.choice(_TYPES))()
+        value = getattr(values, rng.choice(TYPES))()
         words.insert(rng.randrange(len(words)), value)
         inserted += len(value) + 1
     return " ".join(words)
-
-
-Detection = tuple[str, int, int]  # (type, start, end)
-
-
-@dataclass
-class Scores:
-    precision: dict[str, float]
-    recall: dict[str, float]
-    negative_rate: dict[str, float]  # share of each hard-negative kind that was flagged
-    misses: dict[str, list[str]]  # type -> missed values (for diagnosis)
-    false_alarms: list[tuple[str, str]]  # (type, flagged text)
-
-
-def evaluate(detect: Callable[[str], list[Detection]], samples: list[Sample], types: tuple[str, ...] = _TYPES) -> Scores:
-    """Per-type precision and recall, and the flag rate of every hard-negative kind."""
-    tp: dict[str, int] = {t: 0 for t in types}
-    fp: dict[str, int] = {t: 0 for t in types}
-    found: dict[str, int] = {t: 0 for t in types}
-    total: dict[str, int] = {t: 0 for t in types}
-    neg_hit: dict[str, int] = {}
-    neg_total: dict[str, int] = {}
-    misses: dict[str, list[str]] = {t: [] for t in types}
-    false_alarms: list[tuple[str, str]] = []
-    for sample in samples:
-        detections = [d for d in detect(sample.text) if d[0] in types]
-        for kind, start, end in sample.positives:
-            total[kind] += 1
-            if any(d[0] == kind and d[1] < end and start < d[2] for d in detections):
-                found[kind] += 1
-            else:
-                misses[kind].append(sample.text[start:end])
-        for kind, start, end in detections:
-            if any(p[0] == kind and p[1] < end and start < p[2] for p in sample.positives):
-                tp[kind] += 1
-            else:
-                fp[kind] += 1
-                false_alarms.append((kind, sample.text[start:end]))
-        for kind, start, end in sample.negatives:
-            neg_total[kind] = neg_total.get(kind, 0) + 1
-            if any(d[1] < end and start < d[2] for d in detections):
-                neg_hit[kind] = neg_hit.get(kind, 0) + 1
-    return Scores(
-        precision={t: tp[t] / (tp[t] + fp[t]) if tp[t] + fp[t] else 1.0 for t in types},
-        recall={t: found[t] / total[t] if total[t] else 1.0 for t in types},
-        negative_rate={k: neg_hit.get(k, 0) / n for k, n in sorted(neg_total.items())},
-        misses=misses,
-        false_alarms=false_alarms,
-    )
-
-
-# ---- person names and street addresses (the optional types) ------------------------------------------
-
-_CUED_NAME = ("My name is {}.", "Dear {},", "Thanks,\n{}", "Best regards,\n{}", '{{"customer_name": "{}"}}', "Name: {}", "Hi, this is {}.", "I'm {} from support.")
-_UNCUED_NAME = ("I met {} at the conference.", "{} approved the pull request.", "Ask {} about it.")
-_NOT_A_NAME_OR_ADDRESS = (
-    "Route 66 is long.", "Read the 3 Main features first.", "I am Happy to help.", "Dear Customer,", "Hello World!",
-    "The Team", "Update 2 Main Street Fighter levels", "Chapter 12 Park Place rules", "Thanks, Everyone.",
-)
-
-
-def names_and_addresses(n: int = 600, seed: int = SEED) -> list[Sample]:
-    """Names (most with a cue the text gives, some without) and street addresses (US, UK, German, French),
-    with look-alikes that are neither."""
-    rng = random.Random(seed)
-    Faker.seed(seed)
-    fake = Faker(["en_US", "en_GB", "de_DE", "fr_FR"])
-    samples = []
-    for _ in range(n):
-        f = fake[rng.choice(["en_US", "en_GB", "de_DE", "fr_FR"])]
-        name = f.name() if rng.random() < 0.7 else f"{rng.choice(['Mr.', 'Ms.', 'Dr.'])} {f.last_name()}"
-        said = rng.choice(_CUED_NAME if rng.random() < 0.8 else _UNCUED_NAME).format(name)
-        address = f.street_address().replace("\n", ", ")
-        text = f"{fake['en_US'].sentence()} {said} Please ship it to {address}. {rng.choice(_NOT_A_NAME_OR_ADDRESS)}"
-        person = name.split(" ", 1)[1] if name.startswith(("Mr.", "Ms.", "Dr.")) else name
-        sample = _locate(text, [("person", person), ("street_address", address)], [])
-        samples.append(sample)
-    return samples

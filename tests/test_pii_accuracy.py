@@ -6,7 +6,8 @@ import pytest
 
 from otel_aitracer import PIIRedactor
 
-from .pii_corpus import Scores, evaluate, generate
+from .pii_corpus import generate
+from .pii_scoring import Scores, evaluate
 
 STRUCTURED = ("email", "phone", "credit_card", "ssn", "ip_address", "iban")
 

@@ -6,7 +6,8 @@ import pytest
 
 from otel_aitracer import PIIRedactor
 
-from .pii_corpus import Scores, evaluate, names_and_addresses
+from .pii_names_corpus import names_and_addresses
+from .pii_scoring import Scores, evaluate
 
 TYPES = ("person", "street_address")
 

@@ -15,7 +15,8 @@ from otel_aitracer._pii import _prefilter
 from otel_aitracer._pii._findings import BUILTIN_TYPES
 from otel_aitracer._pii._scanner import scan
 
-from .pii_corpus import clean_chat_text, generate, names_and_addresses, with_pii
+from .pii_corpus import clean_chat_text, generate, with_pii
+from .pii_names_corpus import names_and_addresses
 
 TYPES = frozenset(BUILTIN_TYPES)
 WITH_NAMES = TYPES | {"person", "street_address"}  # their seeds live in a second database

@@ -6,6 +6,9 @@ hook: an app that merely has one installed pays nothing).
   ``Agent.instrument_all`` on the pipeline's provider, unless the app already turned them on itself.
 - ``langgraph``: LangChain has no OpenTelemetry; :mod:`otel_aitracer.langchain`'s callback handler makes
   the tree, added to every run once the app imports ``langchain_core`` (LangGraph and LangChain alike).
+- ``google_adk`` and ``strands``: both trace themselves into the global provider (the pipeline's) whenever
+  they run; ADK puts content on its spans only when the conventions' content variable asks, so with
+  content capture on, that variable is set for it (unless the app set it).
 
 Their spans meet the provider instrumentors through the conventions' rule: the first instrumentation to
 handle a model call owns it, and ours, nested in a framework's model span, only adds to it
@@ -15,8 +18,11 @@ steps (``_scope._stamping``).
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any, Callable
+
+from instrumentors._genai import CAPTURE_CONTENT_ENV
 
 from ._fork import new_lock
 from ._guard import guarded, warn_once
@@ -116,9 +122,30 @@ def _langgraph_off() -> None:
         uninstall()
 
 
+_adk_content: list[str] = []  # the content mode we set for ADK (to unset it again)
+
+
+def _google_adk(pipeline: Any) -> None:
+    if pipeline.processor.settings.capture_content and CAPTURE_CONTENT_ENV not in os.environ:
+        os.environ[CAPTURE_CONTENT_ENV] = "SPAN_ONLY"  # ADK reads it for each run; "true" would mean log events only
+        _adk_content.append("SPAN_ONLY")
+
+
+def _google_adk_off() -> None:
+    if _adk_content:
+        _adk_content.clear()
+        os.environ.pop(CAPTURE_CONTENT_ENV, None)
+
+
+def _strands(pipeline: Any) -> None:
+    """Nothing to turn on: Strands traces into the global provider, which is the pipeline's."""
+
+
 # name -> (the module whose import turns it on, what turns it on, what turns it off again)
 FRAMEWORKS: dict[str, tuple[str, Callable[[Any], None], Callable[[], None]]] = {
     "openai_agents": ("agents", _openai_agents, _keep),
     "pydantic_ai": ("pydantic_ai", _pydantic_ai, _pydantic_ai_off),
     "langgraph": ("langchain_core", _langgraph, _langgraph_off),
+    "google_adk": ("google.adk", _google_adk, _google_adk_off),
+    "strands": ("strands", _strands, _keep),
 }

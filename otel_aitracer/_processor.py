@@ -19,7 +19,7 @@ from ._recording import _conventions as conv
 from ._recording._batching import BatchWorker
 from ._recording._pipeline import RecordPipeline, Sink
 from ._scope._sessions import SessionEvent
-from ._scope._stamping import ScopeSpanProcessor, install_stamping
+from ._scope._stamping import ScopeSpanProcessor, install_stamping, operation_at_start
 
 _ON_START = guarded("on_start")
 _ON_END = guarded("on_end")
@@ -80,7 +80,7 @@ class AITracerSpanProcessor(ScopeSpanProcessor):
         super().on_start(span, parent_context)
         if self._audited:  # the audit trail sees runs start (its workflow's name, the mirror's start lines)
             with _ON_START:
-                operation = conv.operation(span.attributes or {})
+                operation = conv.operation(span.attributes or {}) or operation_at_start(span)
                 if operation is not None:
                     self._submit(SpanStart.of(span, operation))
 

@@ -20,10 +20,10 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_python(code: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run ``code`` in a fresh interpreter (global OTel state is per process)."""
+def run_python(code: str, env: dict[str, str] | None = None, timeout: float = 60, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter (global OTel state is per process); ``python`` another environment's."""
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=clean_env(**(env or {})), timeout=timeout, cwd=ROOT
+        [python, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=clean_env(**(env or {})), timeout=timeout, cwd=ROOT
     )
 
 

@@ -10,9 +10,8 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from instrumentors.openai import OpenAIInstrumentor
-from otel_aitracer.demo.fake_openai import FakeOpenAIServer
 
-from .framework_agents import AGENTS, MODULES
+from .framework_agents import run_agents, runs_of
 from .helpers import USER, run_python
 
 
@@ -37,55 +36,9 @@ def test_a_model_call_inside_another_instrumentations_model_span_is_that_span(tr
     assert sum(p.count for p in points) == 1  # metrics too: only the call ours owned
 
 
-_HARNESS = """
-import asyncio, json, sys
-import otel_aitracer
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-pipeline = otel_aitracer.register(store={store!r}{options})
-spans = InMemorySpanExporter()
-pipeline.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
-assert {module!r} not in sys.modules  # not imported on the app's behalf
-BASE_URL = {base_url!r}
-{agent}
-async def main():
-    await asyncio.gather(*(one(city) for city in {cities!r}))
-
-asyncio.run(main())
-pipeline.shutdown()
-by_id = {{s.context.span_id: s for s in spans.get_finished_spans()}}
-print(json.dumps([{{"name": s.name, "scope": s.instrumentation_scope.name,
-                   "parent": by_id[s.parent.span_id].name if s.parent and s.parent.span_id in by_id else None}}
-                  for s in spans.get_finished_spans()]))
-"""
-
-
-def _framework_run(tmp_path, framework: str, cities=("Paris",), options: str = "") -> tuple[list[dict], list[dict], FakeOpenAIServer]:
-    """Run the framework's agent for each city at once in a fresh interpreter; its spans, the records, the fake."""
-    pytest.importorskip(MODULES[framework], reason="the frameworks extra is part of the dev install")
-    from otel_aitracer._destinations._store import SQLiteStore
-
-    store = str(tmp_path / "r.db")
-    with FakeOpenAIServer() as fake:
-        code = _HARNESS.format(store=store, options=options, module=MODULES[framework], base_url=fake.base_url, agent=AGENTS[framework], cities=list(cities))
-        result = run_python(code, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "Failed to detach context" not in result.stderr  # no error in the app's log for an async call
-    return json.loads(result.stdout.strip().splitlines()[-1]), SQLiteStore(store).query(), fake
-
-
-def _runs(records: list[dict], n: int) -> list[list[dict]]:
-    """The records of each of ``n`` concurrent runs (one trace each)."""
-    runs: dict[str, list[dict]] = {}
-    for record in records:
-        runs.setdefault(record["trace_id"], []).append(record)
-    assert len(runs) == n
-    return list(runs.values())
-
-
 @pytest.mark.parametrize("ours", [True, False], ids=["with our OpenAI instrumentor", "without it"])
 def test_pydantic_ai_runs_become_the_same_tree_and_records_either_way(tmp_path, ours):
-    spans, records, fake = _framework_run(tmp_path, "pydantic_ai", options="" if ours else ", instrument=False")
+    spans, records, fake = run_agents(tmp_path, "pydantic_ai", options="" if ours else ", instrument=False")
     assert {s["scope"] for s in spans} == {"pydantic-ai"}  # one producer for each span
     assert sorted((s["name"], s["parent"]) for s in spans) == [
         ("chat gpt-4o-mini", "invoke_agent weather_agent"),
@@ -103,9 +56,9 @@ def test_pydantic_ai_runs_become_the_same_tree_and_records_either_way(tmp_path, 
 
 
 def test_concurrent_pydantic_ai_runs_never_mix(tmp_path):
-    spans, records, fake = _framework_run(tmp_path, "pydantic_ai", cities=("Paris", "Oslo", "Lima"))
+    spans, records, fake = run_agents(tmp_path, "pydantic_ai", cities=("Paris", "Oslo", "Lima"))
     assert len(fake.requests) == 6 == sum(r["operation"] == "chat" for r in records)
-    for run in _runs(records, 3):
+    for run in runs_of(records, 3):
         assert len({r["session_id"] for r in run}) == 1
         assert sorted(r["step_index"] for r in run if r["operation"] != "invoke_agent") == [0, 1, 2]
         (tool,) = [r for r in run if r["operation"] == "execute_tool"]
@@ -114,14 +67,14 @@ def test_concurrent_pydantic_ai_runs_never_mix(tmp_path):
 
 
 def test_a_framework_left_out_is_not_turned_on(tmp_path):
-    spans, records, fake = _framework_run(tmp_path, "pydantic_ai", options=", frameworks=['openai_agents']")
+    spans, records, fake = run_agents(tmp_path, "pydantic_ai", options=", frameworks=['openai_agents']")
     assert {s["scope"] for s in spans} == {"instrumentors.openai"}  # our instrumentor owns the model calls alone
     assert sorted(r["operation"] for r in records) == ["chat", "chat"]
 
 
 @pytest.mark.parametrize("ours", [True, False], ids=["with our OpenAI instrumentor", "without it"])
 def test_langgraph_runs_become_a_tree_through_our_callback_handler(tmp_path, ours):
-    spans, records, fake = _framework_run(tmp_path, "langgraph", options="" if ours else ", instrument=False")
+    spans, records, fake = run_agents(tmp_path, "langgraph", options="" if ours else ", instrument=False")
     assert {s["scope"] for s in spans} == {"otel_aitracer.langchain"}  # our OpenAI instrumentor only added to the chat spans
     assert sorted((s["name"], s["parent"]) for s in spans) == [
         ("chat gpt-4o-mini", "invoke_agent agent"),
@@ -143,9 +96,9 @@ def test_langgraph_runs_become_a_tree_through_our_callback_handler(tmp_path, our
 
 
 def test_concurrent_langgraph_runs_never_mix(tmp_path):
-    spans, records, fake = _framework_run(tmp_path, "langgraph", cities=("Paris", "Oslo", "Lima"))
+    spans, records, fake = run_agents(tmp_path, "langgraph", cities=("Paris", "Oslo", "Lima"))
     assert len(fake.requests) == 6 == sum(r["operation"] == "chat" for r in records)
-    for run in _runs(records, 3):
+    for run in runs_of(records, 3):
         (session,) = {r["session_id"] for r in run}
         city = session.removeprefix("thread-")
         assert all(city in json.dumps(r.get("input")) for r in run if r["operation"] == "chat")
@@ -200,7 +153,7 @@ def test_what_a_langgraph_node_opens_after_an_async_model_call_nests_under_the_n
 @pytest.mark.parametrize("framework", ["pydantic_ai", "langgraph"])
 def test_the_audit_trail_records_every_frameworks_model_calls(tmp_path, framework):
     log = tmp_path / "decisions.jsonl"
-    spans, records, fake = _framework_run(tmp_path, framework, options=f", decision_log={str(log)!r}")
+    spans, records, fake = run_agents(tmp_path, framework, options=f", decision_log={str(log)!r}")
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(lines) == len(fake.requests) == 2  # one decision record per model call
     chats = {r["span_id"]: r for r in records if r["operation"] == "chat"}

@@ -157,3 +157,41 @@ def test_tool_and_agent_names():
     record = span_to_record(finished_span(attrs, name="execute_tool search"))
     assert (record["operation"], record["tool_name"], record["agent_name"]) == ("execute_tool", "search", "researcher")
     assert record["model"] is None and "cost" not in record
+
+
+def _with_events(attributes, name, events):
+    tracer = TracerProvider().get_tracer("test")
+    span = tracer.start_span(name, attributes=attributes)
+    for event_name, event_attributes in events:
+        span.add_event(event_name, event_attributes)
+    span.end()
+    return span
+
+
+def test_a_tool_calls_arguments_and_result_from_its_span_events():
+    """Strands (without the latest-conventions opt-in) writes them as the older conventions' span events."""
+    attrs = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather"}
+    events = [("gen_ai.tool.message", {"role": "tool", "content": '{"city": "Paris"}', "id": "t1"}), ("gen_ai.choice", {"message": '[{"text": "sunny"}]', "id": "t1"})]
+    record = span_to_record(_with_events(attrs, "execute_tool get_weather", events))
+    assert record["input"] == {"arguments": {"city": "Paris"}} and record["output"] == {"result": [{"text": "sunny"}]}
+    assert span_to_record(_with_events(attrs, "execute_tool get_weather", events), capture_content=False)["input"] == {"redacted": True}  # withheld
+
+
+def test_a_model_calls_messages_from_its_span_events_when_its_attributes_have_none():
+    attrs = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini"}
+    events = [("gen_ai.user.message", {"content": "Hi"}), ("gen_ai.choice", {"message": "Hello!", "finish_reason": "stop"})]
+    record = span_to_record(_with_events(attrs, "chat", events))
+    assert record["input"] == {"messages": [{"role": "user", "content": "Hi"}]}
+    assert record["output"] == {"role": "assistant", "content": "Hello!"}
+    assert span_to_record(_with_events(attrs, "chat", events), capture_content=False)["input"] == {"redacted": True}
+    events = [("gen_ai.user.message", {"content": "Bonjour"}), ("gen_ai.choice", {"message": "Salut !"})]
+    record = span_to_record(_with_events(CURRENT, "chat", events))  # the attributes win
+    assert "Bonjour" not in json.dumps(record["input"]) and record["output"]["content"] == "Hello!"
+
+
+@pytest.mark.parametrize("operation", ["invoke_agent", "invoke_workflow"])
+def test_an_agent_runs_usage_total_is_not_priced_again(operation):
+    """Strands and Pydantic AI put the run's total usage on the agent span: its model calls are priced already."""
+    attrs = {**CURRENT, "gen_ai.operation.name": operation, "gen_ai.agent.name": "a"}
+    record = span_to_record(finished_span(attrs, name=f"{operation} a"))
+    assert record["input_tokens"] == 1200 and "cost" not in record

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Sequence
 
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.trace import StatusCode
 
@@ -61,7 +61,9 @@ def span_to_record(span: ReadableSpan, *, default_project: str = DEFAULT_PROJECT
         "started_at": rfc3339(started),
     }
     if operation == TOOL_OPERATION:
-        _tool_content(record, attrs, capture_content)
+        _tool_content(record, attrs, capture_content, span.events)
+    elif capture_content and span.events:
+        _span_event_content(record, span)
     _logged_content(record, attrs, capture_content)
     if cache_read:
         record["cache_read_input_tokens"] = cache_read
@@ -76,8 +78,14 @@ def span_to_record(span: ReadableSpan, *, default_project: str = DEFAULT_PROJECT
     tags = conv.tags(attrs)
     if tags:
         record["tags"] = tags
-    _price(record, attrs, (input_tokens, output_tokens, cache_read, cache_creation), started)
+    if operation not in _RUN_OPERATIONS:
+        _price(record, attrs, (input_tokens, output_tokens, cache_read, cache_creation), started)
     return record
+
+
+_OP = GenAI.GenAiOperationNameValues
+# A run's span may carry the usage of all its model calls (Strands, Pydantic AI): priced on those calls, not again.
+_RUN_OPERATIONS = frozenset({_OP.INVOKE_AGENT.value, _OP.INVOKE_WORKFLOW.value})
 
 
 def _price(record: dict[str, Any], attrs: conv.Attributes, usage: tuple[int | None, int | None, int | None, int | None], started: datetime) -> None:
@@ -97,15 +105,32 @@ def _price(record: dict[str, Any], attrs: conv.Attributes, usage: tuple[int | No
 TOOL_OPERATION = GenAI.GenAiOperationNameValues.EXECUTE_TOOL.value
 
 
-def _tool_content(record: dict[str, Any], attrs: conv.Attributes, capture: bool) -> None:
-    """A tool call's arguments and result are its input and output."""
-    arguments, result = attrs.get(GenAI.GEN_AI_TOOL_CALL_ARGUMENTS), attrs.get(GenAI.GEN_AI_TOOL_CALL_RESULT)
+def _tool_content(record: dict[str, Any], attrs: conv.Attributes, capture: bool, events: Sequence[Event]) -> None:
+    """A tool call's arguments and result are its input and output: attributes, or the older conventions'
+    span events (``gen_ai.tool.message`` with the arguments, ``gen_ai.choice`` with the result; Strands)."""
     if not capture:
         return
+    arguments, result = attrs.get(GenAI.GEN_AI_TOOL_CALL_ARGUMENTS), attrs.get(GenAI.GEN_AI_TOOL_CALL_RESULT)
+    for event in events:
+        said = event.attributes or {}
+        if arguments is None and event.name == _TOOL_MESSAGE_EVENT:
+            arguments = said.get("content")
+        elif result is None and event.name == _CHOICE_EVENT:
+            result = said.get("message")
     if arguments is not None:
         record["input"] = {"arguments": conv.json_value(arguments)}
     if result is not None:
         record["output"] = {"result": conv.json_value(result)}
+
+
+def _span_event_content(record: dict[str, Any], span: ReadableSpan) -> None:
+    """What was said, from span events, where the span's attributes carry none (older conventions)."""
+    if record["input"] is not None and record["output"] is not None:
+        return
+    as_logged = [{"name": e.name, "body": dict(e.attributes or {}), "attributes": dict(e.attributes or {})} for e in span.events]
+    said, answered = event_content(as_logged)
+    record["input"] = record["input"] if record["input"] is not None else said
+    record["output"] = record["output"] if record["output"] is not None else answered
 
 
 def _logged_content(record: dict[str, Any], attrs: conv.Attributes, capture: bool) -> None:
@@ -150,7 +175,8 @@ def _error_message(span: ReadableSpan) -> str | None:
 
 # Log events the official GenAI instrumentations emit about a call (older conventions: one event per message).
 DETAILS_EVENT = "gen_ai.client.inference.operation.details"
-_MESSAGE_EVENTS = {"gen_ai.system.message": "system", "gen_ai.user.message": "user", "gen_ai.assistant.message": "assistant", "gen_ai.tool.message": "tool"}
+_TOOL_MESSAGE_EVENT = "gen_ai.tool.message"
+_MESSAGE_EVENTS = {"gen_ai.system.message": "system", "gen_ai.user.message": "user", "gen_ai.assistant.message": "assistant", _TOOL_MESSAGE_EVENT: "tool"}
 _CHOICE_EVENT = "gen_ai.choice"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import weakref
 from collections import OrderedDict
+from typing import Mapping
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -42,6 +43,7 @@ class ScopeSpanProcessor(SpanProcessor):
 
 
 _INVOKE_AGENT = _OP.INVOKE_AGENT.value
+_CONVENTIONS_OPERATIONS = frozenset(op.value for op in _OP)
 _STEP_OPERATIONS = LLM_OPERATIONS | {_OP.EXECUTE_TOOL.value}
 _MAX_TRACKED_RUNS = 10_000
 _agent_steps: OrderedDict[int, int] = OrderedDict()  # trace id -> steps numbered in it (framework agent runs)
@@ -97,11 +99,11 @@ def _inherit_agent_context(span: Span, parent_context: Context | None) -> None:
 
 
 def _number_step(span: Span, parent_context: Context | None) -> None:
-    """Inside ``run()``, each LLM call is the run's next step; inside another instrumentation's agent span (a
+    """Inside ``run()``, each LLM call is the run's next step; inside another instrumentation's agent run (a
     framework's own tracing), each model call and tool call is its trace's next step (0, 1, 2… in start order),
     as the Agents SDK bridge numbers its own. Unless something already numbered it."""
     attributes = span.attributes or {}
-    operation = attributes.get(GenAI.GEN_AI_OPERATION_NAME)
+    operation = operation_at_start(span)
     if STEP_INDEX in attributes or operation not in _STEP_OPERATIONS:
         return
     state = current_run()
@@ -111,9 +113,24 @@ def _number_step(span: Span, parent_context: Context | None) -> None:
             span.set_attributes({STEP_INDEX: index, STEP_NAME: name})
         return
     parent = trace.get_current_span(parent_context)
-    parent_attributes = getattr(parent, "attributes", None) or {}
-    if parent.is_recording() and parent_attributes.get(GenAI.GEN_AI_OPERATION_NAME) == _INVOKE_AGENT:
+    if parent.is_recording() and _in_agent(getattr(parent, "attributes", None) or {}):
         span.set_attribute(STEP_INDEX, _next_agent_step(span.get_span_context().trace_id))
+
+
+def _in_agent(attributes: Mapping[str, object]) -> bool:
+    """An agent span, or a span inside one (every span of a run inherits its agent name): Strands puts its
+    model and tool calls in an event-loop cycle span under the agent's."""
+    return attributes.get(GenAI.GEN_AI_OPERATION_NAME) == _INVOKE_AGENT or GenAI.GEN_AI_AGENT_NAME in attributes
+
+
+def operation_at_start(span: Span) -> str | None:
+    """The span's ``gen_ai.operation.name``, or, where its maker sets that only after starting it (Google ADK,
+    Strands), the conventions' operation its name starts with (they name a GenAI span ``{operation} {target}``)."""
+    operation = (span.attributes or {}).get(GenAI.GEN_AI_OPERATION_NAME)
+    if operation is None and span.name:
+        first = span.name.split(" ", 1)[0]
+        operation = first if first in _CONVENTIONS_OPERATIONS else None
+    return operation if isinstance(operation, str) else None
 
 
 def _next_agent_step(trace_id: int) -> int:

@@ -6,7 +6,7 @@ import importlib
 import os
 import platform
 from importlib import metadata
-from typing import Any
+from typing import Any, Mapping
 
 from .. import environment_variables as env
 from .._config import Settings, safe_url
@@ -72,7 +72,7 @@ def _frameworks() -> dict[str, dict[str, Any]]:
     pipeline = current_pipeline()
     found = {}
     for name, (module, *_) in FRAMEWORKS.items():
-        version = next((v for d in distributions.get(module.split(".")[0], []) if (v := _version(d))), None)
+        version = next((v for d in _providing(module, distributions) if (v := _version(d))), None)
         if version is None:
             status = "not installed"
         elif pipeline is not None and name not in pipeline.frameworks:
@@ -81,6 +81,17 @@ def _frameworks() -> dict[str, dict[str, Any]]:
             status = "traced by register() when the app imports it"
         found[name] = {"version": version, "status": status}
     return found
+
+
+def _providing(module: str, distributions: Mapping[str, list[str]]) -> list[str]:
+    """The distributions that install ``module``: for a namespace package's module (``google.adk``), only those
+    whose files hold it, not every ``google-*`` one."""
+    top, _, rest = module.partition(".")
+    candidates = distributions.get(top, [])
+    if not rest:
+        return candidates
+    path = module.replace(".", "/") + "/"
+    return [d for d in candidates if any(str(f).startswith(path) for f in metadata.files(d) or ())]
 
 
 def _pii(settings: Settings) -> str:

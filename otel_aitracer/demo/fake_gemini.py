@@ -11,7 +11,7 @@ Answers as the REST API documents it (camelCase JSON):
 
 Model ``error-<status>`` answers with a Google error body; ``stream-error`` breaks its
 stream after two events; a request with ``tools`` whose last turn is the user's text
-gets a ``functionCall``; a ``cachedContent`` request reports cached prompt tokens.
+gets a ``functionCall`` of the first declared function with the user's text as its first parameter; a ``cachedContent`` request reports cached prompt tokens.
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ class _Handler(FakeHandler):
         prompt = tokens(_text(system)) + sum(tokens(_text(c)) for c in contents) if system or contents else 1
         if body.get("tools") and any("text" in p for p in last.get("parts", ())):
             declaration = body["tools"][0]["functionDeclarations"][0]
-            parts: list[dict[str, Any]] = [{"functionCall": {"name": declaration["name"], "args": {"location": "Paris"}}}]
+            schema = declaration.get("parameters") or declaration.get("parametersJsonSchema") or declaration.get("parameters_json_schema") or {}
+            first = next(iter(schema.get("properties") or {}), "location")
+            parts: list[dict[str, Any]] = [{"functionCall": {"name": declaration["name"], "args": {first: _text(last)}}}]
         else:
             parts = [{"text": f"Here is a short answer to \"{_text(last)[:60]}\": it depends, but the usual choice works."}]
         output = sum(tokens(p.get("text") or json.dumps(p.get("functionCall"))) for p in parts)

@@ -1,9 +1,12 @@
-"""MCP across two processes: a real ``MCPServer`` over stdio in a child process, a real ``ClientSession``,
-both recording to one SQLite store through ``register()``; the server's spans join the client's trace."""
+"""MCP across two processes: a real server over stdio in a child process, a real ``ClientSession``, both
+recording to one SQLite store through ``register()``; the server's spans join the client's trace. Each test
+runs on mcp 2.x (the dev environment; the SDK makes spans, we make them conventional) and on mcp 1.30 (the
+compat environment, ``tests/compat_env.py``; it makes none, we make them)."""
 
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 
 import pytest
@@ -11,15 +14,17 @@ import wrapt
 
 from otel_aitracer._destinations._store import SQLiteStore
 
+from .compat_env import compat_python
 from .helpers import ROOT, run_python
-
-pytest.importorskip("mcp.server.mcpserver", reason="mcp 2.x: the server API these tests run")
 
 _SERVER = """
 import sys
 import otel_aitracer
 pipeline = otel_aitracer.register(store=sys.argv[1])
-from mcp.server.mcpserver import MCPServer
+try:
+    from mcp.server.mcpserver import MCPServer
+except ImportError:  # mcp 1.x
+    from mcp.server.fastmcp import FastMCP as MCPServer
 app = MCPServer("weather")
 
 @app.tool()
@@ -62,19 +67,28 @@ print(json.dumps([{{"name": s.name, "kind": s.kind.name, "status": s.status.stat
 """
 
 
-def _run(tmp_path, calls: str) -> tuple[list[dict], list[dict]]:
+@pytest.fixture(params=["mcp 2", "mcp 1"])
+def python(request) -> str:
+    """The interpreter of an environment with that mcp."""
+    if request.param == "mcp 2":
+        pytest.importorskip("mcp.server.mcpserver", reason="mcp 2.x is part of the dev install")
+        return sys.executable
+    return compat_python()
+
+
+def _run(tmp_path, calls: str, python: str) -> tuple[list[dict], list[dict]]:
     server = tmp_path / "server.py"
     server.write_text(textwrap.dedent(_SERVER))
     store = str(tmp_path / "r.db")
     code = _CLIENT.format(store=store, server=str(server), root=str(ROOT), calls=textwrap.indent(textwrap.dedent(calls), " " * 16))
-    result = run_python(code, timeout=120)
+    result = run_python(code, timeout=120, python=python)
     assert result.returncode == 0, result.stderr[-3000:]
     client_spans = json.loads(result.stdout.strip().splitlines()[-1])
     return client_spans, SQLiteStore(store).query()
 
 
-def test_a_tool_call_is_a_client_record_and_a_server_record_in_one_trace(tmp_path):
-    spans, records = _run(tmp_path, 'await session.call_tool("get_weather", {"city": "Paris"})\nawait session.call_tool("get_weather", {"city": "Atlantis"})')
+def test_a_tool_call_is_a_client_record_and_a_server_record_in_one_trace(tmp_path, python):
+    spans, records = _run(tmp_path, 'await session.call_tool("get_weather", {"city": "Paris"})\nawait session.call_tool("get_weather", {"city": "Atlantis"})', python)
     (app,) = [s for s in spans if s["name"] == "app work"]
     calls = [s for s in spans if s["kind"] == "CLIENT" and s["attributes"].get("mcp.method.name") == "tools/call"]
     assert [s["name"] for s in calls] == ["tools/call get_weather", "tools/call get_weather"]  # the conventions' name
@@ -93,13 +107,13 @@ def test_a_tool_call_is_a_client_record_and_a_server_record_in_one_trace(tmp_pat
         assert server["trace_id"] == client["trace_id"]
 
 
-def test_a_framework_tool_span_around_the_call_is_enriched_not_nested(tmp_path):
+def test_a_framework_tool_span_around_the_call_is_enriched_not_nested(tmp_path, python):
     calls = """
     attributes = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather"}
     with tracer.start_as_current_span("execute_tool get_weather", attributes=attributes):
         await session.call_tool("get_weather", {"city": "Paris"})
     """
-    spans, records = _run(tmp_path, calls)
+    spans, records = _run(tmp_path, calls, python)
     tools = [s for s in spans if s["attributes"].get("gen_ai.operation.name") == "execute_tool"]
     assert len(tools) == 1 and tools[0]["attributes"]["mcp.method.name"] == "tools/call"  # one tool span, with MCP's attributes
     (outer,) = tools
@@ -109,7 +123,7 @@ def test_a_framework_tool_span_around_the_call_is_enriched_not_nested(tmp_path):
 
 
 def test_uninstrument_gives_the_sdk_its_own_helper_back():
-    import mcp.shared.jsonrpc_dispatcher as dispatcher
+    dispatcher = pytest.importorskip("mcp.shared.jsonrpc_dispatcher", reason="mcp 2.x is part of the dev install")
 
     from instrumentors.mcp import MCPInstrumentor
 
@@ -119,3 +133,19 @@ def test_uninstrument_gives_the_sdk_its_own_helper_back():
     assert isinstance(dispatcher.otel_span, wrapt.FunctionWrapper)
     instrumentor.uninstrument()
     assert dispatcher.otel_span is before
+
+
+def test_uninstrument_on_mcp_1_gives_back_what_it_wrapped():
+    code = """
+    from instrumentors.mcp import MCPInstrumentor
+    instrumentor = MCPInstrumentor()
+    instrumentor.instrument()
+    import mcp.client.session as client, mcp.server.lowlevel.server as server, mcp.shared.session as shared
+    places = ((client.ClientSession, "send_request"), (server.Server, "_handle_request"), (shared.RequestResponder, "respond"))
+    print([hasattr(getattr(owner, name), "__wrapped__") for owner, name in places])
+    instrumentor.uninstrument()
+    print([hasattr(getattr(owner, name), "__wrapped__") for owner, name in places])
+    """
+    result = run_python(code, python=compat_python())
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split("\n")[:2] == ["[True, True, True]", "[False, False, False]"]

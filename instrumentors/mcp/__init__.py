@@ -9,29 +9,30 @@ transport has one, and a failed status when the tool reports ``isError``), and w
 tool span is already current around the call, it puts those attributes on that span instead of
 nesting a second tool span under it.
 
-``mcp`` 1.x (no spans of its own) is not instrumented yet: a log line says so.
+``mcp`` 1.x makes no spans of its own: for it, :mod:`._v1` makes the client and server spans and
+carries the trace context in ``params._meta`` as 2.x does.
 """
 
 from __future__ import annotations
 
 import contextvars
-import logging
+import importlib.util
 from contextlib import contextmanager
-from importlib import metadata
 from typing import Any, Collection, Iterator
 
 import wrapt
 from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
-from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.trace import StatusCode
 
-_logger = logging.getLogger(__name__)
-_DISPATCHER = "mcp.shared.jsonrpc_dispatcher"
+from . import _v1
+from ._conventions import is_tool_span, request_span
+
+_DISPATCHER = "mcp.shared.jsonrpc_dispatcher"  # 2.x: where the SDK's span helper lives (1.x has none)
 _SESSION = "mcp.client.session"
+_SERVER = "mcp.server.lowlevel.server"
 _SEND_PREFIX = "MCP send "
-_EXECUTE_TOOL = GenAI.GenAiOperationNameValues.EXECUTE_TOOL.value
 # The client session a request is being sent for: its protocol version and session id reach the span.
 _current_session: contextvars.ContextVar[Any] = contextvars.ContextVar("otel_mcp_session", default=None)
 # The tools/call spans of the request being sent: ended by the session once it has read the result
@@ -55,8 +56,10 @@ class MCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         self._active = True
         self._patched: list[tuple[Any, str]] = []
+        self._tracer = trace.get_tracer(__name__, tracer_provider=kwargs.get("tracer_provider"))
         wrapt.register_post_import_hook(self._dispatcher_imported, _DISPATCHER)
         wrapt.register_post_import_hook(self._session_imported, _SESSION)
+        wrapt.register_post_import_hook(self._server_imported, _SERVER)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         self._active = False
@@ -64,20 +67,33 @@ class MCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             unwrap(owner, name)
         self._patched.clear()
 
+    def _wrap(self, owner: Any, name: str, wrapper: Any) -> None:
+        wrapt.wrap_function_wrapper(owner, name, wrapper)
+        self._patched.append((owner, name))
+
     def _dispatcher_imported(self, module: Any) -> None:
-        if not self._active:
-            return
-        if not hasattr(module, "otel_span"):
-            _logger.info("mcp %s makes no spans of its own; MCPInstrumentor does not instrument it yet", _version())
-            return
-        wrapt.wrap_function_wrapper(module, "otel_span", _conventional_client_span)
-        self._patched.append((module, "otel_span"))
+        if self._active and hasattr(module, "otel_span"):
+            self._wrap(module, "otel_span", _conventional_client_span)
 
     def _session_imported(self, module: Any) -> None:
         session = getattr(module, "ClientSession", None)
-        if self._active and session is not None and hasattr(session, "send_request"):
-            wrapt.wrap_function_wrapper(session, "send_request", _with_session)
-            self._patched.append((session, "send_request"))
+        if not self._active or session is None or not hasattr(session, "send_request"):
+            return
+        self._wrap(session, "send_request", _with_session if _traces_itself() else _v1.client_request(self._tracer))
+
+    def _server_imported(self, module: Any) -> None:
+        server = getattr(module, "Server", None)
+        if not self._active or _traces_itself() or server is None or not hasattr(server, "_handle_request"):
+            return
+        self._wrap(server, "_handle_request", _v1.server_request(self._tracer))
+        import mcp.shared.session as shared
+
+        self._wrap(shared.RequestResponder, "respond", _v1.server_respond)
+
+
+def _traces_itself() -> bool:
+    """Whether the installed ``mcp`` makes its own spans (2.x), found without importing more of it."""
+    return importlib.util.find_spec(_DISPATCHER) is not None
 
 
 async def _with_session(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -106,15 +122,12 @@ def _conventional_client_span(wrapped: Any, instance: Any, args: Any, kwargs: An
     if kwargs.get("kind") != trace.SpanKind.CLIENT or not isinstance(method, str) or not str(name).startswith(_SEND_PREFIX):
         return wrapped(*args, **kwargs)
     target = str(name)[len(_SEND_PREFIX) + len(method) :].strip() or None
+    name, conventional = request_span(method, target)
+    attributes.update(conventional)
     attributes.update(_session_attributes())
-    if method == "tools/call":
-        attributes[GenAI.GEN_AI_OPERATION_NAME] = _EXECUTE_TOOL
-        if target:
-            attributes[GenAI.GEN_AI_TOOL_NAME] = target
-        outer = trace.get_current_span()
-        if _is_tool_span(outer, target):
-            return _enriched(outer, attributes)
-    name = f"{method} {target}" if target else method
+    outer = trace.get_current_span()
+    if method == "tools/call" and is_tool_span(outer, target):
+        return _enriched(outer, attributes)
     spans = _tool_spans.get()
     if method == "tools/call" and spans is not None:
         return _ended_by_session(name, attributes, spans)
@@ -145,24 +158,8 @@ def _session_attributes() -> dict[str, Any]:
     return found
 
 
-def _is_tool_span(span: Any, target: str | None) -> bool:
-    """A recording ``execute_tool`` span of another instrumentation, for this tool (or for no named one)."""
-    attributes = getattr(span, "attributes", None)
-    if not span.is_recording() or not attributes or attributes.get(GenAI.GEN_AI_OPERATION_NAME) != _EXECUTE_TOOL:
-        return False
-    tool = attributes.get(GenAI.GEN_AI_TOOL_NAME)
-    return tool is None or tool == target
-
-
 @contextmanager
 def _enriched(span: Any, attributes: dict[str, Any]) -> Iterator[Any]:
     """The outer tool span, with the MCP request's attributes, standing in for a nested one (not ended here)."""
     span.set_attributes({k: v for k, v in attributes.items() if k not in (span.attributes or {})})
     yield span
-
-
-def _version() -> str:
-    try:
-        return metadata.version("mcp")
-    except metadata.PackageNotFoundError:
-        return "?"

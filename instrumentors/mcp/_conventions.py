@@ -1,0 +1,28 @@
+"""What the GenAI/MCP conventions say a request's span is, whichever SDK version makes it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
+
+EXECUTE_TOOL = GenAI.GenAiOperationNameValues.EXECUTE_TOOL.value
+
+
+def request_span(method: str, target: str | None) -> tuple[str, dict[str, Any]]:
+    """The span name ``{mcp.method.name} {target}`` and its attributes (a tool call is ``execute_tool``)."""
+    attributes: dict[str, Any] = {"mcp.method.name": method}
+    if method == "tools/call":
+        attributes[GenAI.GEN_AI_OPERATION_NAME] = EXECUTE_TOOL
+        if target:
+            attributes[GenAI.GEN_AI_TOOL_NAME] = target
+    return (f"{method} {target}" if target else method), attributes
+
+
+def is_tool_span(span: Any, target: str | None) -> bool:
+    """A recording ``execute_tool`` span of another instrumentation, for this tool (or for no named one)."""
+    attributes = getattr(span, "attributes", None)
+    if not span.is_recording() or not attributes or attributes.get(GenAI.GEN_AI_OPERATION_NAME) != EXECUTE_TOOL:
+        return False
+    tool = attributes.get(GenAI.GEN_AI_TOOL_NAME)
+    return tool is None or tool == target

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import time
 import urllib.parse
 from typing import Any, Mapping
@@ -232,10 +233,12 @@ class LLMCall:
     The first instrumentation to handle a model call owns it (the GenAI conventions' rule): when another
     one's model-call span is already current (a framework's own ``chat`` span around the SDK call), this
     call adds what it knows to that span, keys it lacks only, and makes no span, no metric point and no
-    event of its own; it never ends that span.
+    event of its own; it never ends that span. The other way round, while this call's span is current the
+    context holds the conventions' inference marker, so an instrumentation built on util-genai inside it
+    makes no span either and publishes what it knows, which this call adds to its span when it ends.
     """
 
-    __slots__ = ("span", "chunks", "_token", "_metrics", "_events", "_started", "_labels", "_owner")
+    __slots__ = ("span", "chunks", "_token", "_metrics", "_events", "_started", "_labels", "_owner", "_inference")
 
     def __init__(
         self, tracer: Tracer, operation: str, model: str | None, attributes: Mapping[str, Any], metrics: GenAIMetrics | None = None,
@@ -258,12 +261,15 @@ class LLMCall:
         # What the metric points and the exception event need: the request's attributes now (the span copied them),
         # and with metrics on, the response's model and usage when they come.
         self._labels: dict[str, Any] = attributes  # type: ignore[assignment]
+        self._inference: Any = _inference_marker() if self._owner else None
 
     def activate(self, marker: str | None = None) -> None:
         """Make the span current so transport spans (httpx) nest under it; ``marker`` is set in the context too."""
         ctx = otel_context.set_value(IN_CALL, True, trace.set_span_in_context(self.span))
         if marker is not None:
             ctx = otel_context.set_value(marker, True, ctx)
+        if self._inference is not None:
+            ctx = otel_context.set_value(INFERENCE_CONTEXT_KEY, self._inference, ctx)
         self._token = otel_context.attach(ctx)
 
     def deactivate(self) -> None:
@@ -282,8 +288,19 @@ class LLMCall:
 
     def end(self) -> None:
         if self._owner:
+            self._add_published()
             self.span.end()
         self._record(None)
+
+    def _add_published(self) -> None:
+        """What a nested util-genai instrumentation published into the marker, where the span lacks it."""
+        data = self._inference
+        if data is None:
+            return
+        published = dict(getattr(data, "attributes", None) or {})
+        if getattr(data, "conversation_id", None):
+            published[GenAI.GEN_AI_CONVERSATION_ID] = data.conversation_id
+        _enrich(self.span, published)
 
     def fail(self, exc: BaseException) -> None:
         """Record ``exc`` as the call's failure and end the span (the owner's span: only its error type, if it has none)."""
@@ -294,6 +311,7 @@ class LLMCall:
         self.span.record_exception(exc)
         self.span.set_status(Status(StatusCode.ERROR, str(exc) or error_type(exc)))
         self._exception_event(error_type(exc), str(exc))
+        self._add_published()
         self.span.end()
         self._record(exc)
 
@@ -305,6 +323,7 @@ class LLMCall:
         self.span.set_attribute(error_attributes.ERROR_TYPE, kind)
         self.span.set_status(Status(StatusCode.ERROR, message or kind))
         self._exception_event(kind, message)
+        self._add_published()
         self.span.end()
         self._record(RuntimeError(kind))
 
@@ -325,6 +344,22 @@ class LLMCall:
 
 _MODEL_CALLS = frozenset(op.value for op in (GenAI.GenAiOperationNameValues.CHAT, GenAI.GenAiOperationNameValues.GENERATE_CONTENT,
                                              GenAI.GenAiOperationNameValues.TEXT_COMPLETION, GenAI.GenAiOperationNameValues.EMBEDDINGS))  # fmt: skip
+
+
+# The conventions' inference marker (semantic-conventions-genai PR #475, util-genai 1.3b0): a plain string key
+# whose value must be util-genai's own InferenceData for its instrumentations to see it.
+INFERENCE_CONTEXT_KEY = "opentelemetry.genai.client.inference.context"
+_UTIL_GENAI_INFERENCE = "opentelemetry.util.genai._inference_invocation"
+
+
+def _inference_marker() -> Any:
+    """A fresh ``InferenceData`` where util-genai is loaded (an instrumentation built on it is in use; never
+    imported for it), else None."""
+    data_class = getattr(sys.modules.get(_UTIL_GENAI_INFERENCE), "InferenceData", None)
+    try:
+        return data_class() if data_class is not None else None
+    except Exception:  # noqa: BLE001 - a util-genai that changed its data class: no marker, nothing broken
+        return None
 
 
 def _is_model_call(span: Any) -> bool:

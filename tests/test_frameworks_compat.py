@@ -12,7 +12,7 @@ import pytest
 
 from .compat_env import compat_python
 from .framework_agents import run_agents, runs_of
-from .helpers import clean_env
+from .helpers import clean_env, run_python
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +111,44 @@ def test_doctor_lists_them_installed(python):
     assert doctor.returncode == 0, doctor.stderr
     lines = {line.split(":")[0].strip(): line for line in doctor.stdout.splitlines()}
     assert "1.62.0" in lines["strands"] and "2.13.0" in lines["google_adk"] and "traced" in lines["google_adk"]
+
+
+_BESIDE_OFFICIAL = """
+import json, sys
+import otel_aitracer
+from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor as Official
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+if {ours_outside!r}:
+    Official().instrument()  # wraps openai first: ours, wrapped on top, starts first
+    pipeline = otel_aitracer.register(store={store!r})
+else:
+    pipeline = otel_aitracer.register(store={store!r})
+    import openai  # ours wraps it now: the official one, wrapped on top, starts first
+    Official().instrument()
+spans = InMemorySpanExporter()
+pipeline.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+import openai
+client = openai.OpenAI(base_url={base_url!r}, api_key="k", max_retries=0)
+client.chat.completions.create(model="gpt-4o-mini", messages=[{{"role": "user", "content": "Hi"}}])
+pipeline.shutdown()
+print(json.dumps([{{"name": s.name, "scope": s.instrumentation_scope.name, "attributes": dict(s.attributes)}} for s in spans.get_finished_spans()]))
+"""
+
+
+@pytest.mark.parametrize("ours_outside", [True, False], ids=["ours starts first", "the official one starts first"])
+def test_beside_the_official_openai_instrumentation_one_call_is_one_span_and_one_record(tmp_path, python, ours_outside):
+    """The conventions' ownership rule both ways: whichever starts first owns the call, the other adds to it or stays silent."""
+    from otel_aitracer._destinations._store import SQLiteStore
+    from otel_aitracer.demo.fake_openai import FakeOpenAIServer
+
+    store = str(tmp_path / "r.db")
+    with FakeOpenAIServer() as fake:
+        result = run_python(_BESIDE_OFFICIAL.format(ours_outside=ours_outside, store=store, base_url=fake.base_url), python=python, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    spans = json.loads(result.stdout.strip().splitlines()[-1])
+    (span,) = [s for s in spans if s["attributes"].get("gen_ai.operation.name") == "chat"]
+    assert span["scope"] == ("instrumentors.openai" if ours_outside else "opentelemetry.instrumentation.genai.openai")
+    assert span["attributes"]["gen_ai.usage.input_tokens"] > 0
+    (record,) = SQLiteStore(store).query()
+    assert len(fake.requests) == 1 and record["operation"] == "chat" and record["input_tokens"] > 0

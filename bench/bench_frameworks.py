@@ -1,6 +1,7 @@
 """Per-framework overhead per agent step: the same agent (a tool call and a final answer: three steps)
-run against the fake OpenAI endpoint on 127.0.0.1, with otel-aitracer's register() and without, each in
-a fresh interpreter. Prints medians; asserts nothing.
+run against the fake provider endpoint on 127.0.0.1, with otel-aitracer's register() and without, each in
+a fresh interpreter. Google ADK and Strands run in the tests' compat environment (``.venv-compat``, built
+on first use). Prints medians; asserts nothing.
 
     .venv/bin/python bench/bench_frameworks.py [--runs 200]
 """
@@ -18,8 +19,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from otel_aitracer._instrumentors import findable  # noqa: E402
 from otel_aitracer.demo.fake_openai import FakeOpenAIServer  # noqa: E402
-from tests.framework_agents import AGENTS  # noqa: E402
+from tests.compat_env import compat_python  # noqa: E402
+from tests.framework_agents import AGENTS, FAKES, MODULES  # noqa: E402
 
 _CHILD = """
 import asyncio, json, sys, time
@@ -47,10 +50,10 @@ print(json.dumps(elapsed))
 _STEPS_PER_RUN = 3  # model call, tool call, model call
 
 
-def _per_step(framework: str, traced: bool, base_url: str, runs: int) -> float:
+def _per_step(framework: str, traced: bool, base_url: str, runs: int, python: str) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         code = _CHILD.format(base_url=base_url, traced=traced, store=str(Path(tmp) / "r.db"), agent=AGENTS[framework], runs=runs)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "OPENAI_API_KEY": "sk-fake"})
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "OPENAI_API_KEY": "sk-fake"})
     if out.returncode != 0:
         raise SystemExit(f"{framework} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1]) / runs / _STEPS_PER_RUN * 1e6
@@ -62,11 +65,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     print(f"{'framework':<16}{'off µs/step':>13}{'traced µs/step':>16}{'overhead':>11}")
-    with FakeOpenAIServer() as fake:
-        for framework in AGENTS:
-            off = statistics.median(_per_step(framework, False, fake.base_url, args.runs) for _ in range(args.repeat))
-            on = statistics.median(_per_step(framework, True, fake.base_url, args.runs) for _ in range(args.repeat))
-            print(f"{framework:<16}{off:>13.0f}{on:>16.0f}{on - off:>+10.0f}")
+    for framework in AGENTS:
+        python = sys.executable if findable(MODULES[framework]) else compat_python()
+        with FAKES.get(framework, FakeOpenAIServer)() as fake:
+            off = statistics.median(_per_step(framework, False, fake.base_url, args.runs, python) for _ in range(args.repeat))
+            on = statistics.median(_per_step(framework, True, fake.base_url, args.runs, python) for _ in range(args.repeat))
+        print(f"{framework:<16}{off:>13.0f}{on:>16.0f}{on - off:>+10.0f}")
 
 
 if __name__ == "__main__":

@@ -82,8 +82,11 @@ def get_weather(city: str) -> str:
 _agent = LlmAgent(name="weather_agent", model="gemini-2.0-flash", instruction="Be brief.", tools=[get_weather])
 _runner = InMemoryRunner(agent=_agent, app_name="weather")
 
+_calls = {}
+
 async def one(city):
-    session = await _runner.session_service.create_session(app_name="weather", user_id="u", session_id=f"session-{city}")
+    _calls[city] = n = _calls.get(city, 0) + 1  # a session id once per city (the benchmark asks again and again)
+    session = await _runner.session_service.create_session(app_name="weather", user_id="u", session_id=f"session-{city}" + (f"-{n}" if n > 1 else ""))
     message = types.Content(role="user", parts=[types.Part(text=f"What is the weather in {city}?")])
     async for _ in _runner.run_async(user_id="u", session_id=session.id, new_message=message):
         pass
@@ -106,7 +109,7 @@ async def one(city):
 
 # The module whose import turns each framework on (nothing of it may be loaded before the app imports it).
 MODULES = {"openai_agents": "agents", "pydantic_ai": "pydantic_ai", "langgraph": "langchain_core", "google_adk": "google.adk", "strands": "strands"}
-_FAKES = {"google_adk": FakeGeminiServer}
+FAKES = {"google_adk": FakeGeminiServer}  # the fake provider each agent talks to (OpenAI's otherwise)
 
 _HARNESS = """
 import asyncio, json, sys
@@ -139,7 +142,7 @@ def run_agents(tmp_path: Any, framework: str, cities: tuple[str, ...] = ("Paris"
     from otel_aitracer._destinations._store import SQLiteStore
 
     store = str(tmp_path / "r.db")
-    with _FAKES.get(framework, FakeOpenAIServer)() as fake:
+    with FAKES.get(framework, FakeOpenAIServer)() as fake:
         code = _HARNESS.format(store=store, options=options, module=MODULES[framework], base_url=fake.base_url, agent=AGENTS[framework], cities=list(cities))
         result = run_python(code, timeout=180, python=python or sys.executable)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -375,6 +375,9 @@ def _enrich(span: Any, attributes: Mapping[str, Any]) -> None:
     span.set_attributes({k: v for k, v in attributes.items() if v is not None and k not in existing})
 
 
+# A total token count as the provider reported it. The GenAI conventions have none (we add no gen_ai.* name
+# they do not define); OpenLLMetry's name for it is the one other tools read.
+TOTAL_TOKENS = "llm.usage.total_tokens"
 # The conventions renamed ``gen_ai.usage.cache_creation.input_tokens`` (no semconv constant for the new name yet).
 CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens"
 # What the provider says the call cost in USD (OpenRouter's ``usage.cost``); the name other instrumentations use.
@@ -391,10 +394,14 @@ def reported_cost(usage: Any) -> dict[str, Any]:
     return {}
 
 
-def usage_attributes(input_tokens: Any, output_tokens: Any, cache_read: Any = None, reasoning: Any = None, cache_write: Any = None) -> dict[str, Any]:
+def usage_attributes(
+    input_tokens: Any, output_tokens: Any, cache_read: Any = None, reasoning: Any = None, cache_write: Any = None, total: Any = None
+) -> dict[str, Any]:
     """Token counts as semconv attributes, skipping what the provider did not report (cache reads and writes
-    are part of the input count, reasoning part of the output count)."""
+    are part of the input count, reasoning part of the output count; a total as the provider reported it,
+    which an anomaly check compares with input + output)."""
     attrs = {
+        TOTAL_TOKENS: total,
         GenAI.GEN_AI_USAGE_INPUT_TOKENS: input_tokens,
         GenAI.GEN_AI_USAGE_OUTPUT_TOKENS: output_tokens,
         GenAI.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: cache_read or None,

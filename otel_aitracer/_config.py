@@ -6,11 +6,12 @@ values log a warning and fall back to the default, as the OTel SDK does.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from . import environment_variables as env
@@ -70,6 +71,8 @@ class Settings:
     jsonl_mirror: Path | None = None
     store_raw_prompt: bool = False
     store_raw_response: bool = False
+    anomaly_thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)  # project ("*": all) -> metric -> limit
+    alerts: Path | None = None  # the alerts file (SPEC §9)
 
     @property
     def destination(self) -> str:
@@ -140,6 +143,7 @@ def resolve_settings(
     jsonl_mirror: str | os.PathLike[str] | None = None,
     store_raw_prompt: bool = False,
     store_raw_response: bool = False,
+    alerts: str | os.PathLike[str] | None = None,
 ) -> Settings:
     """Resolve every option once; raises :class:`ConfigurationError` for bad arguments."""
     url = _text("base_url", base_url, env.AITRACER_BASE_URL, DEFAULT_BASE_URL) or DEFAULT_BASE_URL
@@ -152,7 +156,7 @@ def resolve_settings(
     if pii_types is not None:
         if isinstance(pii_types, str) or any(t not in PII_TYPES for t in pii_types):
             raise ConfigurationError(f"pii_types must be a list of {', '.join(PII_TYPES)}, got {pii_types!r}")
-    for name, value in (("decision_log", decision_log), ("jsonl_mirror", jsonl_mirror)):
+    for name, value in (("decision_log", decision_log), ("jsonl_mirror", jsonl_mirror), ("alerts", alerts)):
         if value is not None and not isinstance(value, (str, os.PathLike)):
             raise ConfigurationError(f"{name} must be a path, got {value!r}")
     key = _text("api_key", api_key, env.AITRACER_API_KEY, None)
@@ -175,7 +179,35 @@ def resolve_settings(
         jsonl_mirror=_path(jsonl_mirror, env.AITRACER_JSONL_MIRROR),
         store_raw_prompt=bool(store_raw_prompt),
         store_raw_response=bool(store_raw_response),
+        anomaly_thresholds=_anomaly_thresholds(),
+        alerts=_path(alerts, env.AITRACER_ALERTS),
     )
+
+
+_THRESHOLD_METRICS = ("latency_ms", "cost", "token_ratio")
+
+
+def _anomaly_thresholds() -> dict[str, dict[str, float]]:
+    """``AITRACER_ANOMALY_THRESHOLDS``: JSON, project (or ``*``) -> {latency_ms, cost, token_ratio} -> a positive
+    number; a bad value warns and is left out (the baselines then decide)."""
+    raw = env_text(env.AITRACER_ANOMALY_THRESHOLDS)
+    if raw is None:
+        return {}
+    try:
+        parsed = json.loads(raw)
+        if not isinstance(parsed, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        _warn_bad_env(env.AITRACER_ANOMALY_THRESHOLDS, raw, "is not a JSON object of projects", "no overrides")
+        return {}
+    found: dict[str, dict[str, float]] = {}
+    for project, limits in parsed.items():
+        good = {m: float(v) for m, v in (limits.items() if isinstance(limits, dict) else ()) if m in _THRESHOLD_METRICS and isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0}
+        if not isinstance(limits, dict) or len(good) != len(limits):
+            _warn_bad_env(env.AITRACER_ANOMALY_THRESHOLDS, json.dumps({project: limits}), f"must map {', '.join(_THRESHOLD_METRICS)} to positive numbers", "only the good ones")
+        if good:
+            found[str(project)] = good
+    return found
 
 
 def _path(value: str | os.PathLike[str] | None, env_name: str) -> Path | None:

@@ -20,10 +20,12 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as Ge
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
+from instrumentors._genai import TOTAL_TOKENS
+
 from ._attributes import LOG_INPUT, LOG_OUTPUT, MAX_METADATA_KEYS, PROJECT_ATTRIBUTE
 from .exceptions import ValidationError
 
-_COUNTS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "latency_ms")
+_COUNTS = ("input_tokens", "output_tokens", "total_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "latency_ms")
 _TEXT = ("error_message", "error_type", "project")
 _IDS = {"trace_id": 32, "parent_span_id": 16}
 FIELDS = frozenset(("model", "provider", "input_data", "output_data", "status", "metadata", *_COUNTS, *_TEXT, *_IDS))
@@ -67,6 +69,8 @@ def span_attributes(entry: Mapping[str, Any]) -> dict[str, Any]:
         GenAI.GEN_AI_USAGE_INPUT_TOKENS: (entry.get("input_tokens") or 0) + cache_read + cache_creation,
         GenAI.GEN_AI_USAGE_OUTPUT_TOKENS: entry.get("output_tokens") or 0,
     }
+    if entry.get("total_tokens") is not None:  # as the caller counted it: the seed's anomaly check compares it
+        attrs[TOTAL_TOKENS] = entry["total_tokens"]
     if cache_read:
         attrs[GenAI.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cache_read
     if cache_creation:

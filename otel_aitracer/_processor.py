@@ -62,12 +62,14 @@ class AITracerSpanProcessor(ScopeSpanProcessor):
         jsonl_mirror: str | os.PathLike[str] | None = None,
         store_raw_prompt: bool = False,
         store_raw_response: bool = False,
+        alerts: str | os.PathLike[str] | None = None,
     ) -> None:
         self.settings: Settings = resolve_settings(
             project, api_key, base_url, store, capture_content, sync, environment, pii_detection, pii_action, pii_types,
             decision_log=decision_log, jsonl_mirror=jsonl_mirror, store_raw_prompt=store_raw_prompt, store_raw_response=store_raw_response,
+            alerts=alerts,
         )  # fmt: skip
-        self._pipeline = RecordPipeline(self.settings, sink, redactor)
+        self._pipeline = RecordPipeline(self.settings, sink, redactor, evaluation_events=True)
         self._audited = self.settings.decision_log is not None or self.settings.jsonl_mirror is not None
         self._worker: BatchWorker[ReadableSpan | SessionEvent | SpanStart] | None = None
         if not self.settings.sync:
@@ -153,7 +155,7 @@ class AITracerSpanExporter(SpanExporter):
         redactor: PIIRedactor | None = None,
     ) -> None:
         self.settings = resolve_settings(project, api_key, base_url, store, capture_content, False, environment, pii_detection, pii_action, pii_types)
-        self._pipeline = RecordPipeline(self.settings, sink, redactor)
+        self._pipeline = RecordPipeline(self.settings, sink, redactor, evaluation_events=True)
         self._stamping = install_stamping()  # scope stamping on the (global) provider these spans come from
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:

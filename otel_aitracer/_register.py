@@ -77,6 +77,7 @@ def register(
     jsonl_mirror: str | os.PathLike[str] | None = None,
     store_raw_prompt: bool = False,
     store_raw_response: bool = False,
+    alerts: str | os.PathLike[str] | None = None,
 ) -> Pipeline:
     """Record every LLM call of this process; idempotent (a second call returns the first pipeline).
 
@@ -87,6 +88,7 @@ def register(
     :func:`otel_aitracer.register_agents_tracing`).
     ``decision_log`` / ``jsonl_mirror`` (or ``AITRACER_DECISION_LOG`` / ``AITRACER_JSONL_MIRROR``) keep the
     audit trail of agent runs: hash-chained decision records per model call, and their spans' starts and ends.
+    ``alerts`` (or ``AITRACER_ALERTS``): the alerts file (TOML) whose rules are checked as records are written.
     """
     with _lock:
         if (current := current_pipeline()) is not None:
@@ -96,6 +98,7 @@ def register(
         processor = AITracerSpanProcessor(
             project, api_key, base_url, store, pii_detection, pii_action, pii_types, capture_content, sync, environment, redactor=redactor,
             decision_log=decision_log, jsonl_mirror=jsonl_mirror, store_raw_prompt=store_raw_prompt, store_raw_response=store_raw_response,
+            alerts=alerts,
         )  # fmt: skip
         provider = tracer_provider or _global_sdk_provider() or _install_provider(processor.settings.environment)
         provider.add_span_processor(processor)

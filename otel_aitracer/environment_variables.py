@@ -136,3 +136,20 @@ Where records go inside Kubernetes when neither an API key nor a store is set: t
 ``otel-aitracer serve``. Default: ``http://otel-aitracer.observability.svc.cluster.local:4318``;
 ``off`` keeps them in the local store.
 """
+
+AITRACER_ANOMALY_THRESHOLDS = "AITRACER_ANOMALY_THRESHOLDS"
+"""
+.. envvar:: AITRACER_ANOMALY_THRESHOLDS
+
+L4 anomaly thresholds that override a project's baseline, as JSON: ``{"checkout": {"latency_ms": 3000,
+"cost": 0.05, "token_ratio": 20}, "*": {...}}`` (``*``: every project). Default: none (static defaults until
+a project has 30 scored calls, then 1.5 × the p95 of its recent calls).
+"""
+
+AITRACER_ALERTS = "AITRACER_ALERTS"
+"""
+.. envvar:: AITRACER_ALERTS
+
+The alerts file (TOML: rules per project and their Slack / Sentry destinations), checked as records are
+written, in process and in ``serve`` (``serve --alerts FILE`` sets it). Default: no alerts.
+"""

@@ -3,9 +3,10 @@
 - ``instrumentors/`` never imports ``otel_aitracer``: they are useful with any OTel backend.
 - The core never imports ``server``, ``cli`` or ``demo`` (only the ``python -m`` entry does).
 - No import cycles, function-level imports included.
-- The core's three rooms: the record path (``_recording``) may use where records go
-  (``_destinations``) and the app's scope (``_scope``); those two use neither each other nor
-  the record path; no room reaches up into the entry points (register, processor, facade…).
+- The core's four rooms: the record path (``_recording``) may use where records go
+  (``_destinations``), the app's scope (``_scope``) and the anomaly scores (``_scoring``); those
+  use neither each other nor the record path; no room reaches up into the entry points
+  (register, processor, facade…).
 - Importing ``otel_aitracer`` imports no provider SDK or agent framework.
 """
 
@@ -73,7 +74,12 @@ def test_the_core_never_imports_server_cli_or_demo():
     assert [(m, t) for m in core for t in edges[m] if t.startswith(_TOP)] == []
 
 
-_ROOMS = {"otel_aitracer._recording": ("otel_aitracer._destinations", "otel_aitracer._scope"), "otel_aitracer._destinations": (), "otel_aitracer._scope": ()}
+_ROOMS = {
+    "otel_aitracer._recording": ("otel_aitracer._destinations", "otel_aitracer._scope", "otel_aitracer._scoring"),
+    "otel_aitracer._destinations": (),
+    "otel_aitracer._scope": (),
+    "otel_aitracer._scoring": (),
+}
 _ENTRY_POINTS = ("_register", "_processor", "_facade", "_distro", "_redacting_exporter", "_log_entry", "_instrumentors", "agents", "server", "cli", "demo")
 
 

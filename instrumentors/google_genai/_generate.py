@@ -185,8 +185,9 @@ def usage(metadata: Any) -> dict[str, Any]:
     thoughts = getattr(metadata, "thoughts_token_count", None) or 0
     candidates = getattr(metadata, "candidates_token_count", None)
     output = (candidates or 0) + thoughts if candidates is not None or thoughts else None
+    total = None if getattr(metadata, "tool_use_prompt_token_count", None) else getattr(metadata, "total_token_count", None)  # ours leave tool-use prompts out
     attrs = usage_attributes(
-        getattr(metadata, "prompt_token_count", None), output, cache_read=getattr(metadata, "cached_content_token_count", None), reasoning=thoughts
+        getattr(metadata, "prompt_token_count", None), output, cache_read=getattr(metadata, "cached_content_token_count", None), reasoning=thoughts, total=total
     )
     for field, direction in (("prompt_tokens_details", "input_tokens"), ("candidates_tokens_details", "output_tokens"),
                              ("cache_tokens_details", "cache_read.input_tokens")):  # fmt: skip

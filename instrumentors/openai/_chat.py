@@ -27,6 +27,7 @@ from .._genai import (
     server_of,
     text_message_json,
     to_json,
+    usage_attributes,
 )  # fmt: skip
 
 OPERATION = GenAI.GenAiOperationNameValues.CHAT.value
@@ -208,7 +209,7 @@ def _refusal_parts(refusal: Any) -> list[dict[str, Any]]:
 def _usage(usage: Any) -> dict[str, Any]:
     if usage is None:
         return {}
-    attrs = {GenAI.GEN_AI_USAGE_INPUT_TOKENS: usage.prompt_tokens, GenAI.GEN_AI_USAGE_OUTPUT_TOKENS: usage.completion_tokens}
+    attrs = usage_attributes(usage.prompt_tokens, usage.completion_tokens, total=getattr(usage, "total_tokens", None))
     cached = getattr(usage.prompt_tokens_details, "cached_tokens", None) if usage.prompt_tokens_details is not None else None
     if cached:
         attrs[GenAI.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached

@@ -181,6 +181,7 @@ def response_attributes(response: Any, capture: bool) -> dict[str, Any]:
                 usage.output_tokens,
                 cache_read=getattr(getattr(usage, "input_tokens_details", None), "cached_tokens", None),
                 reasoning=getattr(getattr(usage, "output_tokens_details", None), "reasoning_tokens", None),
+                total=getattr(usage, "total_tokens", None),
             )
         )
         attrs.update(reported_cost(usage))

@@ -20,7 +20,7 @@ from typing import Any, Iterator, Sequence, cast
 
 from .._fork import new_lock
 from ..exceptions import ConfigurationError
-from ._records_db import COLUMNS, INDEXES, RecordsDB, Transaction, rebuild_rollups
+from ._records_db import ADDED_COLUMNS, COLUMNS, INDEXES, RecordsDB, Transaction, rebuild_rollups
 from ._rollups import ROLLED, Delta
 from ._rollups import TABLES as ROLLUP_TABLES
 
@@ -28,11 +28,12 @@ _RECORDS = """CREATE TABLE IF NOT EXISTS records (
     span_id TEXT NOT NULL, trace_id TEXT NOT NULL, parent_span_id TEXT, project TEXT NOT NULL,
     session_id TEXT, app_user_id TEXT, model TEXT, provider TEXT, operation TEXT, status TEXT,
     started_at TEXT NOT NULL, latency_ms BIGINT, input_tokens BIGINT, output_tokens BIGINT,
-    cost DOUBLE PRECISION, record BYTEA NOT NULL) PARTITION BY RANGE (started_at)"""
+    cost DOUBLE PRECISION, anomaly_score BIGINT, anomaly_codes TEXT, record BYTEA NOT NULL) PARTITION BY RANGE (started_at)"""
 # the key includes the partition column, as PostgreSQL requires: a span sent again has the same start
 _KEY = "CREATE UNIQUE INDEX IF NOT EXISTS records_key ON records (trace_id, span_id, project, started_at)"
 _TABLES = (
     _RECORDS,
+    *(f"ALTER TABLE records ADD COLUMN IF NOT EXISTS {column} {kind}" for column, kind in ADDED_COLUMNS.items()),  # older stores
     _KEY,
     """CREATE TABLE IF NOT EXISTS sessions (
         project TEXT NOT NULL, session_id TEXT NOT NULL, app_user_id TEXT, metadata BYTEA,
@@ -40,6 +41,7 @@ _TABLES = (
     """CREATE TABLE IF NOT EXISTS session_events (
         id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, project TEXT NOT NULL, session_id TEXT NOT NULL,
         type TEXT NOT NULL, log_id TEXT, created_at TEXT NOT NULL, event BYTEA NOT NULL)""",
+    "CREATE TABLE IF NOT EXISTS kept_state (name TEXT PRIMARY KEY, state BYTEA NOT NULL, updated_at TEXT NOT NULL)",
     """CREATE TABLE IF NOT EXISTS pending_events (
         id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, project TEXT NOT NULL, trace_id TEXT NOT NULL, span_id TEXT NOT NULL,
         received_at TEXT NOT NULL, event BYTEA NOT NULL)""",
@@ -208,7 +210,8 @@ def _migrate_unpartitioned(cursor: Any) -> None:
     for (day,) in cursor.fetchall():
         cursor.execute(_partition_sql(day))
     cursor.execute(_KEY)
-    cursor.execute("INSERT INTO records SELECT * FROM records_unpartitioned ON CONFLICT DO NOTHING")
+    first = ", ".join([c for c in COLUMNS if c not in ADDED_COLUMNS] + ["record"])  # what an unpartitioned table had
+    cursor.execute(f"INSERT INTO records ({first}) SELECT {first} FROM records_unpartitioned ON CONFLICT DO NOTHING")
     cursor.execute("DROP TABLE records_unpartitioned")
 
 

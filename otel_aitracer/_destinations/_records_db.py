@@ -20,15 +20,58 @@ from ._rollups import DIMENSIONS, ROLLED, Delta, rank_value
 
 COLUMNS = (
     "span_id", "trace_id", "parent_span_id", "project", "session_id", "app_user_id", "model", "provider",
-    "operation", "status", "started_at", "latency_ms", "input_tokens", "output_tokens", "cost",
+    "operation", "status", "started_at", "latency_ms", "input_tokens", "output_tokens", "cost", "anomaly_score", "anomaly_codes",
 )  # fmt: skip
-# Filters the CLI offers -> the column each one compares.
-FILTERS = {"project": "project", "session": "session_id", "user": "app_user_id", "trace": "trace_id", "model": "model", "status": "status"}
+
+
+# Columns added after the records table first shipped, with their SQL type: a store that predates them gets them.
+ADDED_COLUMNS = {"anomaly_score": "BIGINT", "anomaly_codes": "TEXT"}
+
+
+def _code_pattern(code: str) -> str:
+    return f"%,{int(code)},%"
+
+
+# The filters the CLI and the server's API offer (the one list of them) -> the clause each adds and its value.
+FILTERS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "project": ("project = ?", str),
+    "session": ("session_id = ?", str),
+    "user": ("app_user_id = ?", str),
+    "trace": ("trace_id = ?", str),
+    "model": ("model = ?", str),
+    "status": ("status = ?", str),
+    "min_score": ("anomaly_score >= ?", int),  # anomaly points (SPEC §9)
+    "code": ("(',' || anomaly_codes || ',') LIKE ?", _code_pattern),  # one anomaly code
+}
+ORDERS = ("time", "anomaly")  # newest first; or highest anomaly score first (one page)
+
+
+def filter_values(raw: dict[str, Any]) -> dict[str, Any]:
+    """The filters given (None: not given), each checked; ValueError says which one is bad and why."""
+    found: dict[str, Any] = {}
+    for name, value in raw.items():
+        if value is None:
+            continue
+        if name not in FILTERS:
+            raise ValueError(f"unknown filter {name!r}; known: {', '.join(FILTERS)}")
+        try:
+            found[name] = FILTERS[name][1](value)
+        except ValueError:
+            raise ValueError(f"{name} must be an integer, got {value!r}") from None
+    return found
+
+
+def record_row(record: dict[str, Any]) -> tuple[Any, ...]:
+    """A record's :data:`COLUMNS` and the record itself, as a row."""
+    codes = record.get("anomaly_codes")
+    values = {**record, "anomaly_codes": ",".join(map(str, codes)) if isinstance(codes, list) else None}
+    return tuple(values.get(c) for c in COLUMNS) + (orjson.dumps(record),)
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS records_project_time ON records (project, started_at)",
     "CREATE INDEX IF NOT EXISTS records_session ON records (session_id)",
     "CREATE INDEX IF NOT EXISTS records_user ON records (app_user_id)",
     "CREATE INDEX IF NOT EXISTS records_time ON records (started_at)",
+    "CREATE INDEX IF NOT EXISTS records_anomaly ON records (project, anomaly_score)",
     "CREATE INDEX IF NOT EXISTS session_events_session ON session_events (session_id)",
     "CREATE INDEX IF NOT EXISTS session_events_log ON session_events (log_id)",
     "CREATE INDEX IF NOT EXISTS pending_events_span ON pending_events (trace_id, span_id)",
@@ -49,6 +92,7 @@ _SESSION_END = (
     "INSERT INTO sessions (project, session_id, metadata, started_at, ended_at) VALUES (?, ?, ?, ?, ?)"
     " ON CONFLICT (project, session_id) DO UPDATE SET metadata = excluded.metadata, ended_at = excluded.ended_at"
 )
+_SAVE_STATE = "INSERT INTO kept_state (name, state, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at"
 _EVENT = "INSERT INTO session_events (project, session_id, type, log_id, created_at, event) VALUES (?, ?, ?, ?, ?, ?)"
 _NO_OUTPUT = (None, {"redacted": True})
 _KEY_MATCH = "trace_id = ? AND span_id = ? AND project = ?"  # a record's key
@@ -67,10 +111,9 @@ def _where(projects: Sequence[str] | None, filters: dict[str, str | None]) -> tu
     if projects is not None:
         clauses.append(f"project IN ({', '.join('?' * len(projects))})" if projects else "1 = 0")
         params.extend(projects)
-    for name, value in filters.items():
-        if value is not None:
-            clauses.append(f"{FILTERS[name]} = ?")
-            params.append(value)
+    for name, value in filter_values(filters).items():
+        clauses.append(FILTERS[name][0])
+        params.append(value)
     return clauses, params
 
 
@@ -139,12 +182,22 @@ class RecordsDB:
     def write(self, records: Sequence[dict[str, Any]]) -> int:
         """Insert ``records`` in one transaction, counting the new ones into the rollups; returns how many were new
         (a known span is skipped)."""
-        rows = [tuple(r.get(c) for c in COLUMNS) + (orjson.dumps(r),) for r in records]
+        rows = [record_row(r) for r in records]
         with self._transaction() as tx:
             delta = Delta()
             added = delta.add(self._insert(tx, rows))
             delta.apply(tx)
         return added
+
+    # ---- what the pipeline keeps between runs (the anomaly baselines) ------------------------------
+    def save_state(self, states: dict[str, bytes], at: str) -> None:
+        """Keep each named state (replacing what was kept under that name)."""
+        with self._transaction() as tx:
+            tx.many(_SAVE_STATE, [(name, blob, at) for name, blob in states.items()])
+
+    def load_state(self, prefix: str) -> dict[str, bytes]:
+        """The states kept under names that start with ``prefix``."""
+        return {row[0]: bytes(row[1]) for row in self._read("SELECT name, state FROM kept_state WHERE name LIKE ?", (prefix + "%",))}
 
     def _insert(self, tx: Transaction, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """Insert ``rows`` (:data:`COLUMNS` and the record) within ``tx``, skipping known keys; the :data:`ROLLED`
@@ -152,20 +205,25 @@ class RecordsDB:
         raise NotImplementedError
 
     def query(
-        self, limit: int | None = None, newest_first: bool = True, projects: Sequence[str] | None = None, **filters: str | None
+        self, limit: int | None = None, newest_first: bool = True, projects: Sequence[str] | None = None, order: str = "time", **filters: str | None
     ) -> list[dict[str, Any]]:
         """Records matching ``filters`` (keys of :data:`FILTERS`) in ``projects`` (all if None), newest first by default."""
-        blobs, _ = self.page(limit, newest_first, projects, None, **filters)
+        blobs, _ = self.page(limit, newest_first, projects, None, order, **filters)
         return [orjson.loads(blob) for blob in blobs]
 
     def page(
         self, limit: int | None, newest_first: bool = True, projects: Sequence[str] | None = None, after: Cursor | None = None,
-        **filters: str | None,
+        order: str = "time", **filters: str | None,
     ) -> tuple[list[bytes], Cursor | None]:  # fmt: skip
         """Up to ``limit`` records as stored (JSON bytes, not decoded) after ``after``, and the cursor of the last one.
 
-        Keyset paging on the record's order, so a reader walks any number of records a page at a time."""
+        Keyset paging on the record's order, so a reader walks any number of records a page at a time; ordered by
+        ``anomaly`` (highest score first), one page and no cursor."""
         where, params = _where(projects, filters)
+        if order == "anomaly":
+            sql = f"SELECT record FROM records{_clause(where)} ORDER BY COALESCE(anomaly_score, -1) DESC, started_at DESC"
+            rows = self._read(sql + (" LIMIT ?" if limit is not None else ""), [*params, *([int(limit)] if limit is not None else [])])
+            return [bytes(row[0]) for row in rows], None
         if after is not None:
             where.append(f"({_ORDER}) {'<' if newest_first else '>'} (?, ?, ?, ?)")
             params.extend(after)

@@ -18,7 +18,7 @@ from .._files import private_dir, private_file
 from .._fork import new_lock
 from .._guard import warn_once
 from ..exceptions import ConfigurationError
-from ._records_db import COLUMNS, FILTERS, INDEXES, INSERT, RecordsDB, Transaction, rebuild_rollups, rolled_of_row
+from ._records_db import ADDED_COLUMNS, COLUMNS, FILTERS, INDEXES, INSERT, RecordsDB, Transaction, rebuild_rollups, rolled_of_row
 from ._rollups import ROLLED
 from ._rollups import TABLES as ROLLUP_TABLES
 
@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS records (
     span_id TEXT NOT NULL, trace_id TEXT NOT NULL, parent_span_id TEXT, project TEXT NOT NULL,
     session_id TEXT, app_user_id TEXT, model TEXT, provider TEXT, operation TEXT, status TEXT,
     started_at TEXT NOT NULL, latency_ms INTEGER, input_tokens INTEGER, output_tokens INTEGER,
-    cost REAL, record BLOB NOT NULL, UNIQUE (trace_id, span_id, project)
+    cost REAL, anomaly_score INTEGER, anomaly_codes TEXT, record BLOB NOT NULL, UNIQUE (trace_id, span_id, project)
 );
 CREATE TABLE IF NOT EXISTS sessions (
     project TEXT NOT NULL, session_id TEXT NOT NULL, app_user_id TEXT, metadata BLOB,
@@ -41,12 +41,14 @@ CREATE TABLE IF NOT EXISTS session_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, session_id TEXT NOT NULL, type TEXT NOT NULL,
     log_id TEXT, created_at TEXT NOT NULL, event BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS kept_state (name TEXT PRIMARY KEY, state BLOB NOT NULL, updated_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pending_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL, trace_id TEXT NOT NULL, span_id TEXT NOT NULL,
     received_at TEXT NOT NULL, event BLOB NOT NULL
 );
 """
 _SCHEMA = _TABLES + ";\n".join((*(t.format(clustered=" WITHOUT ROWID") for t in ROLLUP_TABLES), *INDEXES)) + ";\n"
+_FIRST_COLUMNS = [c for c in COLUMNS if c not in ADDED_COLUMNS]
 # Stores written before schema 4 keyed records by span id alone (2), or by trace and span id (3): one
 # project's ids could collide with another's.
 _MIGRATE = f"""
@@ -55,7 +57,7 @@ DROP INDEX IF EXISTS records_project_time; DROP INDEX IF EXISTS records_trace; D
 DROP INDEX IF EXISTS records_user; DROP INDEX IF EXISTS records_time; DROP INDEX IF EXISTS records_parent;
 DROP INDEX IF EXISTS records_session_time; DROP INDEX IF EXISTS records_user_time; DROP INDEX IF EXISTS records_model_time;
 {_SCHEMA}
-INSERT OR IGNORE INTO records ({', '.join(COLUMNS)}, record) SELECT {', '.join(COLUMNS)}, record FROM records_v2;
+INSERT OR IGNORE INTO records ({', '.join(_FIRST_COLUMNS)}, record) SELECT {', '.join(_FIRST_COLUMNS)}, record FROM records_v2;
 DROP TABLE records_v2;
 """
 
@@ -118,6 +120,7 @@ class SQLiteStore(RecordsDB):
                 conn.execute("PRAGMA wal_autocheckpoint=10000")  # checkpoint (and fsync) every ~40 MB of WAL, not 4 MB
                 conn.execute("PRAGMA journal_size_limit=67108864")
                 conn.execute(f"PRAGMA cache_size=-{int(self._cache_mib) * 1024}")
+                _add_missing_columns(conn)
                 conn.executescript(_schema_script(conn))
                 _count_into_rollups(conn)
                 conn.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT * 1000)}")
@@ -209,6 +212,14 @@ def _count_into_rollups(conn: sqlite3.Connection) -> None:
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """A store from before a column was added gets it (empty for its old records), before indexes name it."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(records)")}
+    for column, kind in ADDED_COLUMNS.items():
+        if present and column not in present:
+            conn.execute(f"ALTER TABLE records ADD COLUMN {column} {kind}")
 
 
 def _schema_script(conn: sqlite3.Connection) -> str:

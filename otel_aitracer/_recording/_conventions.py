@@ -14,6 +14,8 @@ from typing import Any, Iterable, Mapping
 import orjson
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
+from instrumentors._genai import TOTAL_TOKENS
+
 from .._attributes import METADATA_ATTRIBUTE, TAGS_ATTRIBUTE
 from ._record import InvalidRecord
 
@@ -59,6 +61,8 @@ MODEL_KEYS = (
     "llm.response.model_name",
     "llm.request.model_name",
 )
+# A total token count, where someone reported one: the provider (through our instrumentors), log(), OpenLLMetry, OpenInference.
+TOTAL_KEYS = (TOTAL_TOKENS, "gen_ai.usage.total_tokens", "llm.token_count.total")  # ours (OpenLLMetry's name), Strands', OpenInference's
 SESSION_KEYS = ("session.id", GenAI.GEN_AI_CONVERSATION_ID, "traceloop.association.properties.session_id")
 USER_KEYS = ("user.id", "enduser.id", "traceloop.association.properties.user_id")
 

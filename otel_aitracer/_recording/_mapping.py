@@ -65,6 +65,11 @@ def span_to_record(span: ReadableSpan, *, default_project: str = DEFAULT_PROJECT
     elif capture_content and span.events:
         _span_event_content(record, span)
     _logged_content(record, attrs, capture_content)
+    if attrs.get(GenAI.GEN_AI_OUTPUT_TYPE):
+        record["output_type"] = str(attrs[GenAI.GEN_AI_OUTPUT_TYPE])
+    total = conv.first_int(attrs, conv.TOTAL_KEYS)
+    if total is not None:
+        record["total_tokens"] = total
     if cache_read:
         record["cache_read_input_tokens"] = cache_read
     if cache_creation:

@@ -8,11 +8,14 @@ they refer to.
 from __future__ import annotations
 
 import logging
+import time
 from itertools import groupby
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
+import orjson
 from opentelemetry.sdk.trace import ReadableSpan
 
+from .._alerts import Alerts, load_alerts
 from .._audit import AuditTrail, SpanStart
 from .._config import Settings
 from .._destinations._http_sink import HTTPSink
@@ -23,11 +26,18 @@ from .._guard import guarded, internal_errors, warn_once
 from .._pii import PIIRedactor
 from .._pii._records import redact_record
 from .._scope._sessions import SessionEvent
+from .._scoring import Scorer
+from .._scoring._events import EvaluationEvents
+from .._time import rfc3339
 from ._mapping import CONTENT_ATTRIBUTES, REDACTED, span_to_record
 from ._record import InvalidRecord, record_problem
 from ._size_budget import fit_record
 
 _logger = logging.getLogger(__name__)
+_SCORE = guarded("anomaly scoring")
+_ALERTS = guarded("alerts")
+KEEP_BASELINES_EVERY = 256  # records scored between two saves of the baselines
+_BASELINE = "anomaly-baseline:"  # + project: a kept state's name
 
 # Session event fields that can hold what users typed.
 _FREE_TEXT_FIELDS = ("comment", "name", "data", "metadata")
@@ -59,12 +69,21 @@ def make_redactor(settings: Settings) -> PIIRedactor | None:
 class RecordPipeline:
     """Maps spans to records and hands them to the sink in one batch."""
 
-    def __init__(self, settings: Settings, sink: Sink | None = None, redactor: PIIRedactor | None = None) -> None:
+    def __init__(
+        self, settings: Settings, sink: Sink | None = None, redactor: PIIRedactor | None = None, evaluation_events: bool = False
+    ) -> None:
+        """``evaluation_events``: the spans are ours (in process), so each score is also an evaluation event on its span."""
         self.settings = settings
         self.redactor = redactor if redactor is not None else make_redactor(settings)
         self.stats = Stats()
         self.sink: Sink = sink if sink is not None else make_sink(settings, self.stats.add)
         self.audit = _audit_trail(settings, self.redactor, self.stats.add)
+        self.scorer = Scorer(settings.anomaly_thresholds)
+        self._evaluations = EvaluationEvents() if evaluation_events else None
+        self._scored_since_kept = 0
+        self.alerts = Alerts(load_alerts(settings.alerts)) if settings.alerts is not None else None
+        with _SCORE:
+            self._load_baselines()
 
     def process(self, items: Iterable[ReadableSpan | SessionEvent | SpanStart]) -> bool:
         """Write the records of the spans and the session events, in the order given; False if the sink failed.
@@ -80,6 +99,7 @@ class RecordPipeline:
                         self.audit.started(item)
             else:
                 records = [r for item in run if isinstance(item, ReadableSpan) and (r := self._valid_record(item)) is not None]
+                self.score(records)
                 ok = self._write(self.sink.write, records, "written", "records") and ok
         if self.audit is not None:
             self.audit.write()
@@ -137,6 +157,43 @@ class RecordPipeline:
             raise
         return record
 
+    def score(self, records: Sequence[dict[str, Any]]) -> None:
+        """Anomaly scores, on records whose project and content are final (redacted); a failure costs only the score.
+        Every :data:`KEEP_BASELINES_EVERY` records, the baselines that changed are kept in the store (if it is one)."""
+        for record in records:
+            with _SCORE:
+                self.scorer.score(record)
+                if self._evaluations is not None:
+                    self._evaluations.emit(record)
+        if self.alerts is not None and records:
+            with _ALERTS:
+                self.alerts.observe(list(records))
+        self._scored_since_kept += len(records)
+        if self._scored_since_kept >= KEEP_BASELINES_EVERY:
+            self.keep_baselines()
+
+    def settle(self, deadline: float) -> None:
+        """Before the process ends: deliver the queued alerts (within 5 s and ``deadline``). The baselines are not
+        kept here: a store locked elsewhere would hold the exit past its budget (they were kept every 256 records)."""
+        if self.alerts is not None:
+            self.alerts.close(max(0.0, min(5.0, deadline - time.monotonic())))
+
+    def keep_baselines(self) -> None:
+        """Keep the changed project baselines in the store, so a restart does not start them over."""
+        self._scored_since_kept = 0
+        save = getattr(self.sink, "save_state", None)
+        if save is None:
+            return
+        with _SCORE:
+            changed = self.scorer.baselines.take_changed()
+            if changed:
+                save({_BASELINE + project: orjson.dumps(state) for project, state in changed.items()}, rfc3339())
+
+    def _load_baselines(self) -> None:
+        load = getattr(self.sink, "load_state", None)
+        if load is not None:
+            self.scorer.baselines.load({name[len(_BASELINE) :]: orjson.loads(blob) for name, blob in load(_BASELINE).items()})
+
     def _invalid(self, span_id: Any, problem: str) -> None:
         _warn_drop("invalid_record", f"the record of span {span_id} cannot be stored: {problem}")
         self.stats.add("invalid_record")
@@ -193,8 +250,11 @@ class RecordPipeline:
         return True
 
     def stats_snapshot(self) -> dict[str, Any]:
-        """What ``stats()`` shows: counts, what waits in the spool, and our own failures by site."""
-        return {**self.stats.snapshot(), "pending": self.pending(), "internal_errors": internal_errors()}
+        """What ``stats()`` shows: counts, what waits in the spool, alerts sent and failed, and our own failures by site."""
+        snapshot = {**self.stats.snapshot(), "pending": self.pending(), "internal_errors": internal_errors()}
+        if self.alerts is not None:
+            snapshot["alerts"] = dict(self.alerts.delivery.counts)
+        return snapshot
 
     def flush(self, timeout: float) -> bool:
         """Deliver what the sink holds (the API's spool), within ``timeout``."""
@@ -212,6 +272,7 @@ class RecordPipeline:
 
     def close(self, deadline: float) -> None:
         """Close the sink by ``deadline`` (``time.monotonic()``); an API sink leaves what it could not send spooled."""
+        self.settle(deadline)
         if isinstance(self.sink, (HTTPSink, SQLiteStore)):
             self.sink.close(deadline)
         else:

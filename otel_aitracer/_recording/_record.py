@@ -24,9 +24,12 @@ MAX_KEY_CHARS = 512  # at most 2 KB of UTF-8
 
 STRING_FIELDS = (
     "project", "model", "provider", "operation", "name", "status", "error_message", "trace_id", "span_id",
-    "parent_span_id", "session_id", "app_user_id", "started_at", "agent_name", "tool_name",
+    "parent_span_id", "session_id", "app_user_id", "started_at", "agent_name", "tool_name", "output_type",
 )  # fmt: skip
-COUNT_FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "latency_ms", "step_index")
+COUNT_FIELDS = (
+    "input_tokens", "output_tokens", "total_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "latency_ms", "step_index",
+    "anomaly_score",
+)  # fmt: skip
 
 
 class Record(TypedDict, total=False):
@@ -61,6 +64,10 @@ class Record(TypedDict, total=False):
     truncated: dict[str, int]
     events: list[dict[str, Any]]  # OTLP log events about the call (serve): name, time, attributes, body
     events_dropped: int  # events past the 64 a record keeps
+    total_tokens: int  # a total as reported (provider, log(), OpenLLMetry, OpenInference): checked against input + output
+    output_type: str  # gen_ai.output.type: "json" when the request set a JSON response format
+    anomaly_score: int  # points of the anomaly codes (SPEC §9); 100 or more is critical
+    anomaly_codes: list[int]
 
 
 def record_problem(record: Any) -> str | None:

@@ -11,11 +11,13 @@ import orjson
 
 from .._config import env_text, resolve_settings
 from .._destinations._pg_store import PostgresStore, is_postgres_dsn
+from .._destinations._records_db import FILTERS, ORDERS
 from .._destinations._store import SQLiteStore
 from ..exceptions import APIError, ConfigurationError
 from . import _doctor, _records, _stats
 from ._sources import ServerSource, Source, StoreSource
 
+_FILTER_HELP = {"min_score": "only records with at least this many anomaly points (100: critical)", "code": "only records with this anomaly code (e.g. 2001)"}
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="otel-aitracer", description="LLM observability on OpenTelemetry.")
@@ -33,9 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--store", help="store to fill (default: $AITRACER_STORE or ./aitracer.db)")
 
     logs = reader("logs", "list records, newest first")
-    for name in ("project", "session", "user", "trace", "model", "status"):
-        logs.add_argument(f"--{name}")
+    for name, (_, kind) in FILTERS.items():
+        logs.add_argument(f"--{name.replace('_', '-')}", dest=name, type=str if kind is str else int, help=_FILTER_HELP.get(name))
     logs.add_argument("--limit", type=int, default=50)
+    logs.add_argument("--sort", choices=ORDERS, default="time", help="time: newest first; anomaly: highest anomaly score first")
 
     trace = reader("trace", "show one trace as a tree")
     trace.add_argument("trace_id")
@@ -52,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--store", help="SQLite file or postgresql:// DSN (default: $AITRACER_SERVER_STORE or ./aitracer-server.db)")
     serve.add_argument("--keys", help='JSON file {"key": ["project", ...]} (also $AITRACER_SERVER_KEYS="key=p1,p2;key2=p3")')
     serve.add_argument("--retention-days", type=float, help="delete records older than this, in the background (per project: $AITRACER_RETENTION=chatbot=30,search=7)")
+    serve.add_argument("--alerts", help="alerts file (TOML): rules checked as records arrive, sent to Slack / Sentry (also $AITRACER_ALERTS)")
 
     prune = commands.add_parser("prune", help="delete records older than a given age from a store")
     prune.add_argument("--older-than", required=True, type=_age, help="an age: 30d, 12h, 90m")
@@ -60,6 +64,16 @@ def _parser() -> argparse.ArgumentParser:
 
     doctor = commands.add_parser("doctor", help="what is installed, instrumented, and where records go")
     doctor.add_argument("--json", action="store_true")
+
+    analyze = reader("analyze", "ask a model what went wrong in a run (its steps, codes and redacted content) and keep the report")
+    analyze.add_argument("trace_id", metavar="RUN", help="the run's trace id")
+    analyze.add_argument("--provider", choices=["openai", "anthropic", "gemini"], help="default: the first whose API key is set")
+    analyze.add_argument("--model", help="default: gpt-4o-mini, claude-sonnet-4-5 or gemini-2.5-flash")
+    analyze.add_argument("--stored", action="store_true", help="print the report kept from an earlier analysis; ask no model")
+
+    alerts = commands.add_parser("alerts", help="alert rules: send a test ping to every destination")
+    alerts.add_argument("action", choices=["test"], help="test: send a test alert to each destination in the file")
+    alerts.add_argument("--config", help="the alerts file (default: $AITRACER_ALERTS)")
 
     verify = commands.add_parser("verify", help="check a decision log's hash chain; name the first changed, removed or inserted line")
     verify.add_argument("file", help="the decision log (register(decision_log=...) or $AITRACER_DECISION_LOG)")
@@ -111,6 +125,32 @@ def _verify(file: str) -> int:
     return 0 if intact else 1
 
 
+def _analyze_run(args: argparse.Namespace) -> int:
+    from . import _analyze as analysis  # the module (this package's function is _analyze_run)
+
+    if args.server:
+        raise ConfigurationError("analyze reads and keeps its report in a store: pass --store (a SQLite file or a postgresql:// DSN)")
+    store = _open_store(args.store)
+    trace_id = args.trace_id.lower()
+    report = analysis.kept_report(store, trace_id) if args.stored else analysis.analyze(store, trace_id, args.provider, args.model)
+    if report is None:
+        raise ConfigurationError(f"no analysis kept for run {trace_id}; run `otel-aitracer analyze {trace_id}`")
+    _print_json(report) if args.json else print(analysis.render(report))
+    return 0
+
+
+def _alerts_test(config: str | None) -> int:
+    from .._alerts import load_alerts, test_ping
+
+    path = config or resolve_settings().alerts
+    if path is None:
+        raise ConfigurationError("no alerts file: pass --config FILE or set AITRACER_ALERTS")
+    results = test_ping(load_alerts(path))
+    for name, problem in results.items():
+        print(f"{name}: {'delivered' if problem is None else 'FAILED: ' + problem}")
+    return 0 if all(problem is None for problem in results.values()) else 1
+
+
 def _print_json(value: object) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
@@ -132,8 +172,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from ..server import serve
 
-        serve(args.host, args.port, args.workers, args.store, args.keys, args.grpc_port, retention_days=args.retention_days)
+        serve(args.host, args.port, args.workers, args.store, args.keys, args.grpc_port, retention_days=args.retention_days, alerts=args.alerts)
         return 0
+    if args.command == "alerts":
+        return _alerts_test(args.config)
+    if args.command == "analyze":
+        return _analyze_run(args)
     if args.command == "prune":
         from .._destinations._retention import cutoff as retention_cutoff
 
@@ -150,8 +194,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     source = _source(args)
     if args.command == "logs":
-        filters = {k: getattr(args, k) for k in ("project", "session", "user", "trace", "model", "status")}
-        records = source.logs(args.limit, **filters)
+        filters = {k: getattr(args, k) for k in FILTERS}
+        records = source.logs(args.limit, order=args.sort, **filters)
         _print_json(records) if args.json else print(_records.logs_table(records))
         return 0
     if args.command == "trace":

@@ -13,7 +13,7 @@ from . import _stats
 
 
 class Source(Protocol):
-    def logs(self, limit: int, **filters: str | None) -> list[dict[str, Any]]: ...
+    def logs(self, limit: int, order: str = "time", **filters: str | None) -> list[dict[str, Any]]: ...
 
     def trace(self, trace_id: str) -> list[dict[str, Any]]: ...
 
@@ -24,8 +24,8 @@ class StoreSource:
     def __init__(self, store: RecordsDB) -> None:
         self.store = store
 
-    def logs(self, limit: int, **filters: Any) -> list[dict[str, Any]]:
-        return self.store.query(limit=limit, **filters)
+    def logs(self, limit: int, order: str = "time", **filters: Any) -> list[dict[str, Any]]:
+        return self.store.query(limit=limit, order=order, **filters)
 
     def trace(self, trace_id: str) -> list[dict[str, Any]]:
         return self.store.query(trace=trace_id, newest_first=False)
@@ -54,8 +54,8 @@ class ServerSource:
             raise APIError(f"{safe_url(str(self._client.base_url))} answered {answer.status_code}: {answer.text[:200]}", answer.status_code)
         return answer.json()
 
-    def logs(self, limit: int, **filters: str | None) -> list[dict[str, Any]]:
-        return self._get("/api/v1/logs", {"limit": limit, **filters})["logs"]
+    def logs(self, limit: int, order: str = "time", **filters: str | None) -> list[dict[str, Any]]:
+        return self._get("/api/v1/logs", {"limit": limit, "sort": order, **filters})["logs"]
 
     def trace(self, trace_id: str) -> list[dict[str, Any]]:
         found = self._get(f"/api/v1/traces/{trace_id}")

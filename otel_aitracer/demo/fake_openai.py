@@ -9,6 +9,9 @@ behaviours so failures can be shown without a network:
 
 - ``error-<status>`` (e.g. ``error-429``, ``error-500``): an OpenAI error body with that status;
 - ``stream-error``: a stream that sends two chunks, then an error event;
+- ``stall-<ms>`` (e.g. ``stall-400``): waits that long, then answers one word (a stalled call);
+- ``response_format`` ``json_object`` or ``json_schema``: the answer is a JSON object (prose otherwise, whatever the
+  prompt asks: a model that ignores "answer in JSON");
 - a request with ``tools`` whose last message is from the user: a ``tool_calls`` answer calling the first
   tool with the user's text as its first parameter.
 """
@@ -113,6 +116,13 @@ class _Handler(FakeHandler):
             arguments = json.dumps({properties[0]: _text_of(messages[-1])})
             call = {"id": "call_fake001", "type": "function", "function": {"name": function["name"], "arguments": arguments}}
             return {"role": "assistant", "content": None, "tool_calls": [call], "refusal": None}, "tool_calls"
+        model = str(body.get("model", ""))
+        if model.startswith("stall-"):
+            time.sleep(int(model.split("-", 1)[1]) / 1000)
+            return {"role": "assistant", "content": "Hm.", "refusal": None}, "stop"
+        if (body.get("response_format") or {}).get("type") in ("json_object", "json_schema"):
+            answer = json.dumps({"answer": _text_of(messages[-1])[:60] if messages else ""})
+            return {"role": "assistant", "content": answer, "refusal": None}, "stop"
         return {"role": "assistant", "content": _reply_to(messages), "refusal": None}, "stop"
 
     @staticmethod

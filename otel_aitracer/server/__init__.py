@@ -58,9 +58,12 @@ def app_from_env() -> Starlette:
 
 def serve(
     host: str, port: int, workers: int, store: str | None, keys_file: str | None, grpc_port: int | None = None, log_level: str = "info",
-    retention_days: float | None = None,
+    retention_days: float | None = None, alerts: str | None = None,
 ) -> None:  # fmt: skip
     import uvicorn
+
+    from .. import environment_variables as env
+    from .._alerts import load_alerts
 
     if retention_days is not None:
         os.environ[RETENTION_DAYS] = str(retention_days)
@@ -70,6 +73,9 @@ def serve(
         os.environ[STORE] = store
     if keys_file:
         os.environ[KEYS_FILE] = keys_file
+    if alerts:
+        load_alerts(alerts)  # a bad file fails here, once, before any worker starts
+        os.environ[env.AITRACER_ALERTS] = alerts
     config = config_from_env()  # a bad configuration fails here, once, with a clear message
     uvicorn.run(
         "otel_aitracer.server:app_from_env", factory=True, host=host, port=port, workers=workers,

@@ -15,6 +15,7 @@ import base64
 import contextlib
 import gc
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable
 
@@ -30,7 +31,7 @@ from starlette.routing import Route
 
 from .._config import resolve_settings
 from .._destinations._pg_store import PostgresStore, is_postgres_dsn
-from .._destinations._records_db import Cursor
+from .._destinations._records_db import FILTERS, ORDERS, Cursor, filter_values
 from .._destinations._retention import Retention, start_pruning
 from .._destinations._store import SQLiteStore
 from .._recording._pipeline import RecordPipeline
@@ -116,6 +117,7 @@ def _worker_lifespan(config: ServerConfig, ingest: Ingest) -> Callable[[Starlett
                 pruning.set()
             if server is not None:
                 server.stop(grace=5).wait()
+            ingest.pipeline.settle(time.monotonic() + 5)  # queued alerts go out
 
     return lifespan
 
@@ -274,13 +276,17 @@ class _Handlers:
         if refused is not None:
             return refused
         params = request.query_params
+        order = params.get("sort", "time")
         try:
             limit = min(_MAX_LIST, max(1, int(params.get("limit", "100"))))
             after = _cursor(params.get("cursor"))
+            filter_values({name: params.get(name) for name in FILTERS})  # a bad one is the sender's error, said now
+            if order not in ORDERS:
+                raise ValueError(f"sort must be one of {', '.join(ORDERS)}, got {order!r}")
         except ValueError as exc:
             return _json({"error": str(exc)}, 400)
-        filters: dict[str, Any] = {name: params.get(name) for name in ("project", "session", "user", "trace", "model", "status")}
-        return await self._stream(b'{"logs":[', limit, True, projects, after, filters, b"]")
+        filters: dict[str, Any] = {name: params.get(name) for name in FILTERS}
+        return await self._stream(b'{"logs":[', limit, True, projects, after, filters, b"]", order=order)
 
     async def get_trace(self, request: Request) -> Response:
         trace_id = request.path_params["trace_id"].lower()
@@ -297,16 +303,17 @@ class _Handlers:
         return await self._stream(head, _MAX_LIST, False, projects, after, {"trace": trace_id}, b"]", if_empty=missing)
 
     async def _stream(self, head: bytes, limit: int, newest_first: bool, projects: list[str] | None, after: Cursor | None,
-                      filters: dict[str, Any], tail: bytes, if_empty: Response | None = None) -> Response:  # fmt: skip
+                      filters: dict[str, Any], tail: bytes, if_empty: Response | None = None, order: str = "time") -> Response:  # fmt: skip
         """Records as stored, fetched ``_STREAM_ROWS`` at a time: a worker holds one slice of a page, never the page.
         The first slice is read before the answer starts, so a store that cannot be read is a 503, not a cut-off body,
         and ``if_empty`` is the answer when there is nothing to send."""
 
         def fetch(want: int, cursor: Cursor | None) -> tuple[list[bytes], Cursor | None]:
-            return self.store.page(want, newest_first, projects, cursor, **filters)
+            return self.store.page(want, newest_first, projects, cursor, order, **filters)
 
+        slice_rows = _STREAM_ROWS if order == "time" else limit  # by anomaly: one page, no cursor to go on from
         try:
-            first = await run_in_threadpool(fetch, min(_STREAM_ROWS, limit), after)
+            first = await run_in_threadpool(fetch, min(slice_rows, limit), after)
         except STORE_ERRORS:
             return _unavailable()
         if if_empty is not None and not first[0]:
@@ -317,7 +324,7 @@ class _Handlers:
             cursor, sent, full = after, 0, False
             ready: tuple[list[bytes], Cursor | None] | None = first
             while sent < limit:
-                want = min(_STREAM_ROWS, limit - sent)
+                want = min(slice_rows, limit - sent)
                 blobs, last = ready if ready is not None else await run_in_threadpool(fetch, want, cursor)
                 ready = None
                 for blob in blobs:

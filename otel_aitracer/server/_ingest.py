@@ -150,6 +150,7 @@ class Ingest:
             raise Forbidden(f"this key may not write to project(s) {', '.join(map(repr, refused))}")
         given, unique = len(records), list({_key(r): r for r in reversed(records)}.values())[::-1]  # a span twice: the first
         records, dropped = against_store(self.store, unique)
+        self.pipeline.score(records)
         if records:
             by_key = {_key(r): r for r in records}
             for key, events in self.store.take_pending(list(by_key)).items():

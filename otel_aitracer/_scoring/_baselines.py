@@ -1,0 +1,134 @@
+"""L4 (behaviour): latency, cost, token ratio and stalls against each project's own baseline.
+
+Static thresholds until a project has :data:`MIN_CALLS` scored calls, then 1.5 × the p95 of its recent
+successful model calls (the p95 alone would flag one normal call in twenty by definition); an override
+from ``AITRACER_ANOMALY_THRESHOLDS`` wins. The recent calls are a ring of the last :data:`WINDOW` values
+per project and metric (8 bytes each: 12 KB per project, at most :data:`MAX_PROJECTS` projects): the
+exact p95 of recent calls, recomputed every :data:`RECOMPUTE_EVERY` calls. Its state can be saved and
+loaded, so a restart keeps the baselines where a store exists.
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+from collections import OrderedDict
+from typing import Any, Mapping
+
+from ._codes import L4_MAX_POINTS
+
+METRICS = ("latency_ms", "cost", "token_ratio")
+STATIC = {"latency_ms": 20_000.0, "cost": 0.50, "token_ratio": 50.0}
+MIN_CALLS = 30
+WINDOW = 512
+RECOMPUTE_EVERY = 16
+MAX_PROJECTS = 1000
+HEADROOM = 1.5
+STALL_OUTPUT_TOKENS = 10  # fewer output tokens than this, after a latency over the threshold: a stall
+RATIO_MIN_INPUT = 50  # a token ratio means little on a prompt shorter than this
+_CODES = {"latency_ms": 4001, "cost": 4002, "token_ratio": 4003}
+
+
+class _Window:
+    """The last :data:`WINDOW` values of one metric, and their p95 (recomputed now and then)."""
+
+    __slots__ = ("values", "seen", "_p95", "_stale")
+
+    def __init__(self, values: list[float] | None = None, seen: int = 0) -> None:
+        self.values = array("d", (values or [])[-WINDOW:])
+        self.seen = max(seen, len(self.values))
+        self._p95: float | None = None
+        self._stale = True
+
+    def add(self, value: float) -> None:
+        if len(self.values) < WINDOW:
+            self.values.append(value)
+        else:
+            self.values[self.seen % WINDOW] = value
+        self.seen += 1
+        self._stale = self._stale or self.seen % RECOMPUTE_EVERY == 0
+
+    def p95(self) -> float:
+        if self._stale or self._p95 is None:
+            ordered = sorted(self.values)
+            self._p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] if ordered else 0.0
+            self._stale = False
+        return self._p95
+
+
+class Baselines:
+    """Per-project windows; thread-safe (the pipeline's worker, or serve's ingest threads)."""
+
+    def __init__(self, overrides: Mapping[str, Mapping[str, float]] | None = None) -> None:
+        self._overrides = {project: dict(values) for project, values in (overrides or {}).items()}
+        self._projects: OrderedDict[str, dict[str, _Window]] = OrderedDict()
+        self._changed: set[str] = set()  # projects whose windows changed since :meth:`take_changed`
+        self._lock = threading.Lock()
+
+    def codes(self, record: dict[str, Any]) -> list[tuple[int, int]]:
+        """The L4 codes of a model call and their points; then the call joins its project's baseline."""
+        values = _values(record)
+        with self._lock:
+            windows = self._windows(str(record.get("project")))
+            limits = {metric: self._threshold(str(record.get("project")), metric, windows[metric]) for metric in METRICS}
+            found = [(_CODES[m], _points(v / limits[m])) for m, v in values.items() if v is not None and v > limits[m] > 0]
+            latency = values["latency_ms"]
+            if latency is not None and latency > limits["latency_ms"] and (record.get("output_tokens") or 0) < STALL_OUTPUT_TOKENS:
+                found.append((4004, _points(latency / limits["latency_ms"])))
+            if record.get("status") == "success":
+                self._changed.add(str(record.get("project")))
+                for metric, value in values.items():
+                    if value is not None:
+                        windows[metric].add(value)
+        return found
+
+    def thresholds(self, project: str) -> dict[str, float]:
+        """What each metric is compared with for ``project`` now (``stats`` and the tests show it)."""
+        with self._lock:
+            windows = self._projects.get(project) or {m: _Window() for m in METRICS}
+            return {metric: self._threshold(project, metric, windows[metric]) for metric in METRICS}
+
+    def take_changed(self) -> dict[str, dict[str, Any]]:
+        """The state of each project whose baseline changed since the last call (to keep in a store)."""
+        with self._lock:
+            changed, self._changed = self._changed, set()
+            return {p: {m: {"values": list(w.values), "seen": w.seen} for m, w in self._projects[p].items()} for p in changed if p in self._projects}
+
+    def load(self, states: Mapping[str, Any]) -> None:
+        """Project baselines kept by :meth:`take_changed` (a bad one is skipped: it only costs warm-up again)."""
+        with self._lock:
+            for project, metrics in list(states.items())[-MAX_PROJECTS:]:
+                try:
+                    self._projects[project] = {m: _Window([float(v) for v in metrics[m]["values"]], int(metrics[m]["seen"])) for m in METRICS}
+                except (KeyError, TypeError, ValueError):
+                    continue
+
+    def _windows(self, project: str) -> dict[str, _Window]:
+        windows = self._projects.pop(project, None) or {m: _Window() for m in METRICS}
+        self._projects[project] = windows  # most recently used last
+        while len(self._projects) > MAX_PROJECTS:
+            self._projects.popitem(last=False)
+        return windows
+
+    def _threshold(self, project: str, metric: str, window: _Window) -> float:
+        override = self._overrides.get(project, {}).get(metric, self._overrides.get("*", {}).get(metric))
+        if override is not None:
+            return float(override)
+        if window.seen >= MIN_CALLS:
+            return window.p95() * HEADROOM
+        return STATIC[metric]
+
+
+def _values(record: dict[str, Any]) -> dict[str, float | None]:
+    input_tokens, output_tokens = record.get("input_tokens") or 0, record.get("output_tokens") or 0
+    cost = record.get("cost")
+    return {
+        "latency_ms": float(record.get("latency_ms") or 0),
+        "cost": float(cost) if isinstance(cost, (int, float)) else None,
+        "token_ratio": output_tokens / input_tokens if input_tokens >= RATIO_MIN_INPUT else None,
+    }
+
+
+def _points(times_over: float) -> int:
+    """10 points just past the threshold, up to 25 at three times it."""
+    return min(L4_MAX_POINTS, 10 + int(15 * max(0.0, times_over - 1) / 2))

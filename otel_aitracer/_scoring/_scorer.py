@@ -1,0 +1,46 @@
+"""One record in, its anomaly score and codes out (SPEC §9): the four layers, in the order they are cheap."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ._baselines import Baselines
+from ._codes import CODES
+from ._content import content_codes
+from ._text import output_text, prompt_text
+
+# What answers a prompt: L2/L3 judge its text and L4 its behaviour (not embeddings, tools or agents).
+ANSWERS = frozenset({"chat", "generate_content", "text_completion"})
+_JSON_OUTPUT = "json"
+
+
+class Scorer:
+    """Scores records as they are written (the pipeline's worker, serve's ingest), never on the app's thread."""
+
+    def __init__(self, thresholds: Mapping[str, Mapping[str, float]] | None = None) -> None:
+        self.baselines = Baselines(thresholds)
+
+    def score(self, record: dict[str, Any]) -> None:
+        """Set ``anomaly_score`` (points) and ``anomaly_codes`` (ascending) on ``record``, in place."""
+        found = [(code, CODES[code].points) for code in integrity_codes(record)]
+        if record.get("operation", "chat") in ANSWERS:  # a native record without one is a call (the seed's format)
+            output = output_text(record)
+            prompt = prompt_text(record) if output is not None else ""
+            if prompt:
+                found += [(code, CODES[code].points) for code in content_codes(prompt, output or "", record.get("output_type") == _JSON_OUTPUT)]
+            found += self.baselines.codes(record)
+        record["anomaly_codes"] = sorted(code for code, _ in found)
+        record["anomaly_score"] = sum(points for _, points in found)
+
+
+def integrity_codes(record: dict[str, Any]) -> list[int]:
+    """L1: a failed call, a total that does not add up, an error with no output."""
+    codes = []
+    if record.get("status") == "error":
+        codes.append(1001)
+    total = record.get("total_tokens")
+    if isinstance(total, int) and total != (record.get("input_tokens") or 0) + (record.get("output_tokens") or 0):
+        codes.append(1007)
+    if record.get("output") in (None, "", {}) and record.get("error_message"):
+        codes.append(1008)
+    return codes

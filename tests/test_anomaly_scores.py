@@ -216,6 +216,14 @@ def test_logs_filters_and_sorts_by_anomaly(tmp_path):
     assert ranked == sorted(ranked, reverse=True) and ranked[0] == 200
     bad = cli("--min-score", "lots")
     assert bad.returncode == 2 and "--min-score" in bad.stderr
+    stats = subprocess.run([sys.executable, "-m", "otel_aitracer", "stats", "--store", store, "--by", "model", "--sort", "critical", "--json"],
+                           capture_output=True, text=True, env=clean_env(), cwd=ROOT)  # fmt: skip
+    groups = json.loads(stats.stdout)
+    assert [g["critical"] for g in groups] == sorted((g["critical"] for g in groups), reverse=True)
+    critical = {}
+    for r in records.values():
+        critical[r["model"]] = critical.get(r["model"], 0) + (r["anomaly_score"] >= 100)
+    assert {g["model"]: g["critical"] for g in groups} == critical and critical["error-500"] == 1
 
 
 def test_serve_refuses_a_bad_anomaly_filter_with_400(tmp_path):
@@ -236,7 +244,10 @@ def test_a_store_from_before_scores_gets_the_columns(tmp_path):
         "CREATE TABLE records (span_id TEXT NOT NULL, trace_id TEXT NOT NULL, parent_span_id TEXT, project TEXT NOT NULL,"
         " session_id TEXT, app_user_id TEXT, model TEXT, provider TEXT, operation TEXT, status TEXT, started_at TEXT NOT NULL,"
         " latency_ms INTEGER, input_tokens INTEGER, output_tokens INTEGER, cost REAL, record BLOB NOT NULL, UNIQUE (trace_id, span_id, project));"
-        "PRAGMA user_version = 4;"
+        "CREATE TABLE rollup_totals (dimension TEXT NOT NULL, project TEXT NOT NULL, value TEXT NOT NULL, missing SMALLINT NOT NULL,"
+        " requests NUMERIC NOT NULL, errors NUMERIC NOT NULL, input_tokens NUMERIC NOT NULL, output_tokens NUMERIC NOT NULL,"
+        " cost NUMERIC NOT NULL, priced NUMERIC NOT NULL, PRIMARY KEY (dimension, project, value, missing)) WITHOUT ROWID;"
+        "PRAGMA user_version = 5;"
     )
     old.close()
     store = SQLiteStore(path)
@@ -244,6 +255,7 @@ def test_a_store_from_before_scores_gets_the_columns(tmp_path):
     Scorer().score(scored)
     store.write([scored])
     assert [r["anomaly_codes"] for r in store.query(code="2001")] == [[2001]]
+    assert [(r["group"], r["critical"]) for r in store.stats("model")] == [("gpt-4o-mini", 0)]
 
 
 def test_baselines_survive_a_restart_where_a_store_exists(tmp_path):

@@ -21,7 +21,7 @@ from typing import Any, Iterator, Sequence, cast
 from .._fork import new_lock
 from ..exceptions import ConfigurationError
 from ._records_db import ADDED_COLUMNS, COLUMNS, INDEXES, RecordsDB, Transaction, rebuild_rollups
-from ._rollups import ROLLED, Delta
+from ._rollups import ADDED_TOTALS, ROLLED, Delta
 from ._rollups import TABLES as ROLLUP_TABLES
 
 _RECORDS = """CREATE TABLE IF NOT EXISTS records (
@@ -116,7 +116,8 @@ class PostgresStore(RecordsDB):
                 _migrate_unpartitioned(cursor)
                 cursor.execute("SELECT to_regclass('rollup_totals') IS NULL")
                 [(without_rollups,)] = cursor.fetchall()
-                for statement in (*_TABLES, *(t.format(clustered="") for t in ROLLUP_TABLES), *INDEXES, *_PG_INDEXES):
+                added_totals = (f"ALTER TABLE rollup_totals ADD COLUMN IF NOT EXISTS {c} {kind}" for c, kind in ADDED_TOTALS.items())  # older stores
+                for statement in (*_TABLES, *(t.format(clustered="") for t in ROLLUP_TABLES), *added_totals, *INDEXES, *_PG_INDEXES):
                     cursor.execute(statement)
                 if without_rollups:  # a database written before rollups: count its records once
                     rebuild_rollups(_PostgresTransaction(cursor))

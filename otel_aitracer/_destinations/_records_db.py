@@ -43,7 +43,8 @@ FILTERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "min_score": ("anomaly_score >= ?", int),  # anomaly points (SPEC §9)
     "code": ("(',' || anomaly_codes || ',') LIKE ?", _code_pattern),  # one anomaly code
 }
-ORDERS = ("time", "anomaly")  # newest first; or highest anomaly score first (one page)
+ORDERS = ("time", "anomaly")
+STATS_ORDERS = ("requests", "critical")  # busiest groups first; or those with the most critical records  # newest first; or highest anomaly score first (one page)
 
 
 def filter_values(raw: dict[str, Any]) -> dict[str, Any]:
@@ -235,10 +236,15 @@ class RecordsDB:
         rows = self._read(sql, params)
         return [bytes(row[0]) for row in rows], (tuple(rows[-1][1:]) if rows else None)  # type: ignore[return-value]
 
-    def stats(self, by: str, projects: Sequence[str] | None = None, limit: int = 100, project: str | None = None) -> list[dict[str, Any]]:
-        """Requests, tokens, cost, errors and latency percentiles per value of column ``by`` (``project`` or one of
-        :data:`DIMENSIONS`), the busiest ``limit`` groups, in ``projects`` (all if None) or ``project``: read from the
-        rollups, so the answer costs the groups, never the records."""
+    def stats(
+        self, by: str, projects: Sequence[str] | None = None, limit: int = 100, project: str | None = None, order: str = "requests"
+    ) -> list[dict[str, Any]]:
+        """Requests, tokens, cost, errors, critical records and latency percentiles per value of column ``by``
+        (``project`` or one of :data:`DIMENSIONS`), the ``limit`` groups first by ``order`` (``requests`` or
+        ``critical``), in ``projects`` (all if None) or ``project``: read from the rollups, so the answer costs the
+        groups, never the records."""
+        if order not in STATS_ORDERS:
+            raise ValueError(f"stats can be sorted by {' or '.join(STATS_ORDERS)}, not {order!r}")
         if by not in ("project", *DIMENSIONS):
             raise ValueError(f"stats cannot group by {by!r}")
         group = "project" if by == "project" else "value, missing"
@@ -247,8 +253,8 @@ class RecordsDB:
         where.insert(0, "dimension = ?")
         params.insert(0, "model" if by == "project" else by)  # a project's totals are its models' totals
         totals = self._read(
-            f"SELECT {chosen}, SUM(requests), SUM(errors), SUM(input_tokens), SUM(output_tokens), SUM(cost), SUM(priced)"
-            f" FROM rollup_totals{_clause(where)} GROUP BY {group} HAVING SUM(requests) > 0 ORDER BY SUM(requests) DESC, {group} LIMIT ?",
+            f"SELECT {chosen}, SUM(requests), SUM(errors), SUM(input_tokens), SUM(output_tokens), SUM(cost), SUM(priced), SUM(critical)"
+            f" FROM rollup_totals{_clause(where)} GROUP BY {group} HAVING SUM(requests) > 0 ORDER BY SUM({order}) DESC, SUM(requests) DESC, {group} LIMIT ?",
             [*params, limit],
         )  # fmt: skip
         histograms: dict[tuple[Any, int], list[tuple[int, int]]] = {}
@@ -260,11 +266,11 @@ class RecordsDB:
             for value, missing, bucket, count in self._read(sql, [*params, *named]):
                 histograms.setdefault((value, int(missing)), []).append((int(bucket), int(count)))
         rows = []
-        for value, missing, requests, errors, input_tokens, output_tokens, cost, priced in totals:
+        for value, missing, requests, errors, input_tokens, output_tokens, cost, priced, critical in totals:
             histogram = histograms.get((value, int(missing)), [])
             rows.append({"group": None if missing else value, "requests": int(requests), "input_tokens": int(input_tokens),
                          "output_tokens": int(output_tokens), "cost": round(float(cost), 9) if priced else None, "errors": int(errors),
-                         "p50_latency_ms": rank_value(histogram, 50), "p95_latency_ms": rank_value(histogram, 95)})  # fmt: skip
+                         "critical": int(critical), "p50_latency_ms": rank_value(histogram, 50), "p95_latency_ms": rank_value(histogram, 95)})  # fmt: skip
         return rows
 
     _ROW_ID = "rowid"  # the engine's physical row id (its columns), for deletes in small batches

@@ -15,7 +15,8 @@ import math
 from typing import Any, Iterable, Protocol, Sequence
 
 # The record columns a rollup reads, in this order.
-ROLLED = ("project", "model", "session_id", "app_user_id", "status", "latency_ms", "input_tokens", "output_tokens", "cost")
+ROLLED = ("project", "model", "session_id", "app_user_id", "status", "latency_ms", "input_tokens", "output_tokens", "cost", "anomaly_score")
+CRITICAL = 100  # anomaly points from which a record is critical (SPEC §9): counted per group
 DIMENSIONS = ("model", "session_id", "app_user_id")  # what stats can group by, besides project
 # Sums are NUMERIC: a total of many huge token counts never overflows an engine's integer. {clustered}: SQLite's
 # WITHOUT ROWID, so an upsert touches one B-tree, not a table and its key's index.
@@ -23,14 +24,16 @@ TABLES = (
     """CREATE TABLE IF NOT EXISTS rollup_totals (
         dimension TEXT NOT NULL, project TEXT NOT NULL, value TEXT NOT NULL, missing SMALLINT NOT NULL,
         requests NUMERIC NOT NULL, errors NUMERIC NOT NULL, input_tokens NUMERIC NOT NULL, output_tokens NUMERIC NOT NULL,
-        cost NUMERIC NOT NULL, priced NUMERIC NOT NULL, PRIMARY KEY (dimension, project, value, missing)){clustered}""",
+        cost NUMERIC NOT NULL, priced NUMERIC NOT NULL, critical NUMERIC NOT NULL DEFAULT 0, PRIMARY KEY (dimension, project, value, missing)){clustered}""",
     """CREATE TABLE IF NOT EXISTS rollup_latency (
         dimension TEXT NOT NULL, project TEXT NOT NULL, value TEXT NOT NULL, missing SMALLINT NOT NULL, bucket BIGINT NOT NULL,
         requests NUMERIC NOT NULL, PRIMARY KEY (dimension, project, value, missing, bucket)){clustered}""",
 )
-_TOTALS = ("requests", "errors", "input_tokens", "output_tokens", "cost", "priced")
+_TOTALS = ("requests", "errors", "input_tokens", "output_tokens", "cost", "priced", "critical")
+# Columns added to rollup_totals after it first shipped (a store that predates them gets them, zero for old records).
+ADDED_TOTALS = {"critical": "NUMERIC NOT NULL DEFAULT 0"}
 _ADD_TOTALS = (
-    f"INSERT INTO rollup_totals (dimension, project, value, missing, {', '.join(_TOTALS)}) VALUES ({', '.join('?' * 10)})"
+    f"INSERT INTO rollup_totals (dimension, project, value, missing, {', '.join(_TOTALS)}) VALUES ({', '.join('?' * (4 + len(_TOTALS)))})"
     " ON CONFLICT (dimension, project, value, missing) DO UPDATE SET "
     + ", ".join(f"{c} = rollup_totals.{c} + excluded.{c}" for c in _TOTALS)
 )
@@ -66,8 +69,9 @@ class Delta:
         """Count ``rows`` (``sign`` -1: rows deleted); returns how many."""
         counted = 0
         totals, latency = self._totals, self._latency
-        for project, model, session_id, user, status, latency_ms, input_tokens, output_tokens, cost in rows:
+        for project, model, session_id, user, status, latency_ms, input_tokens, output_tokens, cost, score in rows:
             error = sign if status == "error" else 0
+            critical = sign if score is not None and score >= CRITICAL else 0
             input_tokens, output_tokens = sign * (input_tokens or 0), sign * (output_tokens or 0)
             priced, cost = (0, 0.0) if cost is None else (sign, sign * cost)
             bucket = latency_bucket(latency_ms)
@@ -76,7 +80,7 @@ class Delta:
                         ("app_user_id", project, user, 0) if user is not None else ("app_user_id", project, "", 1)):  # fmt: skip
                 group = totals.get(key)
                 if group is None:
-                    totals[key] = [sign, error, input_tokens, output_tokens, cost, priced]
+                    totals[key] = [sign, error, input_tokens, output_tokens, cost, priced, critical]
                 else:
                     group[0] += sign
                     group[1] += error
@@ -84,6 +88,7 @@ class Delta:
                     group[3] += output_tokens
                     group[4] += cost
                     group[5] += priced
+                    group[6] += critical
                 banded = key + (bucket,)
                 latency[banded] = latency.get(banded, 0) + sign
             counted += 1

@@ -19,7 +19,7 @@ from .._fork import new_lock
 from .._guard import warn_once
 from ..exceptions import ConfigurationError
 from ._records_db import ADDED_COLUMNS, COLUMNS, FILTERS, INDEXES, INSERT, RecordsDB, Transaction, rebuild_rollups, rolled_of_row
-from ._rollups import ROLLED
+from ._rollups import ADDED_TOTALS, ROLLED
 from ._rollups import TABLES as ROLLUP_TABLES
 
 __all__ = ["FILTERS", "SQLiteStore"]
@@ -216,10 +216,11 @@ def _count_into_rollups(conn: sqlite3.Connection) -> None:
 
 def _add_missing_columns(conn: sqlite3.Connection) -> None:
     """A store from before a column was added gets it (empty for its old records), before indexes name it."""
-    present = {row[1] for row in conn.execute("PRAGMA table_info(records)")}
-    for column, kind in ADDED_COLUMNS.items():
-        if present and column not in present:
-            conn.execute(f"ALTER TABLE records ADD COLUMN {column} {kind}")
+    for table, added in (("records", ADDED_COLUMNS), ("rollup_totals", ADDED_TOTALS)):
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for column, kind in added.items():
+            if present and column not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 def _schema_script(conn: sqlite3.Connection) -> str:

@@ -11,7 +11,7 @@ import orjson
 
 from .._config import env_text, resolve_settings
 from .._destinations._pg_store import PostgresStore, is_postgres_dsn
-from .._destinations._records_db import FILTERS, ORDERS
+from .._destinations._records_db import FILTERS, ORDERS, STATS_ORDERS
 from .._destinations._store import SQLiteStore
 from ..exceptions import APIError, ConfigurationError
 from . import _doctor, _records, _stats
@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     stats = reader("stats", "requests, tokens, cost, errors and latency per group")
     stats.add_argument("--by", choices=sorted(_stats.GROUPS), default="project")
     stats.add_argument("--project")
+    stats.add_argument("--sort", choices=STATS_ORDERS, default="requests", help="requests: busiest groups first; critical: most critical records first")
 
     serve = commands.add_parser("serve", help="run the ingest server (OTLP/HTTP /v1/traces and the AITracer API)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
@@ -205,6 +206,6 @@ def _run(args: argparse.Namespace) -> int:
             return 1
         _print_json(records) if args.json else print(_records.trace_tree(records))
         return 0
-    rows = source.stats(args.by, args.project)
+    rows = source.stats(args.by, args.project, args.sort)
     _print_json(rows) if args.json else print(_stats.stats_table(rows, args.by))
     return 0

@@ -17,7 +17,7 @@ class Source(Protocol):
 
     def trace(self, trace_id: str) -> list[dict[str, Any]]: ...
 
-    def stats(self, by: str, project: str | None) -> list[dict[str, Any]]: ...
+    def stats(self, by: str, project: str | None, order: str = "requests") -> list[dict[str, Any]]: ...
 
 
 class StoreSource:
@@ -30,8 +30,8 @@ class StoreSource:
     def trace(self, trace_id: str) -> list[dict[str, Any]]:
         return self.store.query(trace=trace_id, newest_first=False)
 
-    def stats(self, by: str, project: str | None) -> list[dict[str, Any]]:
-        return _stats.summarize(self.store, by, project)
+    def stats(self, by: str, project: str | None, order: str = "requests") -> list[dict[str, Any]]:
+        return _stats.summarize(self.store, by, project, order=order)
 
 
 class ServerSource:
@@ -61,5 +61,5 @@ class ServerSource:
         found = self._get(f"/api/v1/traces/{trace_id}")
         return found["logs"] if found else []
 
-    def stats(self, by: str, project: str | None) -> list[dict[str, Any]]:
-        return self._get("/api/v1/stats", {"by": by, "project": project})["stats"]
+    def stats(self, by: str, project: str | None, order: str = "requests") -> list[dict[str, Any]]:
+        return self._get("/api/v1/stats", {"by": by, "project": project, "sort": order})["stats"]

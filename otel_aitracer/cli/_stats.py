@@ -10,19 +10,21 @@ from . import _table
 GROUPS = {"project": "project", "user": "app_user_id", "model": "model", "session": "session_id"}
 
 
-def summarize(store: RecordsDB, by: str, project: str | None = None, projects: Sequence[str] | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """The busiest ``limit`` groups of ``by`` (a key of :data:`GROUPS`), aggregated by the store's database."""
-    rows = store.stats(GROUPS[by], projects=projects, limit=limit, project=project)
+def summarize(
+    store: RecordsDB, by: str, project: str | None = None, projects: Sequence[str] | None = None, limit: int = 100, order: str = "requests"
+) -> list[dict[str, Any]]:
+    """The first ``limit`` groups of ``by`` (a key of :data:`GROUPS`) by ``order``, aggregated by the store's database."""
+    rows = store.stats(GROUPS[by], projects=projects, limit=limit, project=project, order=order)
     return [{by: row.pop("group"), **row} for row in rows]
 
 
 def stats_table(rows: list[dict[str, Any]], by: str) -> str:
-    headers = (by, "requests", "input tokens", "output tokens", "cost", "errors", "p50", "p95")
+    headers = (by, "requests", "input tokens", "output tokens", "cost", "errors", "critical", "p50", "p95")
     return _table.table(
         headers,
         [
             (r[by] if r[by] is not None else "(none)", r["requests"], r["input_tokens"], r["output_tokens"],
-             _table.cost(r["cost"]), r["errors"], _table.ms(r["p50_latency_ms"]), _table.ms(r["p95_latency_ms"]))
+             _table.cost(r["cost"]), r["errors"], r["critical"], _table.ms(r["p50_latency_ms"]), _table.ms(r["p95_latency_ms"]))
             for r in rows
         ],
     )  # fmt: skip

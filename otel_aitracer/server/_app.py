@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from .._config import resolve_settings
 from .._destinations._pg_store import PostgresStore, is_postgres_dsn
-from .._destinations._records_db import FILTERS, ORDERS, Cursor, filter_values
+from .._destinations._records_db import FILTERS, ORDERS, STATS_ORDERS, Cursor, filter_values
 from .._destinations._retention import Retention, start_pruning
 from .._destinations._store import SQLiteStore
 from .._recording._pipeline import RecordPipeline
@@ -347,12 +347,15 @@ class _Handlers:
         by, project = request.query_params.get("by", "project"), request.query_params.get("project")
         if by not in GROUPS:
             return _json({"error": f"by must be one of {', '.join(sorted(GROUPS))}"}, 400)
+        order = request.query_params.get("sort", "requests")
+        if order not in STATS_ORDERS:
+            return _json({"error": f"sort must be one of {', '.join(STATS_ORDERS)}"}, 400)
         try:
             limit = min(_MAX_GROUPS, max(1, int(request.query_params.get("limit", "100"))))
         except ValueError:
             return _json({"error": "limit must be an integer"}, 400)
         try:
-            rows = await run_in_threadpool(lambda: summarize(self.store, by, project, projects, limit))
+            rows = await run_in_threadpool(lambda: summarize(self.store, by, project, projects, limit, order))
         except STORE_ERRORS:
             return _unavailable()
         return _json({"stats": rows})

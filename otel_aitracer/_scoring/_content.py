@@ -38,24 +38,26 @@ _OPEN = {"{": "}", "[": "]", "(": ")"}
 
 
 def content_codes(prompt: str, output: str, json_format: bool) -> list[int]:
-    """The L2 and L3 codes for ``output`` given ``prompt`` (``json_format``: the request set a JSON response format)."""
+    """The L2 and L3 codes for ``output`` given ``prompt`` (``json_format``: the request set a JSON response format).
+
+    Each request is looked for only when its key word is in the prompt at all: most prompts ask for none."""
     codes: list[int] = []
+    lower = prompt.lower()
     body = _unfenced(output)
-    parsed, is_json = _json(body)
-    json_asked = json_format or bool(_JSON_ASKED.search(prompt))
+    json_asked = json_format or ("json" in lower and bool(_JSON_ASKED.search(prompt)))
+    parsed, is_json = _json(body) if json_asked or body[:1] in "{[" else (None, False)
     if json_asked and not is_json:
         codes.append(2001)
-    if _YES_NO_ASKED.search(prompt) and not json_asked and _first_word(body) not in _YES_NO:
+    if "yes" in lower and not json_asked and _YES_NO_ASKED.search(prompt) and _first_word(body) not in _YES_NO:
         codes.append(2002)
-    allowed = _allowed_values(prompt)
-    if allowed and not json_asked and not any(_contains(body, value) for value in allowed):
+    allowed = _allowed_values(prompt) if ("one of" in lower or "choose" in lower) and not json_asked else []
+    if allowed and not any(_contains(body, value) for value in allowed):
         codes.append(2003)
     if (json_asked or body[:1] in "{[") and not is_json and not _balanced(body):
         codes.append(3001)
-    keys = _keys_named(prompt) if json_asked else set()
-    if keys and isinstance(parsed, dict) and keys - set(parsed):
+    if json_asked and isinstance(parsed, dict) and _keys_named(prompt) - set(parsed):
         codes.append(3002)
-    limit = _word_limit(prompt)
+    limit = _word_limit(prompt) if "word" in lower else None
     if limit is not None and len(body.split()) > limit:
         codes.append(3003)
     return codes

@@ -11,7 +11,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from . import environment_variables as env
@@ -100,6 +100,14 @@ def route(api_key: str | None, store_given: bool) -> tuple[str | None, str]:
             endpoint = DEFAULT_K8S_ENDPOINT
         return endpoint.rstrip("/"), f"in Kubernetes ({signal}) with no API key and no store"
     return None, "no API key, no store set, not in Kubernetes: the default local store"
+
+
+def first_set(choices: Mapping[str, Sequence[str]]) -> str | None:
+    """The first choice one of whose variables is set (a provider SDK's key, say), in the order given."""
+    for choice, names in choices.items():
+        if any(env_text(name) for name in names):
+            return choice
+    return None
 
 
 def env_text(name: str, default: str | None = None) -> str | None:

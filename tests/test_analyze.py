@@ -8,9 +8,13 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from otel_aitracer._destinations._store import SQLiteStore
 from otel_aitracer.cli._analyze import INSTRUCTIONS
 from otel_aitracer.demo._fake_http import FakeHandler, FakeServer
+from otel_aitracer.demo.fake_anthropic import FakeAnthropicServer
+from otel_aitracer.demo.fake_gemini import FakeGeminiServer
 from otel_aitracer.demo.fake_openai import FakeOpenAIServer
 
 from .helpers import ROOT, clean_env, run_python
@@ -103,3 +107,21 @@ def test_analyze_says_what_is_missing(tmp_path):
     assert unknown.returncode == 2 and f"no records for run {'f' * 32}" in unknown.stderr
     nothing_kept = _cli("analyze", trace_id, "--store", store, "--stored")
     assert nothing_kept.returncode == 2 and "no analysis kept" in nothing_kept.stderr
+
+
+@pytest.mark.parametrize(("provider", "fake", "env"), [
+    ("anthropic", FakeAnthropicServer, lambda url: {"ANTHROPIC_API_KEY": "sk-ant-test", "ANTHROPIC_BASE_URL": url}),
+    ("gemini", FakeGeminiServer, lambda url: {"GEMINI_API_KEY": "g-test", "GOOGLE_GEMINI_BASE_URL": url}),
+])  # fmt: skip
+def test_analyze_asks_through_anthropic_or_gemini_too(tmp_path, provider, fake, env):
+    """Their fakes answer prose, not the JSON asked for: the answer becomes the report's summary, as it is."""
+    store, trace_id = _a_failed_run(tmp_path)
+    with fake() as model:
+        result = _cli("analyze", trace_id, "--store", store, "--json", **env(model.base_url))
+        assert result.returncode == 0, result.stderr[-3000:]
+        (request,) = model.requests
+    report = json.loads(result.stdout)
+    assert report["provider"] == provider and report["summary"].startswith("Here is a short answer") and report["fixes"] == []
+    assert "extract" in json.dumps(request["body"]) and "jane.doe@example.com" not in json.dumps(request["body"])
+    (analysis,) = [r for r in SQLiteStore(store).query() if r["project"] == "aitracer-analysis"]
+    assert analysis["provider"] == provider and analysis["input_tokens"] > 0

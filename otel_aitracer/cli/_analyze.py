@@ -8,13 +8,12 @@ from their usual environment variables). That call is itself recorded and priced
 
 from __future__ import annotations
 
-import os
 from typing import Any, Sequence
 
 import orjson
 from opentelemetry.sdk.trace import TracerProvider
 
-from .._config import resolve_settings
+from .._config import first_set, resolve_settings
 from .._destinations._records_db import RecordsDB
 from .._processor import AITracerSpanProcessor
 from .._recording._pipeline import make_redactor
@@ -99,10 +98,10 @@ def render(report: dict[str, Any]) -> str:
 
 
 def _configured_provider() -> str:
-    for provider, (variables, _) in _PROVIDERS.items():
-        if any(os.environ.get(v) for v in variables):
-            return provider
-    raise ConfigurationError("no model to ask: set OPENAI_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY (or pass --provider)")
+    found = first_set({provider: variables for provider, (variables, _) in _PROVIDERS.items()})
+    if found is None:
+        raise ConfigurationError("no model to ask: set OPENAI_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY (or pass --provider)")
+    return found
 
 
 def _ask(store: RecordsDB, provider: str, model: str, context: str) -> str:
@@ -157,7 +156,8 @@ def _anthropic(model: str, context: str) -> str:
 def _gemini(model: str, context: str) -> str:
     from google import genai
 
-    answer = genai.Client().models.generate_content(model=model, contents=context, config={"system_instruction": INSTRUCTIONS, "response_mime_type": "application/json"})
+    client = genai.Client()  # held: a client nothing refers to is closed before its request is sent
+    answer = client.models.generate_content(model=model, contents=context, config={"system_instruction": INSTRUCTIONS, "response_mime_type": "application/json"})
     return answer.text or ""
 
 

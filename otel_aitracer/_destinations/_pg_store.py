@@ -20,7 +20,7 @@ from typing import Any, Iterator, Sequence, cast
 
 from .._fork import new_lock
 from ..exceptions import ConfigurationError
-from ._records_db import ADDED_COLUMNS, COLUMNS, INDEXES, RecordsDB, Transaction, rebuild_rollups
+from ._records_db import ADDED_COLUMNS, COLUMNS, INDEXES, RecordsDB, Transaction, rebuild_rollups, rollups_current
 from ._rollups import ADDED_TOTALS, ROLLED, Delta
 from ._rollups import TABLES as ROLLUP_TABLES
 
@@ -28,7 +28,7 @@ _RECORDS = """CREATE TABLE IF NOT EXISTS records (
     span_id TEXT NOT NULL, trace_id TEXT NOT NULL, parent_span_id TEXT, project TEXT NOT NULL,
     session_id TEXT, app_user_id TEXT, model TEXT, provider TEXT, operation TEXT, status TEXT,
     started_at TEXT NOT NULL, latency_ms BIGINT, input_tokens BIGINT, output_tokens BIGINT,
-    cost DOUBLE PRECISION, anomaly_score BIGINT, anomaly_codes TEXT, record BYTEA NOT NULL) PARTITION BY RANGE (started_at)"""
+    cost DOUBLE PRECISION, anomaly_score BIGINT, anomaly_codes TEXT, request_model TEXT, record BYTEA NOT NULL) PARTITION BY RANGE (started_at)"""
 # the key includes the partition column, as PostgreSQL requires: a span sent again has the same start
 _KEY = "CREATE UNIQUE INDEX IF NOT EXISTS records_key ON records (trace_id, span_id, project, started_at)"
 _TABLES = (
@@ -114,12 +114,10 @@ class PostgresStore(RecordsDB):
             with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 _migrate_unpartitioned(cursor)
-                cursor.execute("SELECT to_regclass('rollup_totals') IS NULL")
-                [(without_rollups,)] = cursor.fetchall()
                 added_totals = (f"ALTER TABLE rollup_totals ADD COLUMN IF NOT EXISTS {c} {kind}" for c, kind in ADDED_TOTALS.items())  # older stores
                 for statement in (*_TABLES, *(t.format(clustered="") for t in ROLLUP_TABLES), *added_totals, *INDEXES, *_PG_INDEXES):
                     cursor.execute(statement)
-                if without_rollups:  # a database written before rollups: count its records once
+                if not rollups_current(_PostgresTransaction(cursor)):  # written before rollups, or counted otherwise: count once
                     rebuild_rollups(_PostgresTransaction(cursor))
         except psycopg.Error as exc:
             raise ConfigurationError(f"cannot open the PostgreSQL store at {self.path}: {exc}") from exc

@@ -16,20 +16,36 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import orjson
 
-from ._rollups import DIMENSIONS, ROLLED, Delta, rank_value
+from ._rollups import DIMENSIONS, ROLLED, ROLLUPS_VERSION, Delta, rank_value
 
 COLUMNS = (
     "span_id", "trace_id", "parent_span_id", "project", "session_id", "app_user_id", "model", "provider",
     "operation", "status", "started_at", "latency_ms", "input_tokens", "output_tokens", "cost", "anomaly_score", "anomaly_codes",
+    "request_model",
 )  # fmt: skip
 
 
 # Columns added after the records table first shipped, with their SQL type: a store that predates them gets them.
-ADDED_COLUMNS = {"anomaly_score": "BIGINT", "anomaly_codes": "TEXT"}
+ADDED_COLUMNS = {"anomaly_score": "BIGINT", "anomaly_codes": "TEXT", "request_model": "TEXT"}
 
 
 def _code_pattern(code: str) -> str:
     return f"%,{int(code)},%"
+
+
+MIN_TRACE_PREFIX = 4
+
+
+def _trace_range(trace_id: str) -> tuple[str, str]:
+    """A trace id or its first characters, as the range of ids that start with it (served by the key's index)."""
+    prefix = trace_id.strip().lower()
+    if len(prefix) < MIN_TRACE_PREFIX or any(c not in "0123456789abcdef" for c in prefix):
+        raise ValueError(f"trace must be a trace id or at least {MIN_TRACE_PREFIX} of its first hex digits, got {trace_id!r}")
+    return prefix, prefix + "g"  # every hex id that starts with it sorts below prefix + "g"
+
+
+def _twice(value: str) -> tuple[str, str]:
+    return value, value
 
 
 # The filters the CLI and the server's API offer (the one list of them) -> the clause each adds and its value.
@@ -37,8 +53,8 @@ FILTERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "project": ("project = ?", str),
     "session": ("session_id = ?", str),
     "user": ("app_user_id = ?", str),
-    "trace": ("trace_id = ?", str),
-    "model": ("model = ?", str),
+    "trace": ("trace_id >= ? AND trace_id < ?", _trace_range),  # a trace id, or its first characters
+    "model": ("(model = ? OR request_model = ?)", _twice),  # the model asked for, or the one that answered
     "status": ("status = ?", str),
     "min_score": ("anomaly_score >= ?", int),  # anomaly points (SPEC §9)
     "code": ("(',' || anomaly_codes || ',') LIKE ?", _code_pattern),  # one anomaly code
@@ -57,8 +73,8 @@ def filter_values(raw: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"unknown filter {name!r}; known: {', '.join(FILTERS)}")
         try:
             found[name] = FILTERS[name][1](value)
-        except ValueError:
-            raise ValueError(f"{name} must be an integer, got {value!r}") from None
+        except ValueError as exc:
+            raise ValueError(str(exc) if name == "trace" else f"{name} must be an integer, got {value!r}") from None
     return found
 
 
@@ -114,7 +130,7 @@ def _where(projects: Sequence[str] | None, filters: dict[str, str | None]) -> tu
         params.extend(projects)
     for name, value in filter_values(filters).items():
         clauses.append(FILTERS[name][0])
-        params.append(value)
+        params.extend(value if isinstance(value, tuple) else (value,))
     return clauses, params
 
 
@@ -148,13 +164,23 @@ def delete_records(tx: Transaction, where: str, params: Sequence[Any], returning
 
 
 def rebuild_rollups(tx: Transaction) -> None:
-    """Count every stored record into empty rollups: a store written before they existed."""
+    """Count every stored record into empty rollups: a store written before they existed, or counted otherwise."""
     tx.many("DELETE FROM rollup_totals", [()])
     tx.many("DELETE FROM rollup_latency", [()])
     delta = Delta()
     for chunk in tx.each(f"SELECT {_ROLLED} FROM records"):
         delta.add(chunk)
     delta.apply(tx)
+    tx.many(_SAVE_STATE, [(_ROLLUPS_STATE, str(ROLLUPS_VERSION).encode(), "")])
+
+
+_ROLLUPS_STATE = "rollups-version"
+
+
+def rollups_current(tx: Transaction) -> bool:
+    """Whether the rollups were counted as this version counts them (else :func:`rebuild_rollups`)."""
+    kept = tx.rows("SELECT state FROM kept_state WHERE name = ?", (_ROLLUPS_STATE,))
+    return bool(kept) and bytes(kept[0][0]) == str(ROLLUPS_VERSION).encode()
 
 
 def _join_stored(tx: Transaction, key: Key, events: list[dict[str, Any]], join: Join) -> bool:
@@ -253,7 +279,7 @@ class RecordsDB:
         where.insert(0, "dimension = ?")
         params.insert(0, "model" if by == "project" else by)  # a project's totals are its models' totals
         totals = self._read(
-            f"SELECT {chosen}, SUM(requests), SUM(errors), SUM(input_tokens), SUM(output_tokens), SUM(cost), SUM(priced), SUM(critical)"
+            f"SELECT {chosen}, SUM(requests), SUM(errors), SUM(input_tokens), SUM(output_tokens), SUM(cost), SUM(priced), SUM(critical), SUM(other)"
             f" FROM rollup_totals{_clause(where)} GROUP BY {group} HAVING SUM(requests) > 0 ORDER BY SUM({order}) DESC, SUM(requests) DESC, {group} LIMIT ?",
             [*params, limit],
         )  # fmt: skip
@@ -266,11 +292,11 @@ class RecordsDB:
             for value, missing, bucket, count in self._read(sql, [*params, *named]):
                 histograms.setdefault((value, int(missing)), []).append((int(bucket), int(count)))
         rows = []
-        for value, missing, requests, errors, input_tokens, output_tokens, cost, priced, critical in totals:
+        for value, missing, requests, errors, input_tokens, output_tokens, cost, priced, critical, other in totals:
             histogram = histograms.get((value, int(missing)), [])
             rows.append({"group": None if missing else value, "requests": int(requests), "input_tokens": int(input_tokens),
                          "output_tokens": int(output_tokens), "cost": round(float(cost), 9) if priced else None, "errors": int(errors),
-                         "critical": int(critical), "p50_latency_ms": rank_value(histogram, 50), "p95_latency_ms": rank_value(histogram, 95)})  # fmt: skip
+                         "critical": int(critical), "other_records": int(other), "p50_latency_ms": rank_value(histogram, 50), "p95_latency_ms": rank_value(histogram, 95)})  # fmt: skip
         return rows
 
     _ROW_ID = "rowid"  # the engine's physical row id (its columns), for deletes in small batches

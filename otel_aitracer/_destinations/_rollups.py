@@ -15,7 +15,12 @@ import math
 from typing import Any, Iterable, Protocol, Sequence
 
 # The record columns a rollup reads, in this order.
-ROLLED = ("project", "model", "session_id", "app_user_id", "status", "latency_ms", "input_tokens", "output_tokens", "cost", "anomaly_score")
+ROLLED = ("project", "model", "session_id", "app_user_id", "status", "latency_ms", "input_tokens", "output_tokens", "cost", "anomaly_score", "operation")
+# What the rollups count changed (2: requests are model calls; agent, tool and workflow records are "other"): a
+# store whose rollups were counted otherwise counts them again, once.
+ROLLUPS_VERSION = 2
+# Operations whose records are requests: model calls (a record without one is a call, in the seed's format).
+MODEL_CALLS = frozenset({"chat", "generate_content", "text_completion", "embeddings", None})
 CRITICAL = 100  # anomaly points from which a record is critical (SPEC §9): counted per group
 DIMENSIONS = ("model", "session_id", "app_user_id")  # what stats can group by, besides project
 # Sums are NUMERIC: a total of many huge token counts never overflows an engine's integer. {clustered}: SQLite's
@@ -24,14 +29,15 @@ TABLES = (
     """CREATE TABLE IF NOT EXISTS rollup_totals (
         dimension TEXT NOT NULL, project TEXT NOT NULL, value TEXT NOT NULL, missing SMALLINT NOT NULL,
         requests NUMERIC NOT NULL, errors NUMERIC NOT NULL, input_tokens NUMERIC NOT NULL, output_tokens NUMERIC NOT NULL,
-        cost NUMERIC NOT NULL, priced NUMERIC NOT NULL, critical NUMERIC NOT NULL DEFAULT 0, PRIMARY KEY (dimension, project, value, missing)){clustered}""",
+        cost NUMERIC NOT NULL, priced NUMERIC NOT NULL, critical NUMERIC NOT NULL DEFAULT 0, other NUMERIC NOT NULL DEFAULT 0,
+        PRIMARY KEY (dimension, project, value, missing)){clustered}""",
     """CREATE TABLE IF NOT EXISTS rollup_latency (
         dimension TEXT NOT NULL, project TEXT NOT NULL, value TEXT NOT NULL, missing SMALLINT NOT NULL, bucket BIGINT NOT NULL,
         requests NUMERIC NOT NULL, PRIMARY KEY (dimension, project, value, missing, bucket)){clustered}""",
 )
-_TOTALS = ("requests", "errors", "input_tokens", "output_tokens", "cost", "priced", "critical")
+_TOTALS = ("requests", "errors", "input_tokens", "output_tokens", "cost", "priced", "critical", "other")
 # Columns added to rollup_totals after it first shipped (a store that predates them gets them, zero for old records).
-ADDED_TOTALS = {"critical": "NUMERIC NOT NULL DEFAULT 0"}
+ADDED_TOTALS = {"critical": "NUMERIC NOT NULL DEFAULT 0", "other": "NUMERIC NOT NULL DEFAULT 0"}
 _ADD_TOTALS = (
     f"INSERT INTO rollup_totals (dimension, project, value, missing, {', '.join(_TOTALS)}) VALUES ({', '.join('?' * (4 + len(_TOTALS)))})"
     " ON CONFLICT (dimension, project, value, missing) DO UPDATE SET "
@@ -66,21 +72,28 @@ class Delta:
         self._latency: dict[tuple[Any, ...], int] = {}  # (dimension, project, value, missing, bucket) -> requests
 
     def add(self, rows: Iterable[Sequence[Any]], sign: int = 1) -> int:
-        """Count ``rows`` (``sign`` -1: rows deleted); returns how many."""
+        """Count ``rows`` (``sign`` -1: rows deleted); returns how many. A model call is a request (its tokens, cost,
+        errors and latency); an agent, tool or workflow record only counts as ``other``."""
         counted = 0
         totals, latency = self._totals, self._latency
-        for project, model, session_id, user, status, latency_ms, input_tokens, output_tokens, cost, score in rows:
+        for project, model, session_id, user, status, latency_ms, input_tokens, output_tokens, cost, score, operation in rows:
+            keys = (("model", project, model, 0) if model is not None else ("model", project, "", 1),
+                    ("session_id", project, session_id, 0) if session_id is not None else ("session_id", project, "", 1),
+                    ("app_user_id", project, user, 0) if user is not None else ("app_user_id", project, "", 1))  # fmt: skip
+            counted += 1
+            if operation not in MODEL_CALLS:
+                for key in keys:
+                    totals.setdefault(key, [0, 0, 0, 0, 0.0, 0, 0, 0])[7] += sign
+                continue
             error = sign if status == "error" else 0
             critical = sign if score is not None and score >= CRITICAL else 0
             input_tokens, output_tokens = sign * (input_tokens or 0), sign * (output_tokens or 0)
             priced, cost = (0, 0.0) if cost is None else (sign, sign * cost)
             bucket = latency_bucket(latency_ms)
-            for key in (("model", project, model, 0) if model is not None else ("model", project, "", 1),
-                        ("session_id", project, session_id, 0) if session_id is not None else ("session_id", project, "", 1),
-                        ("app_user_id", project, user, 0) if user is not None else ("app_user_id", project, "", 1)):  # fmt: skip
+            for key in keys:
                 group = totals.get(key)
                 if group is None:
-                    totals[key] = [sign, error, input_tokens, output_tokens, cost, priced, critical]
+                    totals[key] = [sign, error, input_tokens, output_tokens, cost, priced, critical, 0]
                 else:
                     group[0] += sign
                     group[1] += error
@@ -91,7 +104,6 @@ class Delta:
                     group[6] += critical
                 banded = key + (bucket,)
                 latency[banded] = latency.get(banded, 0) + sign
-            counted += 1
         return counted
 
     def apply(self, tx: _Writer) -> None:

@@ -24,14 +24,14 @@ from ._rollups import TABLES as ROLLUP_TABLES
 
 __all__ = ["FILTERS", "SQLiteStore"]
 
-_SCHEMA_VERSION = 5  # 5: rollups for stats
+_SCHEMA_VERSION = 6  # 5: rollups for stats; 6: their requests are model calls (rollups counted again)
 _BUSY_TIMEOUT = 10.0  # seconds a write waits for another process's lock
 _TABLES = """
 CREATE TABLE IF NOT EXISTS records (
     span_id TEXT NOT NULL, trace_id TEXT NOT NULL, parent_span_id TEXT, project TEXT NOT NULL,
     session_id TEXT, app_user_id TEXT, model TEXT, provider TEXT, operation TEXT, status TEXT,
     started_at TEXT NOT NULL, latency_ms INTEGER, input_tokens INTEGER, output_tokens INTEGER,
-    cost REAL, anomaly_score INTEGER, anomaly_codes TEXT, record BLOB NOT NULL, UNIQUE (trace_id, span_id, project)
+    cost REAL, anomaly_score INTEGER, anomaly_codes TEXT, request_model TEXT, record BLOB NOT NULL, UNIQUE (trace_id, span_id, project)
 );
 CREATE TABLE IF NOT EXISTS sessions (
     project TEXT NOT NULL, session_id TEXT NOT NULL, app_user_id TEXT, metadata BLOB,
@@ -200,7 +200,8 @@ class SQLiteStore(RecordsDB):
 
 
 def _count_into_rollups(conn: sqlite3.Connection) -> None:
-    """A store older than schema 5 has records and no rollups: count them once (the first process to open it does)."""
+    """A store older than schema 6 has no rollups, or counted agent and tool records as requests: count its records
+    (again) once; the first process to open it does."""
     if conn.execute("PRAGMA user_version").fetchone()[0] >= _SCHEMA_VERSION:
         return  # no lock taken: opening a current store never waits for a writer
     conn.execute("BEGIN IMMEDIATE")

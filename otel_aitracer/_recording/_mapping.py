@@ -65,6 +65,8 @@ def span_to_record(span: ReadableSpan, *, default_project: str = DEFAULT_PROJECT
     elif capture_content and span.events:
         _span_event_content(record, span)
     _logged_content(record, attrs, capture_content)
+    if attrs.get(GenAI.GEN_AI_REQUEST_MODEL):  # what was asked for; "model" is what answered (a dated snapshot, say)
+        record["request_model"] = str(attrs[GenAI.GEN_AI_REQUEST_MODEL])
     if attrs.get(GenAI.GEN_AI_OUTPUT_TYPE):
         record["output_type"] = str(attrs[GenAI.GEN_AI_OUTPUT_TYPE])
     total = conv.first_int(attrs, conv.TOTAL_KEYS)

@@ -17,13 +17,13 @@ import orjson
 
 MAX_COUNT = 2**63 - 1  # what a signed 64-bit column (SQLite INTEGER, PostgreSQL bigint) holds
 # Fields the stores index: PostgreSQL refuses an index entry over ~2.7 KB, so a longer value could never be stored.
-KEY_FIELDS = ("project", "model", "provider", "operation", "status", "trace_id", "span_id", "parent_span_id", "session_id", "app_user_id", "started_at")
+KEY_FIELDS = ("project", "model", "request_model", "provider", "operation", "status", "trace_id", "span_id", "parent_span_id", "session_id", "app_user_id", "started_at")
 MAX_KEY_CHARS = 512  # at most 2 KB of UTF-8
 # Content nested deeper than JSON encodes (orjson: 254 levels) is refused when the record is encoded, or
 # sooner, when redaction's walk meets Python's recursion limit (about 490 levels): see ``RecordPipeline.prepare``.
 
 STRING_FIELDS = (
-    "project", "model", "provider", "operation", "name", "status", "error_message", "trace_id", "span_id",
+    "project", "model", "request_model", "provider", "operation", "name", "status", "error_message", "trace_id", "span_id",
     "parent_span_id", "session_id", "app_user_id", "started_at", "agent_name", "tool_name", "output_type",
 )  # fmt: skip
 COUNT_FIELDS = (
@@ -34,7 +34,8 @@ COUNT_FIELDS = (
 
 class Record(TypedDict, total=False):
     project: str
-    model: str | None
+    model: str | None  # the model that answered (the response's), else the one asked for
+    request_model: str | None  # the model asked for (gen_ai.request.model)
     provider: str
     operation: str
     name: str

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import timedelta
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
 
 import orjson
 
@@ -14,14 +15,36 @@ from .._destinations._pg_store import PostgresStore, is_postgres_dsn
 from .._destinations._records_db import FILTERS, ORDERS, STATS_ORDERS
 from .._destinations._store import SQLiteStore
 from ..exceptions import APIError, ConfigurationError
-from . import _doctor, _records, _stats
+from . import _doctor, _records, _stats, _table
 from ._sources import ServerSource, Source, StoreSource
 
-_FILTER_HELP = {"min_score": "only records with at least this many anomaly points (100: critical)", "code": "only records with this anomaly code (e.g. 2001)"}
+_FILTER_HELP = {
+    "project": "only this project's records",
+    "session": "only this session's records",
+    "user": "only this end user's records (app_user_id)",
+    "trace": "only this trace's records (its id, or at least its first 4 hex digits)",
+    "model": "only calls to this model: the one asked for (gpt-4o-mini) or the one that answered (gpt-4o-mini-2024-07-18)",
+    "status": "only successful or failed records",
+    "min_score": "only records with at least this many anomaly points (100: critical)",
+    "code": "only records with this anomaly code (e.g. 2001)",
+}
+_FILTER_CHOICES = {"status": ("success", "error")}
+T = TypeVar("T")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be from 1 to 65535, got {text!r}")
+    return port
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="otel-aitracer", description="LLM observability on OpenTelemetry.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def reader(name: str, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text)
@@ -36,23 +59,23 @@ def _parser() -> argparse.ArgumentParser:
 
     logs = reader("logs", "list records, newest first")
     for name, (_, kind) in FILTERS.items():
-        logs.add_argument(f"--{name.replace('_', '-')}", dest=name, type=str if kind is str else int, help=_FILTER_HELP.get(name))
-    logs.add_argument("--limit", type=int, default=50)
+        logs.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int if kind is int or name == "code" else str, help=_FILTER_HELP[name], choices=_FILTER_CHOICES.get(name))
+    logs.add_argument("--limit", type=int, default=50, help="at most this many records (default 50)")
     logs.add_argument("--sort", choices=ORDERS, default="time", help="time: newest first; anomaly: highest anomaly score first")
 
     trace = reader("trace", "show one trace as a tree")
-    trace.add_argument("trace_id")
+    trace.add_argument("trace_id", help="the trace's id, or at least its first 4 hex digits")
 
     stats = reader("stats", "requests, tokens, cost, errors and latency per group")
-    stats.add_argument("--by", choices=sorted(_stats.GROUPS), default="project")
-    stats.add_argument("--project")
+    stats.add_argument("--by", choices=sorted(_stats.GROUPS), default="project", help="the groups (default: project)")
+    stats.add_argument("--project", help="only this project's records")
     stats.add_argument("--sort", choices=STATS_ORDERS, default="requests", help="requests: busiest groups first; critical: most critical records first")
 
     serve = commands.add_parser("serve", help="run the ingest server (OTLP/HTTP /v1/traces and the AITracer API)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
-    serve.add_argument("--port", type=int, default=4318)
-    serve.add_argument("--workers", type=int, default=1, help="worker processes (they share the store)")
-    serve.add_argument("--grpc-port", type=int, help="also receive OTLP/gRPC on this port (4317 by convention)")
+    serve.add_argument("--port", type=_port, default=4318, help="OTLP/HTTP and API port (default 4318, as the OTLP exporters expect)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (they share the store; default 1)")
+    serve.add_argument("--grpc-port", type=_port, help="also receive OTLP/gRPC on this port (4317 by convention)")
     serve.add_argument("--store", help="SQLite file or postgresql:// DSN (default: $AITRACER_SERVER_STORE or ./aitracer-server.db)")
     serve.add_argument("--keys", help='JSON file {"key": ["project", ...]} (also $AITRACER_SERVER_KEYS="key=p1,p2;key2=p3")')
     serve.add_argument("--retention-days", type=float, help="delete records older than this, in the background (per project: $AITRACER_RETENTION=chatbot=30,search=7)")
@@ -64,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     prune.add_argument("--store", help="SQLite store or postgresql:// DSN (default: $AITRACER_STORE or ./aitracer.db)")
 
     doctor = commands.add_parser("doctor", help="what is installed, instrumented, and where records go")
-    doctor.add_argument("--json", action="store_true")
+    doctor.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     analyze = reader("analyze", "ask a model what went wrong in a run (its steps, codes and redacted content) and keep the report")
     analyze.add_argument("trace_id", metavar="RUN", help="the run's trace id")
@@ -152,17 +175,32 @@ def _alerts_test(config: str | None) -> int:
     return 0 if all(problem is None for problem in results.values()) else 1
 
 
+def _checked(read: Callable[[], T]) -> T:
+    """A read whose filter value the store refused (a bad trace prefix, say), as a clear error."""
+    try:
+        return read()
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
 def _print_json(value: object) -> None:
     sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `otel-aitracer`: what it can do
+        parser.print_help()
+        return 0
     try:
         return _run(args)
     except (ConfigurationError, APIError) as exc:
         print(f"otel-aitracer: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader left (`| head`): nothing more to print, and no error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -196,14 +234,17 @@ def _run(args: argparse.Namespace) -> int:
     source = _source(args)
     if args.command == "logs":
         filters = {k: getattr(args, k) for k in FILTERS}
-        records = source.logs(args.limit, order=args.sort, **filters)
-        _print_json(records) if args.json else print(_records.logs_table(records))
+        records = _checked(lambda: source.logs(args.limit, order=args.sort, **filters))
+        _print_json(records) if args.json else print(_records.logs_table(records, _table.terminal_width()) if records else "no records match")
         return 0
     if args.command == "trace":
-        records = source.trace(args.trace_id.lower())
+        records = _checked(lambda: source.trace(args.trace_id.lower()))
         if not records:
             print(f"otel-aitracer: no records for trace {args.trace_id}", file=sys.stderr)
             return 1
+        found = sorted({r["trace_id"] for r in records})
+        if len(found) > 1:
+            raise ConfigurationError(f"{args.trace_id} starts {len(found)} trace ids ({', '.join(found[:5])}{', …' if len(found) > 5 else ''}); give more of it")
         _print_json(records) if args.json else print(_records.trace_tree(records))
         return 0
     rows = source.stats(args.by, args.project, args.sort)

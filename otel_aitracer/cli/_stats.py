@@ -19,12 +19,12 @@ def summarize(
 
 
 def stats_table(rows: list[dict[str, Any]], by: str) -> str:
-    headers = (by, "requests", "input tokens", "output tokens", "cost", "errors", "critical", "p50", "p95")
+    headers = (by, "requests", "input tokens", "output tokens", "cost", "errors", "critical", "p50", "p95", "agent/tool records")
     return _table.table(
         headers,
         [
             (r[by] if r[by] is not None else "(none)", r["requests"], r["input_tokens"], r["output_tokens"],
-             _table.cost(r["cost"]), r["errors"], r["critical"], _table.ms(r["p50_latency_ms"]), _table.ms(r["p95_latency_ms"]))
+             _table.cost(r["cost"]), r["errors"], r["critical"], _table.ms(r["p50_latency_ms"]), _table.ms(r["p95_latency_ms"]), r["other_records"])
             for r in rows
         ],
     )  # fmt: skip

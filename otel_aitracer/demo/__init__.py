@@ -17,6 +17,7 @@ from .._config import resolve_settings
 from .._destinations._store import SQLiteStore
 from .._scope import _context
 from ..cli import _records, _stats
+from ..cli._invocation import command
 from .fake_anthropic import FakeAnthropicServer
 from .fake_gemini import FakeGeminiServer
 from .fake_openai import FakeOpenAIServer
@@ -53,9 +54,9 @@ def run_demo(store: str | os.PathLike[str] | None = None) -> int:
     print(_records.logs_table(mine))
     print("\nBy user:\n")
     print(_stats.stats_table(_stats.summarize(records_db, "user", project="demo"), "user"))
-    print(f"\nOne trace as a tree (otel-aitracer trace {trace_ids[-1]} --store {settings.store}):\n")
+    print(f"\nOne trace as a tree ({command('trace', trace_ids[-1], '--store', str(settings.store))}):\n")
     print(_records.trace_tree([r for r in mine if r["trace_id"] == trace_ids[-1]]))
-    print(f"\nNext: otel-aitracer logs --store {settings.store} | otel-aitracer stats --by model --store {settings.store}")
+    print(f"\nNext: {command('logs', '--store', str(settings.store))} ; {command('stats', '--by', 'model', '--store', str(settings.store))}")
     return 0
 
 

@@ -56,6 +56,19 @@ def app_from_env() -> Starlette:
     return create_app(config_from_env())
 
 
+def _check_free(host: str, port: int, what: str) -> None:
+    """A clear error now for a port another process holds."""
+    import socket
+
+    from ..exceptions import ConfigurationError
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigurationError(f"{what} port {port} is in use on {host} ({exc.strerror}); choose another with --grpc-port") from None
+
+
 def serve(
     host: str, port: int, workers: int, store: str | None, keys_file: str | None, grpc_port: int | None = None, log_level: str = "info",
     retention_days: float | None = None, alerts: str | None = None,
@@ -68,6 +81,7 @@ def serve(
     if retention_days is not None:
         os.environ[RETENTION_DAYS] = str(retention_days)
     if grpc_port is not None:
+        _check_free(host, grpc_port, "gRPC")  # a worker would fail to bind it, with a traceback, after HTTP started
         os.environ[GRPC_PORT], os.environ[GRPC_HOST] = str(grpc_port), host
     if store:
         os.environ[STORE] = store

@@ -289,11 +289,13 @@ class _Handlers:
         return await self._stream(b'{"logs":[', limit, True, projects, after, filters, b"]", order=order)
 
     async def get_trace(self, request: Request) -> Response:
+        """One trace's records, by its id or at least its first 4 hex digits (those of every trace it starts)."""
         trace_id = request.path_params["trace_id"].lower()
         projects, refused = self._reader(request)
         if refused is not None:
             return refused
         try:
+            filter_values({"trace": trace_id})
             after = _cursor(request.query_params.get("cursor"))
         except ValueError as exc:
             return _json({"error": str(exc)}, 400)

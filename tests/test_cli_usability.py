@@ -157,3 +157,43 @@ def test_stats_count_model_calls_as_requests_and_agent_and_tool_records_apart(tm
     assert (session["requests"], session["other_records"], session["input_tokens"]) == (2, 3, 20)
     assert session["p95_latency_ms"] == pytest.approx(300, rel=0.02)  # the agent's and the tool's latencies are not the calls'
     assert [(r["group"], r["requests"]) for r in store.stats("model")] == [("gpt-4o-mini", 2)]  # no "(none)" row
+
+
+_AGENT_RUN = """
+import asyncio
+import otel_aitracer
+pipeline = otel_aitracer.register(store={store!r})
+from agents import Agent, OpenAIChatCompletionsModel, Runner, function_tool
+from openai import AsyncOpenAI
+
+@function_tool
+def get_weather(city: str) -> str:
+    return f"sunny in {{city}}"
+
+client = AsyncOpenAI(base_url={base_url!r}, api_key="k", max_retries=0)
+agent = Agent(name="weather_agent", model=OpenAIChatCompletionsModel(model="gpt-4o-mini", openai_client=client), tools=[get_weather])
+asyncio.run(Runner.run(agent, "What is the weather in Paris?"))
+pipeline.shutdown()
+"""
+
+
+def test_an_agent_run_nests_workflow_agent_steps(tmp_path):
+    """The bridge's task and turn spans are not stored: each record still nests under the agent it ran in."""
+    pytest.importorskip("agents")
+    from otel_aitracer._destinations._store import SQLiteStore
+    from otel_aitracer.demo.fake_openai import FakeOpenAIServer
+
+    from .helpers import run_python
+
+    store = str(tmp_path / "r.db")
+    with FakeOpenAIServer() as fake:
+        result = run_python(_AGENT_RUN.format(store=store, base_url=fake.base_url), timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (trace_id,) = {r["trace_id"] for r in SQLiteStore(store).query()}
+    lines = cli("trace", trace_id, "--store", store).stdout.splitlines()
+    depth = {line.strip().removeprefix("└─ ").split("  ")[0]: (len(line) - len(line.lstrip())) // 2 for line in lines}
+    workflow = [k for k in depth if depth[k] == 0]
+    assert len(workflow) == 1 and len(lines) >= 5, lines  # one root: the run
+    agents = [k for k in depth if "invoke_agent weather_agent" in k and depth[k] == 1]
+    steps = [k.split("] ", 1)[1] for k in depth if depth[k] == 2]
+    assert agents and steps == ["chat gpt-4o-mini", "execute_tool get_weather", "chat gpt-4o-mini"], lines  # under the agent, in order

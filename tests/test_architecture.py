@@ -1,7 +1,7 @@
 """The house rules, checked on the real import graph (grimp, the engine of import-linter).
 
 - ``instrumentors/`` never imports ``otel_aitracer``: they are useful with any OTel backend.
-- The core never imports ``server``, ``cli`` or ``demo`` (only the ``python -m`` entry does).
+- The core never imports ``server``, ``cli``, ``demo`` or ``ui`` (only the ``python -m`` entry does).
 - No import cycles, function-level imports included.
 - The core's four rooms: the record path (``_recording``) may use where records go
   (``_destinations``), the app's scope (``_scope``) and the anomaly scores (``_scoring``); those
@@ -22,7 +22,7 @@ import pytest
 
 from .helpers import ROOT, run_python
 
-_TOP = ("otel_aitracer.server", "otel_aitracer.cli", "otel_aitracer.demo")
+_TOP = ("otel_aitracer.server", "otel_aitracer.cli", "otel_aitracer.demo", "otel_aitracer.ui")
 
 
 def _graph() -> tuple[list[str], dict[str, set[str]]]:
@@ -80,7 +80,7 @@ _ROOMS = {
     "otel_aitracer._scope": (),
     "otel_aitracer._scoring": (),
 }
-_ENTRY_POINTS = ("_register", "_processor", "_facade", "_distro", "_redacting_exporter", "_log_entry", "_instrumentors", "agents", "server", "cli", "demo")
+_ENTRY_POINTS = ("_register", "_processor", "_facade", "_distro", "_redacting_exporter", "_log_entry", "_instrumentors", "agents", "server", "cli", "demo", "ui")
 
 
 def test_each_room_uses_only_the_rooms_below_it_and_never_an_entry_point():

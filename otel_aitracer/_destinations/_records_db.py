@@ -9,6 +9,7 @@ once with ``?`` placeholders; an engine supplies transactions that run it.
 
 from __future__ import annotations
 
+import base64
 import operator
 import time
 from contextlib import AbstractContextManager
@@ -120,6 +121,24 @@ Join = Callable[[dict[str, Any], list[dict[str, Any]]], None]  # adds log events
 _PENDING = "INSERT INTO pending_events (project, trace_id, span_id, received_at, event) VALUES (?, ?, ?, ?, ?)"
 Cursor = tuple[str, str, str, str]  # a record's place in the order: started_at, trace_id, span_id, project
 _ORDER = "started_at, trace_id, span_id, project"
+
+
+def parse_cursor(text: str | None) -> Cursor | None:
+    """A page cursor from its opaque text (:func:`cursor_text`); ValueError for one we did not make."""
+    if not text:
+        return None
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(text.encode() + b"=" * (-len(text) % 4)))
+    except (ValueError, orjson.JSONDecodeError):
+        raise ValueError("cursor is not one this server gave") from None
+    if not isinstance(values, list) or len(values) != 4 or not all(isinstance(v, str) for v in values):
+        raise ValueError("cursor is not one this server gave")
+    return (values[0], values[1], values[2], values[3])
+
+
+def cursor_text(cursor: Cursor) -> str:
+    """A page cursor as opaque URL-safe text, for the next page's link."""
+    return base64.urlsafe_b64encode(orjson.dumps(list(cursor))).decode().rstrip("=")
 
 
 def _where(projects: Sequence[str] | None, filters: dict[str, str | None]) -> tuple[list[str], list[Any]]:
@@ -446,8 +465,24 @@ class RecordsDB:
             sql += " WHERE " + " AND ".join(f"{column} = ?" for column, _ in chosen)
         return [orjson.loads(row[0]) for row in self._read(sql + " ORDER BY id", [value for _, value in chosen])]
 
-    def sessions(self) -> list[dict[str, Any]]:
-        """Every session: project, id, app user, metadata, first start and last end."""
-        sql = "SELECT project, session_id, app_user_id, metadata, started_at, ended_at FROM sessions ORDER BY started_at"
+    def sessions(self, projects: Sequence[str] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Sessions (in ``projects``, all if None; the newest ``limit``, all if None): project, id, app user,
+        metadata, first start and last end, oldest first."""
+        where, params = _where(projects, {})
+        sql = f"SELECT project, session_id, app_user_id, metadata, started_at, ended_at FROM sessions{_clause(where)} ORDER BY started_at DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
         keys = ("project", "session_id", "app_user_id", "metadata", "started_at", "ended_at")
-        return [dict(zip(keys, (*row[:3], orjson.loads(row[3] or b"{}"), *row[4:]))) for row in self._read(sql)]
+        return [dict(zip(keys, (*row[:3], orjson.loads(row[3] or b"{}"), *row[4:]))) for row in reversed(self._read(sql, params))]
+
+    def timeline(self, since: str, projects: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Model calls since ``since`` (RFC 3339) per hour, project and model: calls, cost and mean latency, computed
+        by the database on the (project, started_at) index's range."""
+        where, params = _where(projects, {})
+        where += ["started_at >= ?", "(operation IS NULL OR operation IN ('chat', 'generate_content', 'text_completion', 'embeddings'))"]
+        params.append(since)
+        sql = (f"SELECT substr(started_at, 1, 13) AS hour, project, model, COUNT(*), SUM(cost), AVG(latency_ms) FROM records{_clause(where)}"
+               " GROUP BY substr(started_at, 1, 13), project, model ORDER BY hour")  # fmt: skip
+        keys = ("hour", "project", "model", "calls", "cost", "mean_latency_ms")
+        return [dict(zip(keys, (row[0], row[1], row[2], int(row[3]), float(row[4] or 0), float(row[5] or 0)))) for row in self._read(sql, params)]

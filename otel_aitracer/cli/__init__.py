@@ -89,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="what is installed, instrumented, and where records go")
     doctor.add_argument("--json", action="store_true", help="print JSON instead of text")
 
+    ui = commands.add_parser("ui", help="the web UI on a local store (serve has it at /ui/)")
+    ui.add_argument("--store", help="SQLite store or postgresql:// DSN (default: $AITRACER_STORE or ./aitracer.db)")
+    ui.add_argument("--server", help="a running otel-aitracer serve: its UI is at this URL's /ui/ (printed, nothing started)")
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    ui.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
+
     analyze = reader("analyze", "ask a model what went wrong in a run (its steps, codes and redacted content) and keep the report")
     analyze.add_argument("trace_id", metavar="RUN", help="the run's trace id")
     analyze.add_argument("--provider", choices=["openai", "anthropic", "gemini"], help="default: the first whose API key is set")
@@ -163,6 +169,27 @@ def _analyze_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ui(args: argparse.Namespace) -> int:
+    if args.server:
+        print(f"{args.server.rstrip('/')}/ui/ (serve has the UI; sign in there with an API key if it has keys)")
+        return 0
+    try:
+        import uvicorn
+
+        from .. import ui
+    except ImportError:
+        raise ConfigurationError("the web UI needs the ui extra: pip install 'otel-aitracer[ui]'") from None
+    from .._config import first_set
+    from . import _analyze as analysis
+
+    store = _open_store(args.store)
+    can_analyze = first_set({p: v for p, (v, _) in analysis._PROVIDERS.items()}) is not None
+    app = ui.local_app(store, (lambda trace_id: analysis.analyze(store, trace_id)) if can_analyze else None)
+    print(f"otel-aitracer UI on {store.path}: http://{args.host}:{args.port}/ui/", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def _alerts_test(config: str | None) -> int:
     from .._alerts import load_alerts, test_ping
 
@@ -217,6 +244,8 @@ def _run(args: argparse.Namespace) -> int:
         return _alerts_test(args.config)
     if args.command == "analyze":
         return _analyze_run(args)
+    if args.command == "ui":
+        return _ui(args)
     if args.command == "prune":
         from .._destinations._retention import cutoff as retention_cutoff
 

@@ -11,7 +11,6 @@ keep the data and retry.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import gc
 import logging
@@ -26,12 +25,12 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .._config import resolve_settings
 from .._destinations._pg_store import PostgresStore, is_postgres_dsn
-from .._destinations._records_db import FILTERS, ORDERS, STATS_ORDERS, Cursor, filter_values
+from .._destinations._records_db import FILTERS, ORDERS, STATS_ORDERS, Cursor, cursor_text, filter_values, parse_cursor
 from .._destinations._retention import Retention, start_pruning
 from .._destinations._store import SQLiteStore
 from .._recording._pipeline import RecordPipeline
@@ -86,9 +85,30 @@ def create_app(config: ServerConfig) -> Starlette:
         Route("/api/v1/sessions/{session_id}/events/", api.session_event, methods=["POST"]),
         Route("/healthz", api.healthz, methods=["GET"]),
     ]
+    routes += _ui_routes(config, store)
     if config.keys.open:
         _logger.warning("otel-aitracer serve: no API keys configured; accepting every request (set AITRACER_SERVER_KEYS)")
     return Starlette(routes=routes, lifespan=_worker_lifespan(config, ingest))
+
+
+def _ui_routes(config: ServerConfig, store: Any) -> list[Any]:
+    """The web UI at /ui/, behind the same keys (a browser signs in with one; it sees that key's projects)."""
+    try:
+        from .. import ui
+    except ImportError:  # the ui extra is not installed: no pages, the API as ever
+        _logger.info("otel-aitracer serve: no web UI (pip install 'otel-aitracer[ui]')")
+        return []
+
+    def gate(request: Request) -> Any:
+        if config.keys.open:
+            return ui.Access(None, "open server: no API keys")
+        key = ui.key_of(request)
+        grant = config.keys.grant(f"Bearer {key}") if key else None
+        if grant is None:
+            return RedirectResponse("/ui/login", 303)
+        return ui.Access(None if grant.allows("*") else sorted(grant.projects), "key for " + ("every project" if grant.allows("*") else ", ".join(sorted(grant.projects))))
+
+    return ui.routes(store, gate, login=lambda key: config.keys.grant(f"Bearer {key}") is not None)
 
 
 def _worker_lifespan(config: ServerConfig, ingest: Ingest) -> Callable[[Starlette], Any]:
@@ -279,7 +299,7 @@ class _Handlers:
         order = params.get("sort", "time")
         try:
             limit = min(_MAX_LIST, max(1, int(params.get("limit", "100"))))
-            after = _cursor(params.get("cursor"))
+            after = parse_cursor(params.get("cursor"))
             filter_values({name: params.get(name) for name in FILTERS})  # a bad one is the sender's error, said now
             if order not in ORDERS:
                 raise ValueError(f"sort must be one of {', '.join(ORDERS)}, got {order!r}")
@@ -296,7 +316,7 @@ class _Handlers:
             return refused
         try:
             filter_values({"trace": trace_id})
-            after = _cursor(request.query_params.get("cursor"))
+            after = parse_cursor(request.query_params.get("cursor"))
         except ValueError as exc:
             return _json({"error": str(exc)}, 400)
         head = b'{"trace_id":' + orjson.dumps(trace_id) + b',"logs":['
@@ -337,7 +357,7 @@ class _Handlers:
                     break
             yield tail
             more = full and cursor is not None and sent == limit
-            yield b',"next":' + (orjson.dumps(_cursor_text(cursor)) if more and cursor else b"null") + b"}"
+            yield b',"next":' + (orjson.dumps(cursor_text(cursor)) if more and cursor else b"null") + b"}"
 
         return StreamingResponse(body(), media_type=JSON)
 
@@ -376,20 +396,3 @@ def _unavailable() -> Response:
     """A read the store cannot serve now: 503 with Retry-After (the reason goes to the log)."""
     _logger.exception("a read could not reach the store")
     return _json({"error": "the store is unavailable; retry later"}, 503, {"Retry-After": _RETRY_AFTER_SECONDS})
-
-
-def _cursor(text: str | None) -> Cursor | None:
-    """A page cursor from its opaque text; ValueError for one we did not make."""
-    if not text:
-        return None
-    try:
-        values = orjson.loads(base64.urlsafe_b64decode(text.encode() + b"=" * (-len(text) % 4)))
-    except (ValueError, orjson.JSONDecodeError):
-        raise ValueError("cursor is not one this server gave") from None
-    if not isinstance(values, list) or len(values) != 4 or not all(isinstance(v, str) for v in values):
-        raise ValueError("cursor is not one this server gave")
-    return (values[0], values[1], values[2], values[3])
-
-
-def _cursor_text(cursor: Cursor) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(list(cursor))).decode().rstrip("=")

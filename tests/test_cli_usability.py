@@ -46,7 +46,7 @@ def test_bad_values_are_clear_errors(demo):
     status = cli("logs", "--store", store, "--status", "bogus")
     assert status.returncode == 2 and "invalid choice: 'bogus'" in status.stderr
     port = cli("serve", "--port", "99999")
-    assert port.returncode == 2 and "port must be from 1 to 65535" in port.stderr
+    assert port.returncode == 2 and "port must be from 0 (any free one) to 65535" in port.stderr
 
 
 def test_empty_results_say_so(demo):

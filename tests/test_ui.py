@@ -116,6 +116,22 @@ def test_a_run_is_a_nested_tree_with_timing_bars(ui, store, browser):
     visit.close()
 
 
+def test_runs_list_each_run_once_with_its_totals(ui, store, browser):
+    visit = Visit(browser)
+    visit.open(f"{ui}/ui/runs", shot="runs")
+    page = visit.page
+    rows = page.locator("#runs tbody tr")
+    traces = [rows.nth(i).get_attribute("data-trace") for i in range(rows.count())]
+    stored = {r["trace_id"] for r in SQLiteStore(store).query()}
+    assert len(traces) == len(set(traces)) == len(stored)  # one row per run, every run (the demo's included)
+    row = f'#runs tr[data-trace="{_trace_of(store, "invoke_workflow")}"]'
+    agent_run = page.locator(row)
+    assert agent_run.locator(".records").inner_text() == "5" and "Agent workflow" in agent_run.inner_text()
+    page.click(f"{row} a")
+    assert page.locator("#tree details.step").count() == 5
+    visit.close()
+
+
 def test_the_email_is_masked_never_raw(ui, store, browser):
     masked = [r for r in SQLiteStore(store).query() if "[EMAIL" in json.dumps(r.get("input"))]
     assert masked, "the demo stores a redacted e-mail"
@@ -189,3 +205,35 @@ def test_serve_shows_a_key_only_its_projects(tmp_path, browser):
         visit.close()
     finally:
         server.stop()
+
+
+def test_analyze_run_from_the_trace_page(store, browser, tmp_path):
+    """With a provider key set, the trace page has an Analyze run button; the report shows and stays."""
+    from .test_analyze import REPORT, CannedReport
+
+    with CannedReport() as model:
+        port = free_port()
+        env = clean_env(OPENAI_API_KEY="sk-test", OPENAI_BASE_URL=model.base_url)
+        process = subprocess.Popen([sys.executable, "-m", "otel_aitracer", "ui", "--store", store, "--port", str(port)], cwd=ROOT, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        try:
+            url = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    httpx.get(f"{url}/ui/calls", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            visit = Visit(browser)
+            trace_id = _trace_of(store, "invoke_workflow")
+            visit.open(f"{url}/ui/traces/{trace_id}")
+            visit.page.click("#analyze")
+            visit.page.wait_for_selector("#report")
+            visit.open(f"{url}/ui/traces/{trace_id}", shot="trace-analyzed")  # kept with the run
+            report = visit.page.inner_text("#report")
+            assert REPORT["summary"] in report and REPORT["fixes"][0] in report
+            assert len(model.requests) == 1
+            visit.close()
+        finally:
+            process.terminate()
+            process.wait(10)

@@ -30,52 +30,69 @@ COLUMNS = (
 ADDED_COLUMNS = {"anomaly_score": "BIGINT", "anomaly_codes": "TEXT", "request_model": "TEXT"}
 
 
-def _code_pattern(code: str) -> str:
-    return f"%,{int(code)},%"
-
-
 MIN_TRACE_PREFIX = 4
+_HEX = frozenset("0123456789abcdef")
+Clause = tuple[str, tuple[Any, ...]]  # SQL with ? placeholders, and their values
 
 
-def _trace_range(trace_id: str) -> tuple[str, str]:
-    """A trace id or its first characters, as the range of ids that start with it (served by the key's index)."""
-    prefix = trace_id.strip().lower()
-    if len(prefix) < MIN_TRACE_PREFIX or any(c not in "0123456789abcdef" for c in prefix):
-        raise ValueError(f"trace must be a trace id or at least {MIN_TRACE_PREFIX} of its first hex digits, got {trace_id!r}")
-    return prefix, prefix + "g"  # every hex id that starts with it sorts below prefix + "g"
+def _equals(column: str) -> Callable[[str], Clause]:
+    return lambda value: (f"{column} = ?", (str(value),))
 
 
-def _twice(value: str) -> tuple[str, str]:
-    return value, value
+def _trace(value: str) -> Clause:
+    """A trace id, or at least its first 4 hex digits: the range of ids that start with them (the key's index)."""
+    given = str(value).strip().lower()
+    if len(given) < 32 and set(given) <= _HEX:
+        if len(given) < MIN_TRACE_PREFIX:
+            raise ValueError(f"trace must be a trace id or at least {MIN_TRACE_PREFIX} of its first hex digits, got {value!r}")
+        return "trace_id >= ? AND trace_id < ?", (given, given + "g")  # every hex id starting with it sorts below + "g"
+    return "trace_id = ?", (str(value),)
 
 
-# The filters the CLI and the server's API offer (the one list of them) -> the clause each adds and its value.
-FILTERS: dict[str, tuple[str, Callable[[str], Any]]] = {
-    "project": ("project = ?", str),
-    "session": ("session_id = ?", str),
-    "user": ("app_user_id = ?", str),
-    "trace": ("trace_id >= ? AND trace_id < ?", _trace_range),  # a trace id, or its first characters
-    "model": ("(model = ? OR request_model = ?)", _twice),  # the model asked for, or the one that answered
-    "status": ("status = ?", str),
-    "min_score": ("anomaly_score >= ?", int),  # anomaly points (SPEC §9)
-    "code": ("(',' || anomaly_codes || ',') LIKE ?", _code_pattern),  # one anomaly code
+def _model(value: str) -> Clause:
+    return "(model = ? OR request_model = ?)", (str(value), str(value))  # the model asked for, or the one that answered
+
+
+def _min_score(value: str) -> Clause:
+    return "anomaly_score >= ?", (_integer("min_score", value),)
+
+
+def _code(value: str) -> Clause:
+    return "(',' || anomaly_codes || ',') LIKE ?", (f"%,{_integer('code', value)},%",)
+
+
+def _integer(name: str, value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+
+
+# The filters the CLI and the server's API offer (the one list of them) -> the clause a value makes.
+FILTERS: dict[str, Callable[[str], Clause]] = {
+    "project": _equals("project"),
+    "session": _equals("session_id"),
+    "user": _equals("app_user_id"),
+    "trace": _trace,
+    "model": _model,
+    "status": _equals("status"),
+    "min_score": _min_score,  # anomaly points (SPEC §9)
+    "code": _code,  # one anomaly code
 }
-ORDERS = ("time", "anomaly")
-STATS_ORDERS = ("requests", "critical")  # busiest groups first; or those with the most critical records  # newest first; or highest anomaly score first (one page)
+INTEGER_FILTERS = frozenset({"min_score", "code"})
+ORDERS = ("time", "anomaly")  # newest first; or highest anomaly score first (one page)
+STATS_ORDERS = ("requests", "critical")  # busiest groups first; or those with the most critical records
 
 
-def filter_values(raw: dict[str, Any]) -> dict[str, Any]:
-    """The filters given (None: not given), each checked; ValueError says which one is bad and why."""
-    found: dict[str, Any] = {}
+def filter_values(raw: dict[str, Any]) -> dict[str, Clause]:
+    """The clause of each filter given (None: not given); ValueError says which one is bad and why."""
+    found: dict[str, Clause] = {}
     for name, value in raw.items():
         if value is None:
             continue
         if name not in FILTERS:
             raise ValueError(f"unknown filter {name!r}; known: {', '.join(FILTERS)}")
-        try:
-            found[name] = FILTERS[name][1](value)
-        except ValueError as exc:
-            raise ValueError(str(exc) if name == "trace" else f"{name} must be an integer, got {value!r}") from None
+        found[name] = FILTERS[name](value)
     return found
 
 
@@ -147,9 +164,9 @@ def _where(projects: Sequence[str] | None, filters: dict[str, str | None]) -> tu
     if projects is not None:
         clauses.append(f"project IN ({', '.join('?' * len(projects))})" if projects else "1 = 0")
         params.extend(projects)
-    for name, value in filter_values(filters).items():
-        clauses.append(FILTERS[name][0])
-        params.extend(value if isinstance(value, tuple) else (value,))
+    for clause, values in filter_values(filters).values():
+        clauses.append(clause)
+        params.extend(values)
     return clauses, params
 
 
@@ -280,6 +297,19 @@ class RecordsDB:
             params.append(int(limit))
         rows = self._read(sql, params)
         return [bytes(row[0]) for row in rows], (tuple(rows[-1][1:]) if rows else None)  # type: ignore[return-value]
+
+    def run_totals(self, trace_ids: Sequence[str], projects: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Per trace: its records, failed records, cost, anomaly points, first start and last end (the key's index finds
+        each trace's rows)."""
+        if not trace_ids:
+            return {}
+        where, params = _where(projects, {})
+        where.append(f"trace_id IN ({', '.join('?' * len(trace_ids))})")
+        params.extend(trace_ids)
+        sql = (f"SELECT trace_id, COUNT(*), SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END), SUM(cost), SUM(COALESCE(anomaly_score, 0)),"
+               f" MIN(started_at) FROM records{_clause(where)} GROUP BY trace_id")  # fmt: skip
+        keys = ("records", "errors", "cost", "anomaly_points", "started_at")
+        return {row[0]: dict(zip(keys, (int(row[1]), int(row[2] or 0), row[3], int(row[4] or 0), row[5]))) for row in self._read(sql, params)}
 
     def stats(
         self, by: str, projects: Sequence[str] | None = None, limit: int = 100, project: str | None = None, order: str = "requests"

@@ -12,7 +12,7 @@ import orjson
 
 from .._config import env_text, resolve_settings
 from .._destinations._pg_store import PostgresStore, is_postgres_dsn
-from .._destinations._records_db import FILTERS, ORDERS, STATS_ORDERS
+from .._destinations._records_db import FILTERS, INTEGER_FILTERS, ORDERS, STATS_ORDERS
 from .._destinations._store import SQLiteStore
 from ..exceptions import APIError, ConfigurationError
 from . import _doctor, _records, _stats, _table
@@ -37,8 +37,8 @@ def _port(text: str) -> int:
         port = int(text)
     except ValueError:
         port = -1
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be from 1 to 65535, got {text!r}")
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be from 0 (any free one) to 65535, got {text!r}")
     return port
 
 
@@ -58,8 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--store", help="store to fill (default: $AITRACER_STORE or ./aitracer.db)")
 
     logs = reader("logs", "list records, newest first")
-    for name, (_, kind) in FILTERS.items():
-        logs.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int if kind is int or name == "code" else str, help=_FILTER_HELP[name], choices=_FILTER_CHOICES.get(name))
+    for name in FILTERS:
+        logs.add_argument(f"--{name.replace('_', '-')}", dest=name, type=int if name in INTEGER_FILTERS else str, help=_FILTER_HELP[name], choices=_FILTER_CHOICES.get(name))
     logs.add_argument("--limit", type=int, default=50, help="at most this many records (default 50)")
     logs.add_argument("--sort", choices=ORDERS, default="time", help="time: newest first; anomaly: highest anomaly score first")
 

@@ -30,6 +30,8 @@ from ..cli import _table
 from ..cli._records import anomaly, nearest_parents, tokens
 
 PAGE_SIZE = 50
+RUN_SCAN = 500  # records read for a page of runs
+_RUN_OPERATIONS = frozenset({"invoke_workflow", "invoke_agent"})
 CHART_HOURS = 48
 _ENV = Environment(loader=PackageLoader("otel_aitracer.ui", "templates"), autoescape=select_autoescape(["html"]))
 _ENV.globals.update(tokens=tokens, anomaly=anomaly, ms=_table.ms, cost=_table.cost, meaning=lambda code: CODES[code].meaning if code in CODES else "")
@@ -55,7 +57,8 @@ def routes(store: RecordsDB, gate: Gate, root: str = "/ui", analysis: Callable[[
     there is one); ``login(key)`` says whether a key is good (serve with keys: a sign-in page)."""
     pages = _Pages(store, gate, root, analysis)
     found: list[BaseRoute] = [
-        Route("/", lambda request: RedirectResponse(f"{root}/calls", 303)),
+        Route("/", lambda request: RedirectResponse(f"{root}/runs", 303)),
+        Route("/runs", pages.runs),
         Route("/calls", pages.calls),
         Route("/traces/{trace_id}", pages.trace),
         Route("/traces/{trace_id}/analyze", pages.analyze, methods=["POST"]),
@@ -108,20 +111,49 @@ class _Pages:
         return self.gate(request)
 
     async def calls(self, request: Request) -> Response:
+        """Every record, newest first, a page at a time."""
         access = self._access(request)
         if isinstance(access, Response):
             return access
-        given = {name: request.query_params.get(name) or None for name in _UI_FILTERS}
-        problem, records, following = None, [], None
+        given, problem = self._filters(request)
+        records, following = self._read_page(access, given, PAGE_SIZE, request) if problem is None else ([], None)
+        return self._page(request, "calls.html", "Calls", {"records": records, "filters": given, "next": following, "problem": problem})
+
+    async def runs(self, request: Request) -> Response:
+        """One row per run (a trace), newest first: its records are read :data:`RUN_SCAN` at a time from the store's
+        order, the first :data:`PAGE_SIZE` traces among them kept, and each trace's totals asked of the database."""
+        access = self._access(request)
+        if isinstance(access, Response):
+            return access
+        given, problem = self._filters(request)
+        records, following = self._read_page(access, given, RUN_SCAN, request) if problem is None else ([], None)
+        runs: dict[str, dict[str, Any]] = {}
+        for record in records:
+            run = runs.get(record["trace_id"])
+            if run is None:
+                if len(runs) == PAGE_SIZE:
+                    break
+                run = runs[record["trace_id"]] = {"trace_id": record["trace_id"], "shown": record}
+            if record.get("operation") in _RUN_OPERATIONS or record.get("started_at", "") < run["shown"].get("started_at", ""):
+                if run["shown"].get("operation") not in _RUN_OPERATIONS or record.get("operation") == "invoke_workflow":
+                    run["shown"] = record  # the run's own record where there is one, else its earliest call on the page
+        totals = self.store.run_totals(sorted(runs), access.projects) if runs else {}
+        rows = [{**run, **totals.get(trace_id, {})} for trace_id, run in runs.items()]
+        return self._page(request, "runs.html", "Runs", {"runs": rows, "filters": given, "next": following, "problem": problem})
+
+    def _filters(self, request: Request) -> tuple[dict[str, Any], str | None]:
+        given: dict[str, Any] = {name: request.query_params.get(name) or None for name in _UI_FILTERS}
         try:
             filter_values(given)
-            blobs, last = self.store.page(PAGE_SIZE, True, access.projects, parse_cursor(request.query_params.get("cursor")), "time", **given)
-            records = [json.loads(blob) for blob in blobs]
-            if last is not None and len(blobs) == PAGE_SIZE:
-                following = urlencode({**{k: v for k, v in given.items() if v}, "cursor": cursor_text(last)})
+            parse_cursor(request.query_params.get("cursor"))
         except ValueError as exc:
-            problem = str(exc)
-        return self._page(request, "calls.html", "Calls and runs", {"records": records, "filters": given, "next": following, "problem": problem})
+            return given, str(exc)
+        return given, None
+
+    def _read_page(self, access: Access, given: dict[str, Any], size: int, request: Request) -> tuple[list[dict[str, Any]], str | None]:
+        blobs, last = self.store.page(size, True, access.projects, parse_cursor(request.query_params.get("cursor")), "time", **given)
+        following = urlencode({**{k: v for k, v in given.items() if v}, "cursor": cursor_text(last)}) if last is not None and len(blobs) == size else None
+        return [json.loads(blob) for blob in blobs], following
 
     async def trace(self, request: Request) -> Response:
         access = self._access(request)
@@ -208,7 +240,7 @@ class _Pages:
 def _html(template: str, root: str, title: str, page: str, values: dict[str, Any], status: int = 200, who: str = "") -> HTMLResponse:
     page = "/" + page.strip("/").split("/")[0] if page else ""
     if page in ("/traces",):
-        page = "/calls"
+        page = "/runs"
     body = _ENV.get_template(template).render(root=root, title=title, page=page, who=who, **values)
     return HTMLResponse(body, status, headers={"Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"})
 

@@ -68,8 +68,12 @@ def main() -> None:
     for framework in AGENTS:
         python = sys.executable if findable(MODULES[framework]) else compat_python()
         with FAKES.get(framework, FakeOpenAIServer)() as fake:
-            off = statistics.median(_per_step(framework, False, fake.base_url, args.runs, python) for _ in range(args.repeat))
-            on = statistics.median(_per_step(framework, True, fake.base_url, args.runs, python) for _ in range(args.repeat))
+            try:
+                off = statistics.median(_per_step(framework, False, fake.base_url, args.runs, python) for _ in range(args.repeat))
+                on = statistics.median(_per_step(framework, True, fake.base_url, args.runs, python) for _ in range(args.repeat))
+            except SystemExit as failed:  # one framework's failure (printed) does not hide the others' numbers
+                print(f"{framework:<16}failed: {str(failed).splitlines()[-1]}")
+                continue
         print(f"{framework:<16}{off:>13.0f}{on:>16.0f}{on - off:>+10.0f}")
 
 

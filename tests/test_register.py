@@ -184,3 +184,34 @@ def test_register_imports_no_sdk_and_each_is_traced_once_the_app_imports_it(tmp_
     loaded, records = result.stdout.strip().splitlines()[-2:]
     assert loaded == "loaded [] instrumented ['openai', 'anthropic', 'google_genai', 'mcp']"
     assert records == "records ['anthropic', 'gemini', 'openai']"
+
+
+_WORKER_IMPORTS = """
+import builtins, sys, threading
+imported_elsewhere = set()
+real_import = builtins.__import__
+
+def watching(name, globals=None, locals=None, fromlist=(), level=0):
+    before = set(sys.modules)
+    module = real_import(name, globals, locals, fromlist, level)
+    if threading.current_thread() is not threading.main_thread():
+        imported_elsewhere.update(set(sys.modules) - before)
+    return module
+
+builtins.__import__ = watching
+import openai, otel_aitracer
+pipeline = otel_aitracer.register(store={store!r})
+openai.OpenAI(base_url={base_url!r}, api_key="k", max_retries=0).chat.completions.create(
+    model="gpt-4o-mini", messages=[{{"role": "user", "content": "Mail jane@example.com the report"}}])
+pipeline.shutdown()
+print(sorted(imported_elsewhere))
+"""
+
+
+def test_the_worker_thread_imports_nothing(tmp_path, fake_openai):
+    """An import off the app's thread leaves a half-made module in sys.modules for a moment, and SDKs peek there
+    (openai 2.x read a half-imported httpx2, pulled in by genai-prices on our worker, and failed the app's call):
+    what the worker needs (prices, the PII prefilter) is imported when the pipeline is made."""
+    result = run_python(_WORKER_IMPORTS.format(store=str(tmp_path / "r.db"), base_url=fake_openai.base_url))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -24,12 +24,14 @@ from .._destinations._store import SQLiteStore
 from .._drops import Stats, drop_reason
 from .._guard import guarded, internal_errors, warn_once
 from .._pii import PIIRedactor
+from .._pii._prefilter import available as prefilter_available
 from .._pii._records import redact_record
 from .._scope._sessions import SessionEvent
 from .._scoring import Scorer
 from .._scoring._events import EvaluationEvents
 from .._time import rfc3339
 from ._mapping import CONTENT_ATTRIBUTES, REDACTED, span_to_record
+from ._pricing import load_prices
 from ._record import InvalidRecord, record_problem
 from ._size_budget import fit_record
 
@@ -75,6 +77,7 @@ class RecordPipeline:
         """``evaluation_events``: the spans are ours (in process), so each score is also an evaluation event on its span."""
         self.settings = settings
         self.redactor = redactor if redactor is not None else make_redactor(settings)
+        _load_on_this_thread(self.redactor)
         self.stats = Stats()
         self.sink: Sink = sink if sink is not None else make_sink(settings, self.stats.add)
         self.audit = _audit_trail(settings, self.redactor, self.stats.add)
@@ -277,6 +280,14 @@ class RecordPipeline:
             self.sink.close(deadline)
         else:
             self.sink.close()
+
+
+def _load_on_this_thread(redactor: PIIRedactor | None) -> None:
+    """What the worker will need, imported now, on the thread that makes the pipeline (the app's, at start-up): the
+    worker thread imports nothing, so an app thread never meets a module half imported by it (see ``load_prices``)."""
+    load_prices()
+    if redactor is not None:
+        prefilter_available()  # imports Hyperscan and compiles the default types' database
 
 
 def _kind(item: object) -> type:

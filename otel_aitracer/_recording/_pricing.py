@@ -51,9 +51,21 @@ def _exact(model: str, provider: str, counts: tuple[int, int, int, int], at: dat
     return float(price.total_price)
 
 
+def load_prices() -> None:
+    """Import genai-prices now, on the caller's thread (a pipeline's maker): about 90 ms (pydantic, the price data)
+    that ``import otel_aitracer`` should not cost, and that the worker thread must not spend either. An import off
+    the app's thread leaves half-made modules in ``sys.modules`` for a moment, and SDKs peek there: openai 2.x
+    read a half-imported ``httpx2`` (genai-prices imports it) and failed the app's call."""
+    from genai_prices import Usage, calc_price
+
+    try:  # one price, so what genai-prices imports on its first one is imported here too
+        calc_price(Usage(input_tokens=1, output_tokens=1), "gpt-4o-mini", provider_id="openai")
+    except (LookupError, ValueError):
+        pass
+
+
 def _calc_price(counts: tuple[int, int, int, int], model: str, provider: str, at: datetime | None = None, service_tier: str | None = None) -> Any:
-    """genai-prices' ``calc_price``, imported on the first price (on the worker thread): importing it costs
-    about 90 ms (pydantic, the price data) that ``import otel_aitracer`` should not."""
+    """genai-prices' ``calc_price`` (imported by :func:`load_prices` when the pipeline was made)."""
     from genai_prices import Usage, calc_price
 
     usage = Usage(input_tokens=counts[0], output_tokens=counts[1], cache_read_tokens=counts[2], cache_write_tokens=counts[3])

@@ -76,7 +76,7 @@ def main() -> None:
                     break
                 except httpx.HTTPError:
                     time.sleep(0.1)
-            pages = {"calls (newest 50)": "/ui/calls", "a 200-step run": "/ui/traces/" + "f" * 32, "app users": "/ui/users", "charts (48 h)": "/ui/charts"}
+            pages = {"runs (newest 50)": "/ui/runs", "calls (newest 50)": "/ui/calls", "a 200-step run": "/ui/traces/" + "f" * 32, "app users": "/ui/users", "charts (48 h)": "/ui/charts"}
             print(f"\n| page ({args.records:,} records) | server ms | browser ms (to load) | HTML KiB |\n|---|---|---|---|")
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=chromium(), args=ARGS)

@@ -31,6 +31,7 @@ from ..cli._records import anomaly, nearest_parents, tokens
 
 PAGE_SIZE = 50
 RUN_SCAN = 500  # records read for a page of runs
+CHART_SERIES = 8  # lines per chart: the costliest project and model pairs, then one for the others
 _RUN_OPERATIONS = frozenset({"invoke_workflow", "invoke_agent"})
 CHART_HOURS = 48
 _ENV = Environment(loader=PackageLoader("otel_aitracer.ui", "templates"), autoescape=select_autoescape(["html"]))
@@ -272,6 +273,13 @@ def _pretty(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
+def _combined(field: str, values: list[float]) -> float | None:
+    """Costs add up; latencies are shown as their mean."""
+    if not values:
+        return None
+    return sum(values) if field == "cost" else sum(values) / len(values)
+
+
 def _chart(title: str, points: list[dict[str, Any]], field: str) -> str:
     """A line per project and model over the hours, as inline SVG (no script, nothing fetched)."""
     hours = sorted({p["hour"] for p in points})
@@ -279,11 +287,18 @@ def _chart(title: str, points: list[dict[str, Any]], field: str) -> str:
                        explicit_size=False, truncate_legend=40, legend_at_bottom=True, legend_at_bottom_columns=2)  # fmt: skip
     chart.x_labels = [h[5:].replace("T", " ") + "h" for h in hours]
     chart.x_labels_major = chart.x_labels[:: max(1, len(hours) // 8)]
-    series: dict[str, dict[str, float]] = {}
+    series: dict[str, dict[str, list[float]]] = {}
+    weight: dict[str, float] = {}
     for point in points:
-        series.setdefault(f"{point['project']} · {point['model'] or '-'}", {})[point["hour"]] = point[field]
-    for name, values in sorted(series.items()):
-        chart.add(name, [values.get(hour) for hour in hours])
+        name = f"{point['project']} · {point['model'] or '-'}"
+        series.setdefault(name, {}).setdefault(point["hour"], []).append(point[field])
+        weight[name] = weight.get(name, 0.0) + point["cost"] + point["calls"] * 1e-9  # the costliest first, then the busiest
+    shown = sorted(weight, key=lambda name: -weight[name])[:CHART_SERIES]
+    rest = [name for name in weight if name not in shown]
+    for name in sorted(shown):
+        chart.add(name, [_combined(field, series[name].get(hour, [])) for hour in hours])
+    if rest:  # a line for everything else, so the chart stays readable and small on a store with many projects
+        chart.add(f"{len(rest)} others", [_combined(field, [v for name in rest for v in series[name].get(hour, [])]) for hour in hours])
     # pygal writes its settings into a <script> even with no script to read them: the page runs none.
     return re.sub(r"<script[^>]*>.*?</script>", "", str(chart.render(is_unicode=True)), flags=re.DOTALL)
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 from urllib.parse import quote, urlencode
 
 import pygal
@@ -59,15 +59,15 @@ def routes(store: RecordsDB, gate: Gate, root: str = "/ui", analysis: Callable[[
     pages = _Pages(store, gate, root, analysis)
     found: list[BaseRoute] = [
         Route("/", lambda request: RedirectResponse(f"{root}/runs", 303)),
-        Route("/runs", pages.runs),
-        Route("/calls", pages.calls),
-        Route("/traces/{trace_id}", pages.trace),
-        Route("/traces/{trace_id}/analyze", pages.analyze, methods=["POST"]),
-        Route("/sessions", pages.sessions),
-        Route("/sessions/{session_id}", pages.session),
-        Route("/users", pages.users),
-        Route("/users/{user_id}", pages.user),
-        Route("/charts", pages.charts),
+        Route("/runs", pages.gated(pages.runs)),
+        Route("/calls", pages.gated(pages.calls)),
+        Route("/traces/{trace_id}", pages.gated(pages.trace)),
+        Route("/traces/{trace_id}/analyze", pages.gated(pages.analyze), methods=["POST"]),
+        Route("/sessions", pages.gated(pages.sessions)),
+        Route("/sessions/{session_id}", pages.gated(pages.session)),
+        Route("/users", pages.gated(pages.users)),
+        Route("/users/{user_id}", pages.gated(pages.user)),
+        Route("/charts", pages.gated(pages.charts)),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
     if login is not None:
@@ -102,30 +102,27 @@ class _Pages:
     def __init__(self, store: RecordsDB, gate: Gate, root: str, analysis: Callable[[str], dict[str, Any]] | None) -> None:
         self.store, self.gate, self.root, self.analysis = store, gate, root, analysis
 
-    def _page(self, request: Request, template: str, title: str, values: dict[str, Any], status: int = 200) -> Response:
-        access = self.gate(request)
-        if isinstance(access, Response):
-            return access
+    def gated(self, handler: Callable[[Request, Access], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        """``handler`` for requests the gate lets through, with what they may see; the gate's answer for the others."""
+
+        async def endpoint(request: Request) -> Response:
+            access = self.gate(request)
+            return access if isinstance(access, Response) else await handler(request, access)
+
+        return endpoint
+
+    def _page(self, request: Request, access: Access, template: str, title: str, values: dict[str, Any], status: int = 200) -> Response:
         return _html(template, self.root, title, request.url.path.removeprefix(self.root), values, status, access.who)
 
-    def _access(self, request: Request) -> Access | Response:
-        return self.gate(request)
-
-    async def calls(self, request: Request) -> Response:
+    async def calls(self, request: Request, access: Access) -> Response:
         """Every record, newest first, a page at a time."""
-        access = self._access(request)
-        if isinstance(access, Response):
-            return access
         given, problem = self._filters(request)
         records, following = self._read_page(access, given, PAGE_SIZE, request) if problem is None else ([], None)
-        return self._page(request, "calls.html", "Calls", {"records": records, "filters": given, "next": following, "problem": problem})
+        return self._page(request, access, "calls.html", "Calls", {"records": records, "filters": given, "next": following, "problem": problem})
 
-    async def runs(self, request: Request) -> Response:
+    async def runs(self, request: Request, access: Access) -> Response:
         """One row per run (a trace), newest first: its records are read :data:`RUN_SCAN` at a time from the store's
         order, the first :data:`PAGE_SIZE` traces among them kept, and each trace's totals asked of the database."""
-        access = self._access(request)
-        if isinstance(access, Response):
-            return access
         given, problem = self._filters(request)
         records, following = self._read_page(access, given, RUN_SCAN, request) if problem is None else ([], None)
         runs: dict[str, dict[str, Any]] = {}
@@ -140,7 +137,7 @@ class _Pages:
                     run["shown"] = record  # the run's own record where there is one, else its earliest call on the page
         totals = self.store.run_totals(sorted(runs), access.projects) if runs else {}
         rows = [{**run, **totals.get(trace_id, {})} for trace_id, run in runs.items()]
-        return self._page(request, "runs.html", "Runs", {"runs": rows, "filters": given, "next": following, "problem": problem})
+        return self._page(request, access, "runs.html", "Runs", {"runs": rows, "filters": given, "next": following, "problem": problem})
 
     def _filters(self, request: Request) -> tuple[dict[str, Any], str | None]:
         given: dict[str, Any] = {name: request.query_params.get(name) or None for name in _UI_FILTERS}
@@ -156,10 +153,7 @@ class _Pages:
         following = urlencode({**{k: v for k, v in given.items() if v}, "cursor": cursor_text(last)}) if last is not None and len(blobs) == size else None
         return [json.loads(blob) for blob in blobs], following
 
-    async def trace(self, request: Request) -> Response:
-        access = self._access(request)
-        if isinstance(access, Response):
-            return access
+    async def trace(self, request: Request, access: Access) -> Response:
         trace_id = request.path_params["trace_id"].lower()
         try:
             records = self.store.query(trace=trace_id, newest_first=False, projects=access.projects)
@@ -167,9 +161,9 @@ class _Pages:
             records = []
         records = [r for r in records if r["trace_id"] == trace_id]  # a full id only: a prefix is the CLI's convenience
         if not records:  # the same page whether the trace does not exist or belongs to another project
-            return self._page(request, "calls.html", f"No trace {trace_id}", {"records": [], "filters": {}, "next": None, "problem": None}, 404)
+            return self._page(request, access, "calls.html", f"No trace {trace_id}", {"records": [], "filters": {}, "next": None, "problem": None}, 404)
         report = self._kept_report(trace_id)
-        return self._page(request, "trace.html", f"Trace {trace_id}", {**_tree(records), "trace_id": trace_id, "report": report,
+        return self._page(request, access, "trace.html", f"Trace {trace_id}", {**_tree(records), "trace_id": trace_id, "report": report,
                                                                       "analysis_available": self.analysis is not None})  # fmt: skip
 
     def _kept_report(self, trace_id: str) -> dict[str, Any] | None:
@@ -177,63 +171,45 @@ class _Pages:
 
         return kept_report(self.store, trace_id)
 
-    async def analyze(self, request: Request) -> Response:
-        access = self._access(request)
-        if isinstance(access, Response):
-            return access
+    async def analyze(self, request: Request, access: Access) -> Response:
         trace_id = request.path_params["trace_id"].lower()
         visible = self.store.query(trace=trace_id, projects=access.projects, limit=1)
         if self.analysis is None or not visible:
-            return self._page(request, "calls.html", "Analysis is not available here", {"records": [], "filters": {}, "next": None, "problem": None}, 404)
+            return self._page(request, access, "calls.html", "Analysis is not available here", {"records": [], "filters": {}, "next": None, "problem": None}, 404)
         from starlette.concurrency import run_in_threadpool
 
         await run_in_threadpool(self.analysis, trace_id)
         return RedirectResponse(f"{self.root}/traces/{trace_id}", 303)
 
-    async def sessions(self, request: Request) -> Response:
-        access = self._access(request)
-        if isinstance(access, Response):
-            return access
+    async def sessions(self, request: Request, access: Access) -> Response:
         listed = self.store.sessions(access.projects, limit=200)[::-1]
         for session in listed:
             session["feedback"] = sum(e.get("type") == "feedback" for e in self.store.session_events(session["session_id"]))
-        return self._page(request, "sessions.html", "Sessions", {"sessions": listed})
+        return self._page(request, access, "sessions.html", "Sessions", {"sessions": listed})
 
-    async def session(self, request: Request) -> Response:
-        access = self._access(request)
-        if isinstance(access, Response):
-            return access
+    async def session(self, request: Request, access: Access) -> Response:
         session_id = request.path_params["session_id"]
         records = self.store.query(limit=500, newest_first=False, projects=access.projects, session=session_id)
         allowed = access.projects is None or any(s["session_id"] == session_id for s in self.store.sessions(access.projects))
         events = self.store.session_events(session_id) if allowed else []
         if not records and not events:
-            return self._page(request, "calls.html", f"No session {session_id}", {"records": [], "filters": {}, "next": None, "problem": None}, 404)
-        return self._page(request, "session.html", f"Session {session_id}", {"records": records, "events": events})
+            return self._page(request, access, "calls.html", f"No session {session_id}", {"records": [], "filters": {}, "next": None, "problem": None}, 404)
+        return self._page(request, access, "session.html", f"Session {session_id}", {"records": records, "events": events})
 
-    async def users(self, request: Request) -> Response:
-        access = self._access(request)
-        if isinstance(access, Response):
-            return access
+    async def users(self, request: Request, access: Access) -> Response:
         rows = self.store.stats("app_user_id", projects=access.projects, limit=500)
         users = [{"user": row.pop("group"), **row} for row in rows]
-        return self._page(request, "users.html", "App users", {"users": users})
+        return self._page(request, access, "users.html", "App users", {"users": users})
 
-    async def user(self, request: Request) -> Response:
-        access = self._access(request)
-        if isinstance(access, Response):
-            return access
+    async def user(self, request: Request, access: Access) -> Response:
         user_id = request.path_params["user_id"]
         records = self.store.query(limit=PAGE_SIZE, projects=access.projects, user=user_id)
-        return self._page(request, "calls.html", f"Recent calls of {user_id}", {"records": records, "filters": {"user": user_id}, "next": None, "problem": None})
+        return self._page(request, access, "calls.html", f"Recent calls of {user_id}", {"records": records, "filters": {"user": user_id}, "next": None, "problem": None})
 
-    async def charts(self, request: Request) -> Response:
-        access = self._access(request)
-        if isinstance(access, Response):
-            return access
+    async def charts(self, request: Request, access: Access) -> Response:
         since = (datetime.now(timezone.utc) - timedelta(hours=CHART_HOURS)).strftime("%Y-%m-%dT%H")
         points = self.store.timeline(since, access.projects)
-        return self._page(request, "charts.html", "Cost and latency over time", {
+        return self._page(request, access, "charts.html", "Cost and latency over time", {
             "hours": CHART_HOURS, "cost_chart": _chart("Cost per hour (USD)", points, "cost"), "latency_chart": _chart("Mean latency (ms)", points, "mean_latency_ms"),
         })  # fmt: skip
 
@@ -308,4 +284,4 @@ def local_app(store: RecordsDB, analysis: Callable[[str], dict[str, Any]] | None
     from starlette.applications import Starlette
 
     found = routes(store, lambda request: Access(None, "local store"), analysis=analysis)
-    return Starlette(routes=[Route("/", lambda request: RedirectResponse("/ui/calls", 303)), *found])
+    return Starlette(routes=[Route("/", lambda request: RedirectResponse("/ui/runs", 303)), *found])

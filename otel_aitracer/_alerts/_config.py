@@ -15,6 +15,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+from .._record_kinds import CRITICAL
 from ..exceptions import ConfigurationError
 
 KINDS = ("error_rate", "daily_cost", "p95_latency", "critical_anomaly")
@@ -100,7 +101,7 @@ def _rule(n: int, spec: Any, destinations: dict[str, Destination]) -> Rule:
     kind = spec.get("kind")
     if kind not in KINDS:
         raise ValueError(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    threshold = spec.get("threshold", 100 if kind == "critical_anomaly" else None)
+    threshold = spec.get("threshold", CRITICAL if kind == "critical_anomaly" else None)
     if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or threshold <= 0 or (kind == "error_rate" and threshold > 1):
         raise ValueError(f"{where}: threshold must be a positive number{' (a share of calls, at most 1)' if kind == 'error_rate' else ''}, got {threshold!r}")
     names = spec.get("destinations")

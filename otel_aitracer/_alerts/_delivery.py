@@ -14,6 +14,7 @@ import httpx
 
 from .._destinations._retry import RETRYABLE_STATUS, backoff
 from .._guard import warn_once
+from .._record_kinds import CRITICAL
 from ._config import AlertConfig, Destination
 from ._destinations import request_for
 from ._rules import Alert
@@ -101,8 +102,8 @@ def test_ping(config: AlertConfig) -> dict[str, str | None]:
     results: dict[str, str | None] = {}
     with httpx.Client(timeout=TIMEOUT) as client:
         for name, destination in config.destinations.items():
-            rule = Rule("test ping", "critical_anomaly", "*", 100, 0, 1, (name,))
-            alert = Alert(rule, "aitracer-test", 100, "a test ping from otel-aitracer alerts test: this destination works", _TEST_RECORD)
+            rule = Rule("test ping", "critical_anomaly", "*", CRITICAL, 0, 1, (name,))
+            alert = Alert(rule, "aitracer-test", CRITICAL, "a test ping from otel-aitracer alerts test: this destination works", _TEST_RECORD)
             results[name] = delivery.post(destination, alert, client, attempts=1)
     return results
 

@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from .._record_kinds import MODEL_CALLS, operation_of
 from .._scoring import explanation
 from ._config import AlertConfig, Rule
 
 MAX_STATES = 10_000
 MAX_LATENCIES = 2_000
-# The calls error rate and latency are about: model calls (not the agent, workflow or tool spans around them).
-MODEL_CALLS = frozenset({"chat", "generate_content", "text_completion", "embeddings"})
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ class Evaluator:
         return fired
 
     def _observe(self, rule: Rule, project: str, record: dict[str, Any], now: float) -> Alert | None:
-        model_call = record.get("operation", "chat") in MODEL_CALLS  # a native record without one is a call
+        model_call = operation_of(record) in MODEL_CALLS  # error rate and latency are about calls, not the spans around them
         if rule.kind != "daily_cost" and not model_call:
             return None
         window = self._window(rule, project, _window_key(rule, now))

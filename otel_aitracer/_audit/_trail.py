@@ -19,12 +19,10 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
 from .._guard import warn_once
-from .._scope._stamping import LLM_OPERATIONS
+from .._record_kinds import ANSWERS, RUNS, WORKFLOW
 from .._time import rfc3339_ns
 from ._chain import append_chained, append_lines, canonical, sha256
 
-_RUN_OPERATIONS = frozenset({"invoke_workflow", "invoke_agent"})
-_MODEL_CALLS = LLM_OPERATIONS - {"embeddings"}
 _MAX_RUNS = 10_000  # traces remembered as runs (oldest forgotten first)
 
 
@@ -66,8 +64,8 @@ class AuditTrail:
         self._decisions: list[dict[str, Any]] = []
 
     def started(self, start: SpanStart) -> None:
-        if start.operation in _RUN_OPERATIONS and (start.trace_id not in self._runs or start.operation == "invoke_workflow"):
-            self._runs[start.trace_id] = start.workflow_name if start.operation == "invoke_workflow" else self._runs.get(start.trace_id)
+        if start.operation in RUNS and (start.trace_id not in self._runs or start.operation == WORKFLOW):
+            self._runs[start.trace_id] = start.workflow_name if start.operation == WORKFLOW else self._runs.get(start.trace_id)
             while len(self._runs) > _MAX_RUNS:
                 self._runs.popitem(last=False)
         if self._mirror is not None and start.trace_id in self._runs:
@@ -87,7 +85,7 @@ class AuditTrail:
                  "status": span.status.status_code.name.lower(), "started_at": rfc3339_ns(span.start_time or 0),
                  "ended_at": rfc3339_ns(span.end_time or 0)}
             )  # fmt: skip
-        if self._decision_log is not None and record is not None and record.get("operation") in _MODEL_CALLS:
+        if self._decision_log is not None and record is not None and record.get("operation") in ANSWERS:
             self._decisions.append(self._decision(span, record, trace_id))
 
     def _decision(self, span: ReadableSpan, record: dict[str, Any], trace_id: str) -> dict[str, Any]:

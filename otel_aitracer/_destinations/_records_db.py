@@ -9,7 +9,6 @@ once with ``?`` placeholders; an engine supplies transactions that run it.
 
 from __future__ import annotations
 
-import base64
 import operator
 import time
 from contextlib import AbstractContextManager
@@ -17,6 +16,8 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import orjson
 
+from .._record_kinds import MODEL_CALLS
+from ._filters import STATS_ORDERS, Cursor, filter_values
 from ._rollups import DIMENSIONS, ROLLED, ROLLUPS_VERSION, Delta, rank_value
 
 COLUMNS = (
@@ -30,77 +31,11 @@ COLUMNS = (
 ADDED_COLUMNS = {"anomaly_score": "BIGINT", "anomaly_codes": "TEXT", "request_model": "TEXT"}
 
 
-MIN_TRACE_PREFIX = 4
-_HEX = frozenset("0123456789abcdef")
-Clause = tuple[str, tuple[Any, ...]]  # SQL with ? placeholders, and their values
-
-
-def _equals(column: str) -> Callable[[str], Clause]:
-    return lambda value: (f"{column} = ?", (str(value),))
-
-
-def _trace(value: str) -> Clause:
-    """A trace id, or at least its first 4 hex digits: the range of ids that start with them (the key's index)."""
-    given = str(value).strip().lower()
-    if len(given) < 32 and set(given) <= _HEX:
-        if len(given) < MIN_TRACE_PREFIX:
-            raise ValueError(f"trace must be a trace id or at least {MIN_TRACE_PREFIX} of its first hex digits, got {value!r}")
-        return "trace_id >= ? AND trace_id < ?", (given, given + "g")  # every hex id starting with it sorts below + "g"
-    return "trace_id = ?", (str(value),)
-
-
-def _model(value: str) -> Clause:
-    return "(model = ? OR request_model = ?)", (str(value), str(value))  # the model asked for, or the one that answered
-
-
-def _min_score(value: str) -> Clause:
-    return "anomaly_score >= ?", (_integer("min_score", value),)
-
-
-def _code(value: str) -> Clause:
-    return "(',' || anomaly_codes || ',') LIKE ?", (f"%,{_integer('code', value)},%",)
-
-
-def _integer(name: str, value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an integer, got {value!r}") from None
-
-
-# The filters the CLI and the server's API offer (the one list of them) -> the clause a value makes.
-FILTERS: dict[str, Callable[[str], Clause]] = {
-    "project": _equals("project"),
-    "session": _equals("session_id"),
-    "user": _equals("app_user_id"),
-    "trace": _trace,
-    "model": _model,
-    "status": _equals("status"),
-    "min_score": _min_score,  # anomaly points (SPEC §9)
-    "code": _code,  # one anomaly code
-}
-INTEGER_FILTERS = frozenset({"min_score", "code"})
-ORDERS = ("time", "anomaly")  # newest first; or highest anomaly score first (one page)
-STATS_ORDERS = ("requests", "critical")  # busiest groups first; or those with the most critical records
-
-
-def filter_values(raw: dict[str, Any]) -> dict[str, Clause]:
-    """The clause of each filter given (None: not given); ValueError says which one is bad and why."""
-    found: dict[str, Clause] = {}
-    for name, value in raw.items():
-        if value is None:
-            continue
-        if name not in FILTERS:
-            raise ValueError(f"unknown filter {name!r}; known: {', '.join(FILTERS)}")
-        found[name] = FILTERS[name](value)
-    return found
-
-
 def record_row(record: dict[str, Any]) -> tuple[Any, ...]:
     """A record's :data:`COLUMNS` and the record itself, as a row."""
     codes = record.get("anomaly_codes")
-    values = {**record, "anomaly_codes": ",".join(map(str, codes)) if isinstance(codes, list) else None}
-    return tuple(values.get(c) for c in COLUMNS) + (orjson.dumps(record),)
+    as_text = ",".join(map(str, codes)) if isinstance(codes, list) else None  # a column LIKE can search
+    return tuple(as_text if c == "anomaly_codes" else record.get(c) for c in COLUMNS) + (orjson.dumps(record),)
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS records_project_time ON records (project, started_at)",
     "CREATE INDEX IF NOT EXISTS records_session ON records (session_id)",
@@ -133,29 +68,11 @@ _NO_OUTPUT = (None, {"redacted": True})
 _KEY_MATCH = "trace_id = ? AND span_id = ? AND project = ?"  # a record's key
 
 
+_MODEL_CALLS = sorted(MODEL_CALLS)
 Key = tuple[str, str, str]  # a record's identity: project, trace_id, span_id
 Join = Callable[[dict[str, Any], list[dict[str, Any]]], None]  # adds log events to a record
 _PENDING = "INSERT INTO pending_events (project, trace_id, span_id, received_at, event) VALUES (?, ?, ?, ?, ?)"
-Cursor = tuple[str, str, str, str]  # a record's place in the order: started_at, trace_id, span_id, project
 _ORDER = "started_at, trace_id, span_id, project"
-
-
-def parse_cursor(text: str | None) -> Cursor | None:
-    """A page cursor from its opaque text (:func:`cursor_text`); ValueError for one we did not make."""
-    if not text:
-        return None
-    try:
-        values = orjson.loads(base64.urlsafe_b64decode(text.encode() + b"=" * (-len(text) % 4)))
-    except (ValueError, orjson.JSONDecodeError):
-        raise ValueError("cursor is not one this server gave") from None
-    if not isinstance(values, list) or len(values) != 4 or not all(isinstance(v, str) for v in values):
-        raise ValueError("cursor is not one this server gave")
-    return (values[0], values[1], values[2], values[3])
-
-
-def cursor_text(cursor: Cursor) -> str:
-    """A page cursor as opaque URL-safe text, for the next page's link."""
-    return base64.urlsafe_b64encode(orjson.dumps(list(cursor))).decode().rstrip("=")
 
 
 def _where(projects: Sequence[str] | None, filters: dict[str, str | None]) -> tuple[list[str], list[Any]]:
@@ -510,8 +427,8 @@ class RecordsDB:
         """Model calls since ``since`` (RFC 3339) per hour, project and model: calls, cost and mean latency, computed
         by the database on the (project, started_at) index's range."""
         where, params = _where(projects, {})
-        where += ["started_at >= ?", "(operation IS NULL OR operation IN ('chat', 'generate_content', 'text_completion', 'embeddings'))"]
-        params.append(since)
+        where += ["started_at >= ?", f"(operation IS NULL OR operation IN ({', '.join('?' * len(_MODEL_CALLS))}))"]
+        params += [since, *_MODEL_CALLS]
         sql = (f"SELECT substr(started_at, 1, 13) AS hour, project, model, COUNT(*), SUM(cost), AVG(latency_ms) FROM records{_clause(where)}"
                " GROUP BY substr(started_at, 1, 13), project, model ORDER BY hour")  # fmt: skip
         keys = ("hour", "project", "model", "calls", "cost", "mean_latency_ms")

@@ -14,14 +14,15 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Protocol, Sequence
 
+from .._record_kinds import CRITICAL, MODEL_CALLS
+
 # The record columns a rollup reads, in this order.
 ROLLED = ("project", "model", "session_id", "app_user_id", "status", "latency_ms", "input_tokens", "output_tokens", "cost", "anomaly_score", "operation")
 # What the rollups count changed (2: requests are model calls; agent, tool and workflow records are "other"): a
 # store whose rollups were counted otherwise counts them again, once.
 ROLLUPS_VERSION = 2
 # Operations whose records are requests: model calls (a record without one is a call, in the seed's format).
-MODEL_CALLS = frozenset({"chat", "generate_content", "text_completion", "embeddings", None})
-CRITICAL = 100  # anomaly points from which a record is critical (SPEC §9): counted per group
+_REQUESTS = MODEL_CALLS | {None}
 DIMENSIONS = ("model", "session_id", "app_user_id")  # what stats can group by, besides project
 # Sums are NUMERIC: a total of many huge token counts never overflows an engine's integer. {clustered}: SQLite's
 # WITHOUT ROWID, so an upsert touches one B-tree, not a table and its key's index.
@@ -81,7 +82,7 @@ class Delta:
                     ("session_id", project, session_id, 0) if session_id is not None else ("session_id", project, "", 1),
                     ("app_user_id", project, user, 0) if user is not None else ("app_user_id", project, "", 1))  # fmt: skip
             counted += 1
-            if operation not in MODEL_CALLS:
+            if operation not in _REQUESTS:
                 for key in keys:
                     totals.setdefault(key, [0, 0, 0, 0, 0.0, 0, 0, 0])[7] += sign
                 continue

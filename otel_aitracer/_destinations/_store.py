@@ -18,11 +18,11 @@ from .._files import private_dir, private_file
 from .._fork import new_lock
 from .._guard import warn_once
 from ..exceptions import ConfigurationError
-from ._records_db import ADDED_COLUMNS, COLUMNS, FILTERS, INDEXES, INSERT, RecordsDB, Transaction, rebuild_rollups, rolled_of_row
+from ._records_db import ADDED_COLUMNS, COLUMNS, INDEXES, INSERT, RecordsDB, Transaction, rebuild_rollups, rolled_of_row
 from ._rollups import ADDED_TOTALS, ROLLED
 from ._rollups import TABLES as ROLLUP_TABLES
 
-__all__ = ["FILTERS", "SQLiteStore"]
+__all__ = ["SQLiteStore"]
 
 _SCHEMA_VERSION = 6  # 5: rollups for stats; 6: their requests are model calls (rollups counted again)
 _BUSY_TIMEOUT = 10.0  # seconds a write waits for another process's lock

@@ -11,6 +11,7 @@ from opentelemetry.trace import StatusCode
 
 from .._attributes import LOG_INPUT, LOG_OUTPUT, MAX_METADATA_KEYS, PROJECT_ATTRIBUTE, STEP_INDEX, STEP_NAME
 from .._config import DEFAULT_PROJECT
+from .._record_kinds import RUNS, TOOL
 from .._time import rfc3339, utc_from_ns
 from . import _conventions as conv
 from ._pricing import cost_usd
@@ -85,14 +86,9 @@ def span_to_record(span: ReadableSpan, *, default_project: str = DEFAULT_PROJECT
     tags = conv.tags(attrs)
     if tags:
         record["tags"] = tags
-    if operation not in _RUN_OPERATIONS:
+    if operation not in RUNS:  # a run's span may carry its calls' total usage (Strands, Pydantic AI): priced on those
         _price(record, attrs, (input_tokens, output_tokens, cache_read, cache_creation), started)
     return record
-
-
-_OP = GenAI.GenAiOperationNameValues
-# A run's span may carry the usage of all its model calls (Strands, Pydantic AI): priced on those calls, not again.
-_RUN_OPERATIONS = frozenset({_OP.INVOKE_AGENT.value, _OP.INVOKE_WORKFLOW.value})
 
 
 def _price(record: dict[str, Any], attrs: conv.Attributes, usage: tuple[int | None, int | None, int | None, int | None], started: datetime) -> None:
@@ -109,7 +105,7 @@ def _price(record: dict[str, Any], attrs: conv.Attributes, usage: tuple[int | No
         record["cost"], record["cost_source"] = cost, "local"
 
 
-TOOL_OPERATION = GenAI.GenAiOperationNameValues.EXECUTE_TOOL.value
+TOOL_OPERATION = TOOL
 
 
 def _tool_content(record: dict[str, Any], attrs: conv.Attributes, capture: bool, events: Sequence[Event]) -> None:

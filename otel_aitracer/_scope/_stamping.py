@@ -23,12 +23,10 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as Ge
 from .._attributes import STEP_INDEX, STEP_NAME
 from .._fork import new_lock
 from .._guard import guarded
+from .._record_kinds import ANSWERS, MODEL_CALLS, TOOL
 from ._context import current_attributes, current_run, current_session
 
 _OP = GenAI.GenAiOperationNameValues
-LLM_OPERATIONS = frozenset(op.value for op in (_OP.CHAT, _OP.GENERATE_CONTENT, _OP.TEXT_COMPLETION, _OP.EMBEDDINGS))
-# The calls a user gives feedback on: those that answer (not embeddings, tools or agents).
-_RESPONSE_OPERATIONS = LLM_OPERATIONS - {_OP.EMBEDDINGS.value}
 
 _stamped_providers: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
 _STAMP = guarded("stamp")
@@ -44,7 +42,7 @@ class ScopeSpanProcessor(SpanProcessor):
 
 _INVOKE_AGENT = _OP.INVOKE_AGENT.value
 _CONVENTIONS_OPERATIONS = frozenset(op.value for op in _OP)
-_STEP_OPERATIONS = LLM_OPERATIONS | {_OP.EXECUTE_TOOL.value}
+_STEP_OPERATIONS = MODEL_CALLS | {TOOL}
 _MAX_TRACKED_RUNS = 10_000
 _agent_steps: OrderedDict[int, int] = OrderedDict()  # trace id -> steps numbered in it (framework agent runs)
 _steps_lock = new_lock()
@@ -92,7 +90,7 @@ def _inherit_agent_context(span: Span, parent_context: Context | None) -> None:
     parent_attributes = getattr(trace.get_current_span(parent_context), "attributes", None) or {}
     inherited = {key: parent_attributes[key] for key in _INHERITED if key in parent_attributes and key not in existing}
     call = otel_context.get_value(MODEL_CALL, parent_context)
-    if isinstance(call, dict) and existing.get(GenAI.GEN_AI_OPERATION_NAME) in LLM_OPERATIONS:
+    if isinstance(call, dict) and existing.get(GenAI.GEN_AI_OPERATION_NAME) in MODEL_CALLS:
         inherited.update({key: value for key, value in call.items() if key not in existing})
     if inherited:
         span.set_attributes(inherited)
@@ -108,7 +106,7 @@ def _number_step(span: Span, parent_context: Context | None) -> None:
         return
     state = current_run()
     if state is not None:
-        if operation in LLM_OPERATIONS:
+        if operation in MODEL_CALLS:
             index, name = state.take_step()
             span.set_attributes({STEP_INDEX: index, STEP_NAME: name})
         return
@@ -145,5 +143,5 @@ def _next_agent_step(trace_id: int) -> int:
 def _mark_last_response(span: Span) -> None:
     """Inside ``session()``, this call becomes the response the session's feedback is about."""
     handle = current_session()
-    if handle is not None and (span.attributes or {}).get(GenAI.GEN_AI_OPERATION_NAME) in _RESPONSE_OPERATIONS:
+    if handle is not None and (span.attributes or {}).get(GenAI.GEN_AI_OPERATION_NAME) in ANSWERS:  # the calls feedback is about
         handle.last_log_id = format(span.get_span_context().span_id, "016x")

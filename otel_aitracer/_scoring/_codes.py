@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .._record_kinds import CRITICAL
+
 
 @dataclass(frozen=True)
 class Code:
@@ -28,7 +30,6 @@ CODES: dict[int, Code] = {
     4004: Code("L4", 10, "a stall: long latency with very few output tokens"),
 }
 L4_MAX_POINTS = 25
-CRITICAL = 100  # a record scoring this much is critical (one L1 code is enough)
 WARNING = 1
 
 

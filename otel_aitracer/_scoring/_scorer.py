@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from .._record_kinds import ANSWERS, operation_of
 from ._baselines import Baselines
 from ._codes import CODES
 from ._content import content_codes
 from ._text import output_text, prompt_text
 
-# What answers a prompt: L2/L3 judge its text and L4 its behaviour (not embeddings, tools or agents).
-ANSWERS = frozenset({"chat", "generate_content", "text_completion"})
 _JSON_OUTPUT = "json"
 
 
@@ -23,7 +22,7 @@ class Scorer:
     def score(self, record: dict[str, Any]) -> None:
         """Set ``anomaly_score`` (points) and ``anomaly_codes`` (ascending) on ``record``, in place."""
         found = [(code, CODES[code].points) for code in integrity_codes(record)]
-        if record.get("operation", "chat") in ANSWERS:  # a native record without one is a call (the seed's format)
+        if operation_of(record) in ANSWERS:  # L2/L3 judge an answer's text, L4 its behaviour (not embeddings, tools or agents)
             output = output_text(record)
             prompt = prompt_text(record) if output is not None else ""
             if prompt:

@@ -11,8 +11,8 @@ from typing import Callable, Sequence, TypeVar
 import orjson
 
 from .._config import env_text, resolve_settings
+from .._destinations._filters import FILTERS, INTEGER_FILTERS, ORDERS, STATS_ORDERS
 from .._destinations._pg_store import PostgresStore, is_postgres_dsn
-from .._destinations._records_db import FILTERS, INTEGER_FILTERS, ORDERS, STATS_ORDERS
 from .._destinations._store import SQLiteStore
 from ..exceptions import APIError, ConfigurationError
 from . import _doctor, _records, _stats, _table
@@ -179,11 +179,10 @@ def _ui(args: argparse.Namespace) -> int:
         from .. import ui
     except ImportError:
         raise ConfigurationError("the web UI needs the ui extra: pip install 'otel-aitracer[ui]'") from None
-    from .._config import first_set
     from . import _analyze as analysis
 
     store = _open_store(args.store)
-    can_analyze = first_set({p: v for p, (v, _) in analysis._PROVIDERS.items()}) is not None
+    can_analyze = analysis.configured_provider() is not None
     app = ui.local_app(store, (lambda trace_id: analysis.analyze(store, trace_id)) if can_analyze else None)
     print(f"otel-aitracer UI on {store.path}: http://{args.host}:{args.port}/ui/", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -97,8 +97,13 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def configured_provider() -> str | None:
+    """The first provider whose API key is set, in the order OpenAI, Anthropic, Gemini; None when none is."""
+    return first_set({provider: variables for provider, (variables, _) in _PROVIDERS.items()})
+
+
 def _configured_provider() -> str:
-    found = first_set({provider: variables for provider, (variables, _) in _PROVIDERS.items()})
+    found = configured_provider()
     if found is None:
         raise ConfigurationError("no model to ask: set OPENAI_API_KEY, ANTHROPIC_API_KEY or GEMINI_API_KEY (or pass --provider)")
     return found

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from .._record_kinds import MODEL_CALLS, RUNS, operation_of
 from . import _table
 
-# Operations whose records are model calls: their tokens are their own (an agent's or a tool's are not shown).
-_MODEL_CALLS = frozenset({"chat", "generate_content", "text_completion", "embeddings"})
 _HEADERS = ("started (UTC)", "project", "op", "name", "step", "model", "status", "tokens", "latency", "cost", "anomaly", "session", "user", "trace")
 _OPTIONAL = (13, 12, 11, 1, 4, 10)  # dropped in this order when the terminal is too narrow: trace, user, session, project, step, anomaly
 _SHRINKABLE = (2, 3, 5, 11, 12)  # op, name, model, session, user
@@ -39,7 +38,7 @@ def logs_table(records: list[dict[str, Any]], width: int | None = None) -> str:
 
 def tokens(record: dict[str, Any]) -> str:
     """``in/out`` for a model call; a dash for an agent, tool or workflow record (theirs are not its own)."""
-    if record.get("operation", "chat") not in _MODEL_CALLS:
+    if operation_of(record) not in MODEL_CALLS:
         return "-"
     return f"{record.get('input_tokens', 0)}/{record.get('output_tokens', 0)}"
 
@@ -51,7 +50,7 @@ def anomaly(record: dict[str, Any]) -> str:
 
 # Records that hold others: a record whose parent span was not stored (the Agents SDK bridge's task and turn
 # spans, the app's own spans) nests under the innermost of these that runs around it.
-_CONTAINERS = frozenset({"invoke_workflow", "invoke_agent", "create_agent"})
+_CONTAINERS = RUNS | {"create_agent"}
 _SLACK = timedelta(milliseconds=1)  # starts and latencies are kept to the millisecond
 
 

@@ -29,8 +29,8 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .._config import resolve_settings
+from .._destinations._filters import FILTERS, ORDERS, STATS_ORDERS, Cursor, cursor_text, filter_values, parse_cursor
 from .._destinations._pg_store import PostgresStore, is_postgres_dsn
-from .._destinations._records_db import FILTERS, ORDERS, STATS_ORDERS, Cursor, cursor_text, filter_values, parse_cursor
 from .._destinations._retention import Retention, start_pruning
 from .._destinations._store import SQLiteStore
 from .._recording._pipeline import RecordPipeline

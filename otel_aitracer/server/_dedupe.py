@@ -20,7 +20,7 @@ from typing import Any, Iterable
 from opentelemetry.sdk.trace import ReadableSpan
 
 from .._destinations._records_db import RecordsDB
-from .._scope._stamping import LLM_OPERATIONS
+from .._record_kinds import MODEL_CALLS
 
 _IDENTITY = ("session_id", "app_user_id", "step_index", "agent_name")
 _MAX_DEPTH = 64
@@ -33,7 +33,7 @@ _RESULT_FIELDS = ("model", "output", "input_tokens", "output_tokens", "cache_rea
 def drop_outer_duplicates(spans: Iterable[ReadableSpan], records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     """The records of one request without outer duplicates, and how many were dropped."""
     parent_of = {_hex(s.context.span_id): _hex(s.parent.span_id) if s.parent else None for s in spans if s.context}
-    llm = {r["span_id"]: r for r in records if r.get("operation") in LLM_OPERATIONS}
+    llm = {r["span_id"]: r for r in records if r.get("operation") in MODEL_CALLS}
     dropped: set[str] = set()
     for inner in llm.values():
         parent, depth = parent_of.get(inner["span_id"]), 0
@@ -101,7 +101,7 @@ def _stream_request(log: dict[str, Any], log_span: ReadableSpan, records: list[d
 
 def against_store(store: RecordsDB, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     """Drop records whose inner call is already stored; replace a stored outer record by its inner one."""
-    calls = [r for r in records if r.get("operation") in LLM_OPERATIONS]
+    calls = [r for r in records if r.get("operation") in MODEL_CALLS]
     if not calls:
         return records, 0
     outer_of_stored = store.parents_with_child_call([_key(r, r["span_id"]) for r in calls])
@@ -117,7 +117,7 @@ def against_store(store: RecordsDB, records: list[dict[str, Any]]) -> tuple[list
         if (record["project"], record["span_id"]) in outer_of_stored:
             continue
         outer = stored_outer.get((record["project"], record.get("parent_span_id") or ""))
-        if outer is not None and record.get("operation") in LLM_OPERATIONS:
+        if outer is not None and record.get("operation") in MODEL_CALLS:
             merge_outer(record, outer)
         kept.append(record)
     return kept, len(outer_of_stored) + len(stored_outer)

@@ -24,7 +24,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .._destinations._records_db import RecordsDB, cursor_text, filter_values, parse_cursor
+from .._destinations._filters import cursor_text, filter_values, parse_cursor
+from .._destinations._records_db import RecordsDB
+from .._record_kinds import CRITICAL, RUNS, WORKFLOW
 from .._scoring import CODES
 from ..cli import _table
 from ..cli._records import anomaly, nearest_parents, tokens
@@ -32,10 +34,9 @@ from ..cli._records import anomaly, nearest_parents, tokens
 PAGE_SIZE = 50
 RUN_SCAN = 500  # records read for a page of runs
 CHART_SERIES = 8  # lines per chart: the costliest project and model pairs, then one for the others
-_RUN_OPERATIONS = frozenset({"invoke_workflow", "invoke_agent"})
 CHART_HOURS = 48
 _ENV = Environment(loader=PackageLoader("otel_aitracer.ui", "templates"), autoescape=select_autoescape(["html"]))
-_ENV.globals.update(tokens=tokens, anomaly=anomaly, ms=_table.ms, cost=_table.cost, meaning=lambda code: CODES[code].meaning if code in CODES else "")
+_ENV.globals.update(critical=CRITICAL, tokens=tokens, anomaly=anomaly, ms=_table.ms, cost=_table.cost, meaning=lambda code: CODES[code].meaning if code in CODES else "")
 _ENV.filters["urlencode"] = lambda value: quote(str(value), safe="")
 _UI_FILTERS = ("project", "session", "user", "model", "status", "min_score")
 
@@ -132,8 +133,8 @@ class _Pages:
                 if len(runs) == PAGE_SIZE:
                     break
                 run = runs[record["trace_id"]] = {"trace_id": record["trace_id"], "shown": record}
-            if record.get("operation") in _RUN_OPERATIONS or record.get("started_at", "") < run["shown"].get("started_at", ""):
-                if run["shown"].get("operation") not in _RUN_OPERATIONS or record.get("operation") == "invoke_workflow":
+            if record.get("operation") in RUNS or record.get("started_at", "") < run["shown"].get("started_at", ""):
+                if run["shown"].get("operation") not in RUNS or record.get("operation") == WORKFLOW:
                     run["shown"] = record  # the run's own record where there is one, else its earliest call on the page
         totals = self.store.run_totals(sorted(runs), access.projects) if runs else {}
         rows = [{**run, **totals.get(trace_id, {})} for trace_id, run in runs.items()]

@@ -252,7 +252,7 @@ class LLMCall:
         else:
             self.span = outer
             metrics = events = None
-            _enrich(outer, attributes)
+            enrich(outer, attributes)
         self.chunks: tuple[float, float] | None = None  # a stream's (time to first chunk, mean time per later chunk)
         self._token: otel_context.Token[otel_context.Context] | None = None
         self._metrics = metrics
@@ -284,7 +284,7 @@ class LLMCall:
         if self._owner:
             self.span.set_attributes(present)  # a non-recording span ignores it
         else:
-            _enrich(self.span, present)
+            enrich(self.span, present)
 
     def end(self) -> None:
         if self._owner:
@@ -300,12 +300,12 @@ class LLMCall:
         published = dict(getattr(data, "attributes", None) or {})
         if getattr(data, "conversation_id", None):
             published[GenAI.GEN_AI_CONVERSATION_ID] = data.conversation_id
-        _enrich(self.span, published)
+        enrich(self.span, published)
 
     def fail(self, exc: BaseException) -> None:
         """Record ``exc`` as the call's failure and end the span (the owner's span: only its error type, if it has none)."""
         if not self._owner:
-            _enrich(self.span, {error_attributes.ERROR_TYPE: error_type(exc)})
+            enrich(self.span, {error_attributes.ERROR_TYPE: error_type(exc)})
             return
         self.span.set_attribute(error_attributes.ERROR_TYPE, error_type(exc))
         self.span.record_exception(exc)
@@ -318,7 +318,7 @@ class LLMCall:
     def fail_reported(self, kind: str, message: str) -> None:
         """End the span as failed for an error the API reported in-band (an ``error`` stream event)."""
         if not self._owner:
-            _enrich(self.span, {error_attributes.ERROR_TYPE: kind})
+            enrich(self.span, {error_attributes.ERROR_TYPE: kind})
             return
         self.span.set_attribute(error_attributes.ERROR_TYPE, kind)
         self.span.set_status(Status(StatusCode.ERROR, message or kind))
@@ -369,7 +369,7 @@ def _is_model_call(span: Any) -> bool:
     return bool(span.is_recording() and attributes and attributes.get(GenAI.GEN_AI_OPERATION_NAME) in _MODEL_CALLS)
 
 
-def _enrich(span: Any, attributes: Mapping[str, Any]) -> None:
+def enrich(span: Any, attributes: Mapping[str, Any]) -> None:
     """Add to the owner's span what it lacks; its own values win."""
     existing = getattr(span, "attributes", None) or {}
     span.set_attributes({k: v for k, v in attributes.items() if v is not None and k not in existing})

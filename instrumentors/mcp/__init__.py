@@ -24,10 +24,10 @@ import wrapt
 from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
-from opentelemetry.trace import StatusCode
 
+from .._genai import enrich
 from . import _v1
-from ._conventions import is_tool_span, request_span
+from ._conventions import TOOL_ERROR, fail, is_tool_span, request_span
 
 _DISPATCHER = "mcp.shared.jsonrpc_dispatcher"  # 2.x: where the SDK's span helper lives (1.x has none)
 _SESSION = "mcp.client.session"
@@ -103,8 +103,7 @@ async def _with_session(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> 
         result = await wrapped(*args, **kwargs)
         if getattr(result, "is_error", None) is True:
             for span in spans:
-                span.set_attribute("error.type", "tool_error")
-                span.set_status(StatusCode.ERROR)
+                fail(span, TOOL_ERROR)
         return result
     finally:
         _current_session.reset(tokens[0])
@@ -161,5 +160,5 @@ def _session_attributes() -> dict[str, Any]:
 @contextmanager
 def _enriched(span: Any, attributes: dict[str, Any]) -> Iterator[Any]:
     """The outer tool span, with the MCP request's attributes, standing in for a nested one (not ended here)."""
-    span.set_attributes({k: v for k, v in attributes.items() if k not in (span.attributes or {})})
+    enrich(span, attributes)
     yield span

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
+from opentelemetry.trace import Status, StatusCode
 
 EXECUTE_TOOL = GenAI.GenAiOperationNameValues.EXECUTE_TOOL.value
+TOOL_ERROR = "tool_error"  # the error.type of a tool call whose result says isError
 
 
 def request_span(method: str, target: str | None) -> tuple[str, dict[str, Any]]:
@@ -26,3 +28,9 @@ def is_tool_span(span: Any, target: str | None) -> bool:
         return False
     tool = attributes.get(GenAI.GEN_AI_TOOL_NAME)
     return tool is None or tool == target
+
+
+def fail(span: Any, error_type: str, message: str | None = None) -> None:
+    """The request failed: ``error_type`` (a JSON-RPC error code, or :data:`TOOL_ERROR`) and an error status."""
+    span.set_attribute("error.type", error_type)
+    span.set_status(Status(StatusCode.ERROR, message))

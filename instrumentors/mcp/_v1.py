@@ -14,13 +14,13 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import SpanKind, Tracer
 
-from ._conventions import is_tool_span, request_span
+from .._genai import enrich
+from ._conventions import TOOL_ERROR, fail, is_tool_span, request_span
 
 _PROTOCOL_VERSION = "mcp.protocol.version"
 _REQUEST_ID = "jsonrpc.request.id"
-_TOOL_ERROR = "tool_error"
 _versions: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()  # client session -> negotiated version
 _server_span: contextvars.ContextVar[Any] = contextvars.ContextVar("otel_mcp_server_span", default=None)
 
@@ -41,7 +41,7 @@ def client_request(tracer: Tracer) -> Any:
         owned = not (method == "tools/call" and is_tool_span(outer, attributes.get("gen_ai.tool.name")))
         span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes) if owned else outer
         if not owned:
-            span.set_attributes({k: v for k, v in attributes.items() if k not in (getattr(span, "attributes", None) or {})})
+            enrich(span, attributes)
         ctx = trace.set_span_in_context(span)
         args, kwargs = _replace_request(args, kwargs, _with_context(request, ctx))
         token = otel_context.attach(ctx)
@@ -50,7 +50,7 @@ def client_request(tracer: Tracer) -> Any:
             _after(instance, span, method, result)
             return result
         except Exception as error:  # McpError carries the JSON-RPC error code: the conventions' error.type
-            _fail(span, str(getattr(getattr(error, "error", None), "code", "") or type(error).__qualname__), str(error))
+            fail(span, str(getattr(getattr(error, "error", None), "code", "") or type(error).__qualname__), str(error))
             raise
         finally:
             otel_context.detach(token)
@@ -64,7 +64,7 @@ def _after(session: Any, span: Any, method: str, result: Any) -> None:
     if method == "initialize" and isinstance(getattr(result, "protocolVersion", None), str):
         _versions[session] = result.protocolVersion
     if getattr(result, "isError", None) is True:
-        _fail(span, _TOOL_ERROR, None)
+        fail(span, TOOL_ERROR, None)
 
 
 def server_request(tracer: Tracer) -> Any:
@@ -98,15 +98,10 @@ async def server_respond(wrapped: Any, instance: Any, args: Any, kwargs: Any) ->
     if span is not None:
         code = getattr(response, "code", None)
         if isinstance(code, int) and hasattr(response, "message"):  # ErrorData
-            _fail(span, str(code), str(response.message))
+            fail(span, str(code), str(response.message))
         elif getattr(getattr(response, "root", response), "isError", None) is True:
-            _fail(span, _TOOL_ERROR, None)
+            fail(span, TOOL_ERROR, None)
     return await wrapped(*args, **kwargs)
-
-
-def _fail(span: Any, error_type: str, message: str | None) -> None:
-    span.set_attribute("error.type", error_type)
-    span.set_status(Status(StatusCode.ERROR, message))
 
 
 def _target(params: Any) -> str | None:

@@ -404,18 +404,27 @@ class RecordsDB:
                 else:
                     tx.many(_EVENT, [(*key, e["type"], e.get("log_id"), e["timestamp"], orjson.dumps(e))])
 
-    def session_events(self, session_id: str | None = None, log_id: str | None = None) -> list[dict[str, Any]]:
-        """Feedback and custom events, oldest first, of one session or about one record."""
-        chosen = [(column, value) for column, value in (("session_id", session_id), ("log_id", log_id)) if value is not None]
-        sql = "SELECT event FROM session_events"
-        if chosen:
-            sql += " WHERE " + " AND ".join(f"{column} = ?" for column, _ in chosen)
-        return [orjson.loads(row[0]) for row in self._read(sql + " ORDER BY id", [value for _, value in chosen])]
-
-    def sessions(self, projects: Sequence[str] | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        """Sessions (in ``projects``, all if None; the newest ``limit``, all if None): project, id, app user,
-        metadata, first start and last end, oldest first."""
+    def session_events(self, session_id: str | None = None, log_id: str | None = None, projects: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Feedback and custom events, oldest first, of one session or about one record (in ``projects``, all if None)."""
         where, params = _where(projects, {})
+        chosen = [(column, value) for column, value in (("session_id", session_id), ("log_id", log_id)) if value is not None]
+        where += [f"{column} = ?" for column, _ in chosen]
+        params += [value for _, value in chosen]
+        return [orjson.loads(row[0]) for row in self._read(f"SELECT event FROM session_events{_clause(where)} ORDER BY id", params)]
+
+    def feedback_counts(self, session_ids: Sequence[str], projects: Sequence[str] | None = None) -> dict[str, int]:
+        """How much feedback each of ``session_ids`` has (in ``projects``, all if None): one query for a page of sessions."""
+        if not session_ids:
+            return {}
+        where, params = _where(projects, {})
+        where += ["type = 'feedback'", f"session_id IN ({', '.join('?' * len(session_ids))})"]
+        sql = f"SELECT session_id, COUNT(*) FROM session_events{_clause(where)} GROUP BY session_id"
+        return {row[0]: int(row[1]) for row in self._read(sql, [*params, *session_ids])}
+
+    def sessions(self, projects: Sequence[str] | None = None, limit: int | None = None, session_id: str | None = None) -> list[dict[str, Any]]:
+        """Sessions (in ``projects``, all if None; the newest ``limit``, all if None; or the one ``session_id``):
+        project, id, app user, metadata, first start and last end, oldest first."""
+        where, params = _where(projects, {"session": session_id})
         sql = f"SELECT project, session_id, app_user_id, metadata, started_at, ended_at FROM sessions{_clause(where)} ORDER BY started_at DESC"
         if limit is not None:
             sql += " LIMIT ?"

@@ -16,6 +16,7 @@ from .._destinations._pg_store import PostgresStore, is_postgres_dsn
 from .._destinations._store import SQLiteStore
 from ..exceptions import APIError, ConfigurationError
 from . import _doctor, _records, _stats, _table
+from ._analyze import PROVIDERS
 from ._sources import ServerSource, Source, StoreSource
 
 _FILTER_HELP = {
@@ -97,8 +98,8 @@ def _parser() -> argparse.ArgumentParser:
 
     analyze = reader("analyze", "ask a model what went wrong in a run (its steps, codes and redacted content) and keep the report")
     analyze.add_argument("trace_id", metavar="RUN", help="the run's trace id")
-    analyze.add_argument("--provider", choices=["openai", "anthropic", "gemini"], help="default: the first whose API key is set")
-    analyze.add_argument("--model", help="default: gpt-4o-mini, claude-sonnet-4-5 or gemini-2.5-flash")
+    analyze.add_argument("--provider", choices=list(PROVIDERS), help="default: the first whose API key is set")
+    analyze.add_argument("--model", help="default: " + ", ".join(f"{model} ({provider})" for provider, (_, model) in PROVIDERS.items()))
     analyze.add_argument("--stored", action="store_true", help="print the report kept from an earlier analysis; ask no model")
 
     alerts = commands.add_parser("alerts", help="alert rules: send a test ping to every destination")

@@ -23,7 +23,7 @@ from ..exceptions import ConfigurationError
 
 ANALYSIS_PROJECT = "aitracer-analysis"
 KEPT_AS = "run-analysis:"  # + trace id: the report's name in the store
-_PROVIDERS = {  # provider -> (its key's variables, the default model)
+PROVIDERS = {  # provider -> (its key's variables, the default model)
     "openai": (("OPENAI_API_KEY",), "gpt-4o-mini"),
     "anthropic": (("ANTHROPIC_API_KEY",), "claude-sonnet-4-5"),
     "gemini": (("GEMINI_API_KEY", "GOOGLE_API_KEY"), "gemini-2.5-flash"),
@@ -45,7 +45,7 @@ def analyze(store: RecordsDB, trace_id: str, provider: str | None = None, model:
     if not steps:
         raise ConfigurationError(f"no records for run {trace_id}")
     provider = provider or _configured_provider()
-    model = model or _PROVIDERS[provider][1]
+    model = model or PROVIDERS[provider][1]
     answer = _ask(store, provider, model, orjson.dumps(run_context(trace_id, steps)).decode())
     report = {**_report_fields(answer), "trace_id": trace_id, "provider": provider, "model": model, "analyzed_at": rfc3339(),
               "steps": len(steps), "anomaly_score": sum(s.get("anomaly_score") or 0 for s in steps)}  # fmt: skip
@@ -99,7 +99,7 @@ def render(report: dict[str, Any]) -> str:
 
 def configured_provider() -> str | None:
     """The first provider whose API key is set, in the order OpenAI, Anthropic, Gemini; None when none is."""
-    return first_set({provider: variables for provider, (variables, _) in _PROVIDERS.items()})
+    return first_set({provider: variables for provider, (variables, _) in PROVIDERS.items()})
 
 
 def _configured_provider() -> str:

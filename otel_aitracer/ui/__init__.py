@@ -115,6 +115,10 @@ class _Pages:
     def _page(self, request: Request, access: Access, template: str, title: str, values: dict[str, Any], status: int = 200) -> Response:
         return _html(template, self.root, title, request.url.path.removeprefix(self.root), values, status, access.who)
 
+    def _not_found(self, request: Request, access: Access, title: str) -> Response:
+        """The same 404 whether a thing does not exist or belongs to a project this access may not see."""
+        return self._page(request, access, "calls.html", title, {"records": [], "filters": {}, "next": None, "problem": None}, 404)
+
     async def calls(self, request: Request, access: Access) -> Response:
         """Every record, newest first, a page at a time."""
         given, problem = self._filters(request)
@@ -162,7 +166,7 @@ class _Pages:
             records = []
         records = [r for r in records if r["trace_id"] == trace_id]  # a full id only: a prefix is the CLI's convenience
         if not records:  # the same page whether the trace does not exist or belongs to another project
-            return self._page(request, access, "calls.html", f"No trace {trace_id}", {"records": [], "filters": {}, "next": None, "problem": None}, 404)
+            return self._not_found(request, access, f"No trace {trace_id}")
         report = self._kept_report(trace_id)
         return self._page(request, access, "trace.html", f"Trace {trace_id}", {**_tree(records), "trace_id": trace_id, "report": report,
                                                                       "analysis_available": self.analysis is not None})  # fmt: skip
@@ -176,7 +180,7 @@ class _Pages:
         trace_id = request.path_params["trace_id"].lower()
         visible = self.store.query(trace=trace_id, projects=access.projects, limit=1)
         if self.analysis is None or not visible:
-            return self._page(request, access, "calls.html", "Analysis is not available here", {"records": [], "filters": {}, "next": None, "problem": None}, 404)
+            return self._not_found(request, access, "Analysis is not available here")
         from starlette.concurrency import run_in_threadpool
 
         await run_in_threadpool(self.analysis, trace_id)
@@ -184,17 +188,17 @@ class _Pages:
 
     async def sessions(self, request: Request, access: Access) -> Response:
         listed = self.store.sessions(access.projects, limit=200)[::-1]
+        counts = self.store.feedback_counts(sorted({s["session_id"] for s in listed}), access.projects)
         for session in listed:
-            session["feedback"] = sum(e.get("type") == "feedback" for e in self.store.session_events(session["session_id"]))
+            session["feedback"] = counts.get(session["session_id"], 0)
         return self._page(request, access, "sessions.html", "Sessions", {"sessions": listed})
 
     async def session(self, request: Request, access: Access) -> Response:
         session_id = request.path_params["session_id"]
         records = self.store.query(limit=500, newest_first=False, projects=access.projects, session=session_id)
-        allowed = access.projects is None or any(s["session_id"] == session_id for s in self.store.sessions(access.projects))
-        events = self.store.session_events(session_id) if allowed else []
+        events = self.store.session_events(session_id, projects=access.projects)
         if not records and not events:
-            return self._page(request, access, "calls.html", f"No session {session_id}", {"records": [], "filters": {}, "next": None, "problem": None}, 404)
+            return self._not_found(request, access, f"No session {session_id}")
         return self._page(request, access, "session.html", f"Session {session_id}", {"records": records, "events": events})
 
     async def users(self, request: Request, access: Access) -> Response:

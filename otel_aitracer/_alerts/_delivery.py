@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from .._destinations._retry import RETRYABLE_STATUS, backoff
+from .._fork import new_lock
 from .._guard import warn_once
 from .._record_kinds import CRITICAL
 from ._config import AlertConfig, Destination
@@ -32,7 +33,7 @@ class Delivery:
         self._queue: queue.Queue[tuple[Destination, Alert] | None] = queue.Queue(MAX_QUEUED)
         self._thread: threading.Thread | None = None
         self._pid = 0
-        self._lock = threading.Lock()
+        self._lock = new_lock()  # fork-safe, like every lock of ours
 
     def send(self, alerts: list[Alert]) -> None:
         """Queue each alert for each of its rule's destinations (never blocks)."""

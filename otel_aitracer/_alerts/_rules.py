@@ -5,13 +5,13 @@ pairs, a window's latencies at most :data:`MAX_LATENCIES` (a reservoir past that
 from __future__ import annotations
 
 import random
-import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from .._fork import new_lock
 from .._record_kinds import MODEL_CALLS, operation_of
 from .._scoring import explanation
 from ._config import AlertConfig, Rule
@@ -46,7 +46,7 @@ class Evaluator:
         self.config = config
         self._clock = clock
         self._states: OrderedDict[tuple[str, str], _Window] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = new_lock()  # fork-safe, like every lock of ours
 
     def observe(self, records: list[dict[str, Any]]) -> list[Alert]:
         now = self._clock()

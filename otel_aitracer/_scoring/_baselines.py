@@ -10,11 +10,11 @@ loaded, so a restart keeps the baselines where a store exists.
 
 from __future__ import annotations
 
-import threading
 from array import array
 from collections import OrderedDict
 from typing import Any, Mapping
 
+from .._fork import new_lock
 from ._codes import L4_MAX_POINTS
 
 METRICS = ("latency_ms", "cost", "token_ratio")
@@ -63,7 +63,7 @@ class Baselines:
         self._overrides = {project: dict(values) for project, values in (overrides or {}).items()}
         self._projects: OrderedDict[str, dict[str, _Window]] = OrderedDict()
         self._changed: set[str] = set()  # projects whose windows changed since :meth:`take_changed`
-        self._lock = threading.Lock()
+        self._lock = new_lock()  # fork-safe, like every lock of ours
 
     def codes(self, record: dict[str, Any]) -> list[tuple[int, int]]:
         """The L4 codes of a model call and their points; then the call joins its project's baseline."""

@@ -20,6 +20,7 @@ from .._recording._pipeline import make_redactor
 from .._scoring import CODES
 from .._time import rfc3339
 from ..exceptions import ConfigurationError
+from ._records import run_order
 
 ANALYSIS_PROJECT = "aitracer-analysis"
 KEPT_AS = "run-analysis:"  # + trace id: the report's name in the store
@@ -41,7 +42,7 @@ INSTRUCTIONS = (
 
 def analyze(store: RecordsDB, trace_id: str, provider: str | None = None, model: str | None = None) -> dict[str, Any]:
     """Ask a model about the run, keep its report in ``store`` and return it."""
-    steps = ordered_steps(store.query(trace=trace_id, newest_first=False))
+    steps = sorted(store.query(trace=trace_id, newest_first=False), key=run_order)  # in the order they ran
     if not steps:
         raise ConfigurationError(f"no records for run {trace_id}")
     provider = provider or _configured_provider()
@@ -56,11 +57,6 @@ def analyze(store: RecordsDB, trace_id: str, provider: str | None = None, model:
 def kept_report(store: RecordsDB, trace_id: str) -> dict[str, Any] | None:
     kept = store.load_state(KEPT_AS + trace_id).get(KEPT_AS + trace_id)
     return orjson.loads(kept) if kept is not None else None
-
-
-def ordered_steps(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The run's records in the order they ran: by step index where a framework numbered them, else by start."""
-    return sorted(records, key=lambda r: (r.get("started_at") or "", r.get("step_index") if isinstance(r.get("step_index"), int) else -1))
 
 
 def run_context(trace_id: str, steps: list[dict[str, Any]]) -> dict[str, Any]:

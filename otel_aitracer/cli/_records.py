@@ -59,7 +59,7 @@ def trace_tree(records: list[dict[str, Any]]) -> str:
     stored, under the innermost workflow or agent record that ran around it (so a run always nests)."""
     parents = nearest_parents(records)
     children: dict[str | None, list[dict[str, Any]]] = {}
-    for record in sorted(records, key=lambda r: (r.get("started_at", ""), r.get("step_index") if isinstance(r.get("step_index"), int) else -1)):
+    for record in sorted(records, key=run_order):
         children.setdefault(parents[record["span_id"]], []).append(record)
     lines: list[str] = []
 
@@ -77,6 +77,12 @@ def trace_tree(records: list[dict[str, Any]]) -> str:
 
     walk(None, 0)
     return "\n".join(lines)
+
+
+def run_order(record: dict[str, Any]) -> tuple[str, int]:
+    """The order a run's records ran in: by start, then by the step index a framework gave them."""
+    step = record.get("step_index")
+    return record.get("started_at") or "", step if isinstance(step, int) else -1
 
 
 def nearest_parents(records: list[dict[str, Any]]) -> dict[str, str | None]:

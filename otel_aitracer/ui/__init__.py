@@ -29,7 +29,7 @@ from .._destinations._records_db import RecordsDB
 from .._record_kinds import CRITICAL, RUNS, WORKFLOW
 from .._scoring import CODES
 from ..cli import _table
-from ..cli._records import anomaly, nearest_parents, tokens
+from ..cli._records import anomaly, nearest_parents, run_order, tokens
 
 PAGE_SIZE = 50
 RUN_SCAN = 500  # records read for a page of runs
@@ -240,7 +240,7 @@ def _tree(records: list[dict[str, Any]]) -> dict[str, Any]:
         for r in records
     }  # fmt: skip
     roots: list[dict[str, Any]] = []
-    for r in sorted(records, key=lambda r: (r["started_at"], r.get("step_index") if isinstance(r.get("step_index"), int) else -1)):
+    for r in sorted(records, key=run_order):
         parent = parents[r["span_id"]]
         (items[parent]["children"] if parent is not None else roots).append(items[r["span_id"]])
     costs = [r["cost"] for r in records if isinstance(r.get("cost"), (int, float))]

@@ -88,9 +88,17 @@ def is_secret_key(name: str) -> bool:
 
 
 def scan_secrets(text: str, seeds: Mapping[int, list[tuple[int, int]]] | None = None) -> Iterator[Finding]:
-    """Secrets in ``text``; only at ``seeds`` (index into :data:`SEEDS` -> spans) when the prefilter found them."""
-    for index, (pattern, group) in enumerate(_PREFIXED):
-        starts = seed_starts(_ROW_SEEDS[index], text) if seeds is None else [s for s, _ in seeds.get(index, ())]
+    """Secrets in ``text``; only at ``seeds`` (index into :data:`SEEDS` -> spans) when the prefilter found them
+    (then only the families seen are visited: clean text costs no Python per family)."""
+    if seeds is None:
+        rows: Iterable[int] = range(len(_PREFIXED))
+    else:
+        if not seeds:
+            return
+        rows = sorted(i for i in seeds if i < len(_PREFIXED))
+    for index in rows:
+        pattern, group = _PREFIXED[index]
+        starts = seed_starts(_ROW_SEEDS[index], text) if seeds is None else [s for s, _ in seeds[index]]
         for m in _matches(pattern, text, starts):
             start, end = m.span(group)
             if index == _STRIPE:
@@ -104,8 +112,10 @@ def scan_secrets(text: str, seeds: Mapping[int, list[tuple[int, int]]] | None = 
             if group == 0 and (is_word_char(before(text, start)) or _glued_after(text, end)):
                 continue
             yield Finding(SECRET, start, end)
-    yield from _pem_keys(text, None if seeds is None else [s for s, _ in seeds.get(_PEM_INDEX, ())])
-    yield from _assigned(text, None if seeds is None else [e - 1 for _, e in seeds.get(_ASSIGN_INDEX, ())])
+    if seeds is None or _PEM_INDEX in seeds:
+        yield from _pem_keys(text, None if seeds is None else [s for s, _ in seeds[_PEM_INDEX]])
+    if seeds is None or _ASSIGN_INDEX in seeds:
+        yield from _assigned(text, None if seeds is None else [e - 1 for _, e in seeds[_ASSIGN_INDEX]])
 
 
 def _matches(pattern: re.Pattern[str], text: str, starts: list[int] | None) -> Iterator[re.Match[str]]:

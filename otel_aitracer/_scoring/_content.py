@@ -8,7 +8,8 @@ an allowed value anywhere in the answer as that value).
 from __future__ import annotations
 
 import re
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -37,30 +38,61 @@ _FENCE = re.compile(r"^```[\w-]*\s*\n?(.*?)\n?```$", re.DOTALL)
 _OPEN = {"{": "}", "[": "]", "(": ")"}
 
 
-def content_codes(prompt: str, output: str, json_format: bool) -> list[int]:
-    """The L2 and L3 codes for ``output`` given ``prompt`` (``json_format``: the request set a JSON response format).
+class Requests(NamedTuple):
+    """What a prompt asks of the answer's form (a function of the prompt alone, so kept per prompt)."""
 
-    Each request is looked for only when its key word is in the prompt at all: most prompts ask for none."""
+    json: bool  # respond in JSON
+    yes_no: bool  # answer yes or no
+    allowed: tuple[str, ...]  # answer one of these values
+    keys: frozenset[str]  # the JSON object's keys
+    word_limit: int | None  # at most this many words
+
+
+def content_codes(prompt: str, output: str, json_format: bool) -> list[int]:
+    """The L2 and L3 codes for ``output`` given ``prompt`` (``json_format``: the request set a JSON response format)."""
     codes: list[int] = []
-    lower = prompt.lower()
+    asked = requests_in(prompt)
     body = _unfenced(output)
-    json_asked = json_format or ("json" in lower and bool(_JSON_ASKED.search(prompt)))
+    json_asked = json_format or asked.json
     parsed, is_json = _json(body) if json_asked or body[:1] in "{[" else (None, False)
     if json_asked and not is_json:
         codes.append(2001)
-    if "yes" in lower and not json_asked and _YES_NO_ASKED.search(prompt) and _first_word(body) not in _YES_NO:
+    if asked.yes_no and not json_asked and _first_word(body) not in _YES_NO:
         codes.append(2002)
-    allowed = _allowed_values(prompt) if ("one of" in lower or "choose" in lower) and not json_asked else []
-    if allowed and not any(_contains(body, value) for value in allowed):
+    if asked.allowed and not json_asked and not any(_contains(body, value) for value in asked.allowed):
         codes.append(2003)
     if (json_asked or body[:1] in "{[") and not is_json and not _balanced(body):
         codes.append(3001)
-    if json_asked and isinstance(parsed, dict) and _keys_named(prompt) - set(parsed):
+    if json_asked and isinstance(parsed, dict) and asked.keys - set(parsed):
         codes.append(3002)
-    limit = _word_limit(prompt) if "word" in lower else None
-    if limit is not None and len(body.split()) > limit:
+    if asked.word_limit is not None and len(body.split()) > asked.word_limit:
         codes.append(3003)
     return codes
+
+
+def requests_in(prompt: str) -> Requests:
+    """What ``prompt`` asks for. System prompts and conversations come back on every call, so a prompt's
+    requests are read once (:data:`_KEPT_PROMPTS` of them, up to :data:`_KEPT_PROMPT_CHARS` long)."""
+    return _kept_requests(prompt) if len(prompt) <= _KEPT_PROMPT_CHARS else _requests(prompt)
+
+
+def _requests(prompt: str) -> Requests:
+    """Each request is looked for only when its key word is in the prompt at all: most prompts ask for none."""
+    lower = prompt.lower()
+    json_asked = "json" in lower and bool(_JSON_ASKED.search(prompt))
+    return Requests(
+        json=json_asked,
+        yes_no="yes" in lower and bool(_YES_NO_ASKED.search(prompt)),
+        allowed=tuple(_allowed_values(prompt)) if "one of" in lower or "choose" in lower else (),
+        keys=frozenset(_keys_named(prompt)) if "{" in prompt or any(word in lower for word in _KEY_WORDS) else frozenset(),
+        word_limit=_word_limit(prompt) if "word" in lower else None,
+    )
+
+
+_KEY_WORDS = ("key", "field", "propert")  # what :data:`_KEYS_NAMED` needs in a prompt
+_KEPT_PROMPTS = 512
+_KEPT_PROMPT_CHARS = 16_384
+_kept_requests = lru_cache(maxsize=_KEPT_PROMPTS)(_requests)
 
 
 def _unfenced(output: str) -> str:

@@ -15,6 +15,8 @@ from typing import Iterator
 from ._findings import IP_ADDRESS, Finding, after, before, is_word_char
 
 _SEED = re.compile(r":(?=[0-9A-Fa-f:])")
+# What every address holds, for the record screen (:mod:`._prefilter`): two colons at most four hex digits apart.
+SEEDS = (rb":[0-9A-Fa-f]{0,4}:",)
 _RUN = re.compile(r"[0-9A-Fa-f:.]{0,45}")
 _ZONE = re.compile(r"%[A-Za-z0-9_\-]{1,16}")
 _HEX_COLON = frozenset("0123456789abcdefABCDEF:")

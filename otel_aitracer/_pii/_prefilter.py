@@ -20,7 +20,7 @@ import threading
 from typing import Any, NamedTuple
 
 from .._fork import new_lock
-from . import _names, _normalize, _numbers, _secrets
+from . import _ipv6, _names, _normalize, _numbers, _secrets
 
 _MAX_HITS_PER_BYTE = 1 / 32  # past this, the plain scan is cheaper than a Python call per candidate
 Hits = dict[str, list[tuple[int, int, int]]]  # family -> (seed index in the family, start, end)
@@ -70,6 +70,17 @@ class _SeedDatabase:
             grouped[name].append((index, start, end))
         return grouped
 
+    def anything_in(self, data: bytes) -> bool | None:
+        """Whether any seed matches in ``data`` (stops at the first); None without a usable Hyperscan."""
+        database = self._database()
+        if database is None:
+            return None
+        try:
+            database.scan(data, match_event_handler=_stop, scratch=self._scratch(database))
+        except _hyperscan().ScanTerminated:
+            return True
+        return False
+
     def _database(self) -> Any:
         if not self._compiled:
             with self._lock:
@@ -97,6 +108,13 @@ class _SeedDatabase:
 
 _DEFAULT = _SeedDatabase((("evasion", _normalize.SEEDS, True), ("numbers", _numbers.SEEDS, False), ("secrets", _secrets.SEEDS, True)))
 _NAMES = _SeedDatabase((("names", _names.SEEDS, True),))
+# Every default type's seeds as they read in JSON text (orjson's: only quotes, backslashes and control characters
+# escaped), with the ``@`` every address holds and IPv6's colons: one pass over a record's content says whether
+# any string in it can hold a finding.
+_SCREEN = _SeedDatabase(
+    (("evasion", _normalize.SEEDS, False), ("numbers", _numbers.SEEDS, False), ("secrets", _secrets.SEEDS + _secrets.JSON_SEEDS, False),
+     ("email", (b"@",), False), ("ipv6", _ipv6.SEEDS, False))
+)  # fmt: skip
 
 
 def seeds(text: str) -> Seeds | None:
@@ -116,6 +134,12 @@ def name_seeds(text: str) -> list[tuple[int, int, int]] | None:
     return None if hits is None else sorted(hits["names"])
 
 
+def nothing_in_json(data: bytes) -> bool:
+    """True when ``data`` (JSON as orjson writes it) holds no seed of a default type, so no string in it can hold a
+    finding; False at the first seed, or without a usable Hyperscan."""
+    return _SCREEN.anything_in(data) is False
+
+
 def available() -> bool:
     """Whether scans use the one-pass prefilter (Hyperscan installed and usable on this CPU)."""
     return _DEFAULT._database() is not None
@@ -126,6 +150,10 @@ def engine() -> str:
     if available():
         return f"hyperscan {_hyperscan().__version__}"
     return "pure Python (no usable hyperscan: about 10x slower)"
+
+
+def _stop(*_: Any) -> bool:
+    return True  # the first match ends the scan
 
 
 def _characters(data: bytes, offsets: list[int]) -> dict[int, int]:

@@ -17,6 +17,7 @@ from ..environment_variables import AITRACER_PII_NLP_MODEL, AITRACER_PII_SALT
 from ..exceptions import ConfigurationError
 from ._findings import BUILTIN_TYPES, Finding
 from ._nlp import NLP_TYPES, NLPDetector
+from ._prefilter import nothing_in_json
 from ._scanner import scan
 from ._secrets import is_secret_key
 
@@ -26,6 +27,7 @@ _CUSTOM_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _SHORTEST_PII = 3  # "::1"
 _CACHE_CHARS = 8_000_000
 _CACHE_MAX_ITEM = 1_000_000
+_SCREENED = frozenset(BUILTIN_TYPES)  # the types whose seeds the record screen knows
 
 
 class PIIRedactor:
@@ -91,6 +93,18 @@ class PIIRedactor:
     def redact_into(self, value: Any, counts: dict[str, int]) -> Any:
         """``redact_value``, adding the findings per type to ``counts`` (the record path: no Counter per field)."""
         return self._value(value, counts)
+
+    def clean(self, value: Any) -> bool:
+        """True when no string in ``value`` can hold a finding, by one pass of the prefilter over it as JSON: most
+        records carry no PII, and they skip the walk. False when it cannot tell (custom patterns and the name
+        detectors have no seeds; content JSON cannot encode; no Hyperscan): then the walk decides."""
+        if self._custom or self._nlp is not None or not self.types <= _SCREENED:
+            return False
+        try:
+            data = orjson.dumps(value)
+        except orjson.JSONEncodeError:
+            return False
+        return nothing_in_json(data)
 
     # The walk below is the hot path of every record: exact type checks first, plain dict counts.
     def _value(self, value: Any, counts: dict[str, int]) -> Any:

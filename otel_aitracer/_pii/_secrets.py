@@ -58,6 +58,9 @@ _ASSIGNS = (re.compile(":" + _AFTER_SECRET_KEY), re.compile("=" + _AFTER_SECRET_
 _ASSIGN_SEED = f"{_TAILS}{_GAP}{{0,{_MAX_GAP}}}[:=]"  # its start is the key's tail; the ``:``/``=`` ends it
 SEEDS: tuple[bytes, ...] = tuple(seed.encode() for seed in (*(row[0] for row in _ROWS), _PEM_SEED, _ASSIGN_SEED))
 _PEM_INDEX, _ASSIGN_INDEX = len(_ROWS), len(_ROWS) + 1
+# The seeds that hold a character JSON escapes (a tab, a quote, a backslash), as they read in JSON text: a tab is
+# ``\t`` there and every quote or backslash one more backslash, so a key's gap can be twice as long.
+JSON_SEEDS: tuple[bytes, ...] = (rb"[Bb]earer\\t", f"{_TAILS}(?:{_GAP}|\\\\t){{0,{2 * _MAX_GAP}}}[:=]".encode())
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _SECRET_KEY = re.compile(
     r"(?:^|_)(?:password|passwd|pwd|passphrase|secret|client_secret|secret_key|api_key|apikey|access_key|private_key|"

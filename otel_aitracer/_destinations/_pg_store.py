@@ -141,7 +141,7 @@ class PostgresStore(RecordsDB):
         self._ensure_partitions({r["started_at"][:10] for r in records})
         return super().write(records)
 
-    def _insert(self, tx: Transaction, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    def _insert(self, tx: Transaction, rows: list[list[Any]]) -> list[tuple[Any, ...]]:
         """COPY to a staging table, then one insert that skips known spans and returns the rows it inserted."""
         tx.many(_STAGE, [()])
         cast(_PostgresTransaction, tx).copy_in(f"COPY records_in ({', '.join(COLUMNS)}, record) FROM STDIN", rows)

@@ -31,11 +31,17 @@ COLUMNS = (
 ADDED_COLUMNS = {"anomaly_score": "BIGINT", "anomaly_codes": "TEXT", "request_model": "TEXT"}
 
 
-def record_row(record: dict[str, Any]) -> tuple[Any, ...]:
+def record_row(record: dict[str, Any]) -> list[Any]:
     """A record's :data:`COLUMNS` and the record itself, as a row."""
-    codes = record.get("anomaly_codes")
-    as_text = ",".join(map(str, codes)) if isinstance(codes, list) else None  # a column LIKE can search
-    return tuple(as_text if c == "anomaly_codes" else record.get(c) for c in COLUMNS) + (orjson.dumps(record),)
+    get = record.get
+    row = [get(column) for column in COLUMNS]
+    codes = row[_CODES_AT]
+    row[_CODES_AT] = ",".join(map(str, codes)) if isinstance(codes, list) else None  # a column LIKE can search
+    row.append(orjson.dumps(record))
+    return row
+
+
+_CODES_AT = COLUMNS.index("anomaly_codes")
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS records_project_time ON records (project, started_at)",
     "CREATE INDEX IF NOT EXISTS records_session ON records (session_id)",
@@ -179,7 +185,7 @@ class RecordsDB:
         """The states kept under names that start with ``prefix``."""
         return {row[0]: bytes(row[1]) for row in self._read("SELECT name, state FROM kept_state WHERE name LIKE ?", (prefix + "%",))}
 
-    def _insert(self, tx: Transaction, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    def _insert(self, tx: Transaction, rows: list[list[Any]]) -> list[tuple[Any, ...]]:
         """Insert ``rows`` (:data:`COLUMNS` and the record) within ``tx``, skipping known keys; the :data:`ROLLED`
         columns of the rows inserted."""
         raise NotImplementedError

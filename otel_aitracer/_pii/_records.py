@@ -11,14 +11,14 @@ CONTENT_FIELDS = ("input", "output", "error_message", "metadata", "events")
 
 
 def redact_record(record: dict[str, Any], redactor: PIIRedactor) -> dict[str, Any]:
-    """Redact ``record``'s content fields in place and add ``pii``: counts by type, never values. Content the
-    redactor's screen finds clean is left as it is (no copy, no walk)."""
-    content = {field: record[field] for field in CONTENT_FIELDS if record.get(field) is not None}
-    if not content or redactor.clean(content):
-        return record
+    """Redact ``record``'s content fields in place and add ``pii``: counts by type, never values. A field the
+    redactor's screen finds clean is left as it is (no copy, no walk): PII in a prompt does not cost a walk of the
+    answer."""
     counts: dict[str, int] = {}
-    for field, value in content.items():
-        record[field] = redactor.redact_into(value, counts)
+    for field in CONTENT_FIELDS:
+        value = record.get(field)
+        if value is not None and not redactor.clean(value):
+            record[field] = redactor.redact_into(value, counts)
     if counts:
         record["pii"] = dict(sorted(counts.items()))
     return record

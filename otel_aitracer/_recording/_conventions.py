@@ -78,6 +78,8 @@ def first(attrs: Attributes, keys: Iterable[str]) -> Any:
 def first_int(attrs: Attributes, keys: Iterable[str]) -> int | None:
     """Token counts arrive as ints, or as numeric strings through some collectors."""
     value = first(attrs, keys)
+    if value is None or type(value) is int:
+        return value
     if isinstance(value, bool):
         return None
     if isinstance(value, float) and not math.isfinite(value):
@@ -160,23 +162,32 @@ def _text_of_parts(parts: list[Any]) -> str:
 
 
 def _simple_message(message: Any) -> dict[str, Any]:
-    """A conventions message (role + typed parts) in the chat shape AITracer shows."""
+    """A conventions message (role + typed parts) in the chat shape AITracer shows (one pass over the parts:
+    this runs for every message of every call)."""
     if not isinstance(message, dict):
         return {"role": "user", "content": message}
-    parts = _as_list(message.get("parts"))
-    out: dict[str, Any] = {"role": message.get("role", "user"), "content": _text_of_parts(parts) or None}
-    tool_calls = [
-        {"id": p.get("id"), "name": p.get("name"), "arguments": p.get("arguments")}
-        for p in parts
-        if isinstance(p, dict) and p.get("type") == "tool_call"
-    ]
+    texts: list[str] = []
+    tool_calls: list[dict[str, Any]] = []
+    others: list[dict[str, Any]] = []
+    response: dict[str, Any] | None = None
+    for part in _as_list(message.get("parts")):
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type")
+        if kind == "text":
+            texts.append(part.get("content", ""))
+        elif kind == "tool_call":
+            tool_calls.append({"id": part.get("id"), "name": part.get("name"), "arguments": part.get("arguments")})
+        elif kind == "tool_call_response":
+            response = part  # the last one answers
+        else:
+            others.append(part)
+    out: dict[str, Any] = {"role": message.get("role", "user"), "content": "".join(texts) or None}
     if tool_calls:
         out["tool_calls"] = tool_calls
-    for part in parts:
-        if isinstance(part, dict) and part.get("type") == "tool_call_response":
-            out["tool_call_id"] = part.get("id")
-            out["content"] = part["response"] if "response" in part else part.get("result")  # Pydantic AI writes "result"
-    others = [p for p in parts if isinstance(p, dict) and p.get("type") not in ("text", "tool_call", "tool_call_response")]
+    if response is not None:
+        out["tool_call_id"] = response.get("id")
+        out["content"] = response["response"] if "response" in response else response.get("result")  # Pydantic AI writes "result"
     if others:
         out["parts"] = others
     if message.get("finish_reason"):

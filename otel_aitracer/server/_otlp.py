@@ -35,6 +35,7 @@ _STATUS = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
 _PLAIN_STATUS = {code: Status(status_code) for code, status_code in _STATUS.items()}  # Status objects are immutable
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _FLAGS = {0: TraceFlags(0), 1: _SAMPLED}
+_NO_TRACE, _NO_SPAN = bytes(16), bytes(8)
 
 
 def parse_request(body: bytes, content_type: str, message: type[Message] = ExportTraceServiceRequest) -> Any:
@@ -95,23 +96,25 @@ def spans(request: ExportTraceServiceRequest) -> Iterator[ReadableSpan | str]:
 
 
 def _span(span: Any, resource: Resource, scope: InstrumentationScope, project: Any) -> ReadableSpan | str:
-    if len(span.trace_id) != 16 or len(span.span_id) != 8 or span.trace_id == bytes(16) or span.span_id == bytes(8):
+    raw_trace, raw_span, raw_parent = span.trace_id, span.span_id, span.parent_span_id  # each read of a field costs a call
+    if len(raw_trace) != 16 or len(raw_span) != 8 or raw_trace == _NO_TRACE or raw_span == _NO_SPAN:
         return f"span {span.name!r}: trace_id must be 16 bytes and span_id 8 bytes, not all zero"
-    if span.parent_span_id and len(span.parent_span_id) != 8:
+    if raw_parent and len(raw_parent) != 8:
         return f"span {span.name!r}: parent_span_id must be 8 bytes"
-    trace_id = int.from_bytes(span.trace_id, "big")
-    flags = _FLAGS.get(span.flags & 0xFF) or TraceFlags(span.flags & 0xFF) if span.flags else _SAMPLED
+    trace_id = int.from_bytes(raw_trace, "big")
+    raw_flags = span.flags
+    flags = _FLAGS.get(raw_flags & 0xFF) or TraceFlags(raw_flags & 0xFF) if raw_flags else _SAMPLED
     attrs = attributes(span.attributes)
     if project is not None and PROJECT_ATTRIBUTE not in attrs:
         attrs[PROJECT_ATTRIBUTE] = project
-    parent = SpanContext(trace_id, int.from_bytes(span.parent_span_id, "big"), True, flags) if span.parent_span_id else None
+    events = span.events
     return ReadableSpan(
         name=span.name,
-        context=SpanContext(trace_id, int.from_bytes(span.span_id, "big"), True, flags),
-        parent=parent,
+        context=SpanContext(trace_id, int.from_bytes(raw_span, "big"), True, flags),
+        parent=SpanContext(trace_id, int.from_bytes(raw_parent, "big"), True, flags) if raw_parent else None,
         resource=resource,
         attributes=attrs,
-        events=[Event(e.name, attributes(e.attributes), e.time_unix_nano or None) for e in span.events] if span.events else (),
+        events=[Event(e.name, attributes(e.attributes), e.time_unix_nano or None) for e in events] if events else (),
         kind=_KINDS.get(span.kind, SpanKind.INTERNAL),
         status=_status(span.status),
         start_time=span.start_time_unix_nano or None,
@@ -128,11 +131,17 @@ def _status(status: Any) -> Status:
 
 
 def attributes(pairs: Any) -> dict[str, Any]:
+    """OTLP key-values as a dict. Most values are non-empty strings, read with one call (each call into a protobuf
+    message costs, and a request holds thousands of attributes)."""
     out = {}
     for kv in pairs:
         value = kv.value
+        text = value.string_value
+        if text:
+            out[kv.key] = text
+            continue
         kind = value.WhichOneof("value")
-        out[kv.key] = value.string_value if kind == "string_value" else value.int_value if kind == "int_value" else value_of(value, kind)
+        out[kv.key] = value.int_value if kind == "int_value" else value_of(value, kind)
     return out
 
 

@@ -150,7 +150,7 @@ class SQLiteStore(RecordsDB):
                 conn.execute("ROLLBACK")
                 raise
 
-    def _insert(self, tx: Transaction, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    def _insert(self, tx: Transaction, rows: list[list[Any]]) -> list[tuple[Any, ...]]:
         """All of ``rows`` when none was skipped (the usual case); else those past the largest row id before, as SQLite
         gives a new row the next one."""
         [(before,)] = tx.rows("SELECT COALESCE(MAX(rowid), 0) FROM records")

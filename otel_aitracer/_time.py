@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
+from functools import lru_cache
 
 
 def utc_from_ns(ns: int) -> datetime:
@@ -17,5 +19,13 @@ def rfc3339(when: datetime | None = None) -> str:
 
 
 def rfc3339_ns(ns: int) -> str:
-    """An OpenTelemetry timestamp (ns since the epoch) as records store times."""
-    return rfc3339(utc_from_ns(ns))
+    """An OpenTelemetry timestamp (ns since the epoch) as records store times, to the nearest microsecond. Integer
+    arithmetic (a float holds a 2026 time to a quarter of a microsecond only), and the second's text is kept, as
+    the spans of a batch mostly share their seconds: this runs for every span serve receives."""
+    seconds, micros = divmod((ns + 500) // 1000, 1_000_000)
+    return f"{_second(seconds)}.{micros:06d}Z"
+
+
+@lru_cache(maxsize=256)
+def _second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))

@@ -12,7 +12,7 @@ from opentelemetry.trace import StatusCode
 from .._attributes import LOG_INPUT, LOG_OUTPUT, MAX_METADATA_KEYS, PROJECT_ATTRIBUTE, STEP_INDEX, STEP_NAME
 from .._config import DEFAULT_PROJECT
 from .._record_kinds import RUNS, TOOL
-from .._time import rfc3339, utc_from_ns
+from .._time import rfc3339_ns, utc_from_ns
 from . import _conventions as conv
 from ._pricing import cost_usd
 
@@ -59,7 +59,7 @@ def span_to_record(span: ReadableSpan, *, default_project: str = DEFAULT_PROJECT
         "parent_span_id": format(parent.span_id, "016x") if parent is not None else None,
         "session_id": _str_or_none(conv.first(attrs, conv.SESSION_KEYS)),
         "app_user_id": _str_or_none(conv.first(attrs, conv.USER_KEYS)),
-        "started_at": rfc3339(started),
+        "started_at": rfc3339_ns(span.start_time or 0),
     }
     if operation == TOOL_OPERATION:
         _tool_content(record, attrs, capture_content, span.events)

@@ -69,16 +69,20 @@ class Baselines:
     def codes(self, record: dict[str, Any]) -> list[tuple[int, int]]:
         """The L4 codes of a model call and their points; then the call joins its project's baseline."""
         values = _values(record)
+        project = str(record.get("project"))
+        found = []
         with self._lock:
-            windows = self._windows(str(record.get("project")))
-            limits = {metric: self._threshold(str(record.get("project")), metric, windows[metric]) for metric in METRICS}
-            found = [(_CODES[m], _points(v / limits[m])) for m, v in values.items() if v is not None and v > limits[m] > 0]
-            latency = values["latency_ms"]
-            if latency is not None and latency > limits["latency_ms"] and (record.get("output_tokens") or 0) < STALL_OUTPUT_TOKENS:
-                found.append((4004, _points(latency / limits["latency_ms"])))
+            windows = self._windows(project)
+            limits = [self._threshold(project, metric, windows[metric]) for metric in METRICS]
+            for metric, value, limit in zip(METRICS, values, limits):
+                if value is not None and value > limit > 0:
+                    found.append((_CODES[metric], _points(value / limit)))
+            latency, latency_limit = values[0], limits[0]
+            if latency is not None and latency > latency_limit and (record.get("output_tokens") or 0) < STALL_OUTPUT_TOKENS:
+                found.append((4004, _points(latency / latency_limit)))
             if record.get("status") == "success":
-                self._changed.add(str(record.get("project")))
-                for metric, value in values.items():
+                self._changed.add(project)
+                for metric, value in zip(METRICS, values):
                     if value is not None:
                         windows[metric].add(value)
         return found
@@ -105,29 +109,34 @@ class Baselines:
                     continue
 
     def _windows(self, project: str) -> dict[str, _Window]:
-        windows = self._projects.pop(project, None) or {m: _Window() for m in METRICS}
-        self._projects[project] = windows  # most recently used last
+        windows = self._projects.get(project)
+        if windows is not None:
+            self._projects.move_to_end(project)  # most recently used last
+            return windows
+        windows = self._projects[project] = {m: _Window() for m in METRICS}
         while len(self._projects) > MAX_PROJECTS:
             self._projects.popitem(last=False)
         return windows
 
     def _threshold(self, project: str, metric: str, window: _Window) -> float:
-        override = self._overrides.get(project, {}).get(metric, self._overrides.get("*", {}).get(metric))
-        if override is not None:
-            return float(override)
+        if self._overrides:
+            override = self._overrides.get(project, {}).get(metric, self._overrides.get("*", {}).get(metric))
+            if override is not None:
+                return float(override)
         if window.seen >= MIN_CALLS:
             return window.p95() * HEADROOM
         return STATIC[metric]
 
 
-def _values(record: dict[str, Any]) -> dict[str, float | None]:
+def _values(record: dict[str, Any]) -> tuple[float | None, ...]:
+    """The record's :data:`METRICS`, in that order (None where it has none)."""
     input_tokens, output_tokens = record.get("input_tokens") or 0, record.get("output_tokens") or 0
     cost = record.get("cost")
-    return {
-        "latency_ms": float(record.get("latency_ms") or 0),
-        "cost": float(cost) if isinstance(cost, (int, float)) else None,
-        "token_ratio": output_tokens / input_tokens if input_tokens >= RATIO_MIN_INPUT else None,
-    }
+    return (
+        float(record.get("latency_ms") or 0),
+        float(cost) if isinstance(cost, (int, float)) else None,
+        output_tokens / input_tokens if input_tokens >= RATIO_MIN_INPUT else None,
+    )
 
 
 def _points(times_over: float) -> int:

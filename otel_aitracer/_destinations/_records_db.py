@@ -18,7 +18,7 @@ import orjson
 
 from .._record_kinds import MODEL_CALLS
 from ._filters import STATS_ORDERS, Cursor, filter_values
-from ._rollups import DIMENSIONS, ROLLED, ROLLUPS_VERSION, Delta, rank_value
+from ._rollups import DIMENSIONS, ROLLED, ROLLUPS_VERSION, Delta, Sums, rank_value
 
 COLUMNS = (
     "span_id", "trace_id", "parent_span_id", "project", "session_id", "app_user_id", "model", "provider",
@@ -101,6 +101,10 @@ class Transaction(Protocol):
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int: ...
+
+    def add_sums(self, sums: Sums, rows: Sequence[Sequence[Any]]) -> None:
+        """Add ``rows`` (keys, then sums; one row per key) to the sums of ``sums``' table, in one go."""
+        ...
 
     def each(self, sql: str, params: Sequence[Any] = (), size: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
         """The rows of ``sql`` a chunk at a time, never all in memory."""

@@ -12,7 +12,7 @@ read from it is within 1.5 % of the exact one.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Iterable, NamedTuple, Protocol, Sequence
 
 from .._record_kinds import CRITICAL, MODEL_CALLS
 
@@ -39,22 +39,35 @@ TABLES = (
 _TOTALS = ("requests", "errors", "input_tokens", "output_tokens", "cost", "priced", "critical", "other")
 # Columns added to rollup_totals after it first shipped (a store that predates them gets them, zero for old records).
 ADDED_TOTALS = {"critical": "NUMERIC NOT NULL DEFAULT 0", "other": "NUMERIC NOT NULL DEFAULT 0"}
-_ADD_TOTALS = (
-    f"INSERT INTO rollup_totals (dimension, project, value, missing, {', '.join(_TOTALS)}) VALUES ({', '.join('?' * (4 + len(_TOTALS)))})"
-    " ON CONFLICT (dimension, project, value, missing) DO UPDATE SET "
-    + ", ".join(f"{c} = rollup_totals.{c} + excluded.{c}" for c in _TOTALS)
-)
-_ADD_LATENCY = (
-    "INSERT INTO rollup_latency (dimension, project, value, missing, bucket, requests) VALUES (?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (dimension, project, value, missing, bucket) DO UPDATE SET requests = rollup_latency.requests + excluded.requests"
-)
+
+
+class Sums(NamedTuple):
+    """A table whose rows are sums by key: rows added to it add to the sums of their keys (an upsert)."""
+
+    table: str
+    keys: tuple[str, ...]
+    sums: tuple[str, ...]
+
+    def upsert(self, source: str) -> str:
+        """The one statement that adds the rows of ``source`` (``VALUES (?, …)`` or a ``SELECT``) to the sums."""
+        columns = (*self.keys, *self.sums)
+        return (f"INSERT INTO {self.table} ({', '.join(columns)}) {source} ON CONFLICT ({', '.join(self.keys)}) DO UPDATE SET "
+                + ", ".join(f"{c} = {self.table}.{c} + excluded.{c}" for c in self.sums))  # fmt: skip
+
+    def values(self) -> str:
+        return f"VALUES ({', '.join('?' * (len(self.keys) + len(self.sums)))})"
+
+
+_GROUP = ("dimension", "project", "value", "missing")
+TOTALS = Sums("rollup_totals", _GROUP, _TOTALS)
+LATENCY = Sums("rollup_latency", (*_GROUP, "bucket"), ("requests",))
 _GAMMA = 1.02  # each band's top is 2 % above its bottom
 _LOG_GAMMA = math.log(_GAMMA)
 _EXACT_BELOW = 100  # ms
 
 
 class _Writer(Protocol):
-    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int: ...
+    def add_sums(self, sums: Sums, rows: Sequence[Sequence[Any]]) -> None: ...
 
 
 def latency_bucket(latency_ms: int | None) -> int:
@@ -110,10 +123,10 @@ class Delta:
     def apply(self, tx: _Writer) -> None:
         """Add the counted change to the rollup tables within ``tx`` (the transaction that changed the records)."""
         if self._totals:
-            tx.many(_ADD_TOTALS, [(*key, *(_storable(v) for v in totals)) for key, totals in self._totals.items()])
+            tx.add_sums(TOTALS, [(*key, *(_storable(v) for v in totals)) for key, totals in self._totals.items()])
         latency = [(*key, _storable(n)) for key, n in self._latency.items() if n]
         if latency:
-            tx.many(_ADD_LATENCY, latency)
+            tx.add_sums(LATENCY, latency)
         self._totals.clear()
         self._latency.clear()
 

@@ -272,3 +272,26 @@ def test_baselines_survive_a_restart_where_a_store_exists(tmp_path):
     slow = record(CLEAN[0], latency_ms=5_000)
     again.score([slow])
     assert slow["anomaly_codes"] == [4001]
+
+
+def test_baselines_are_kept_at_most_once_in_a_few_seconds(tmp_path):
+    """Serve scores 256 records in milliseconds: the baselines are kept every 256 records, but not more often than
+    KEEP_BASELINES_SECONDS, so a busy server does not write them sixty times a second."""
+    import orjson
+
+    from otel_aitracer._config import resolve_settings
+    from otel_aitracer._recording._pipeline import KEEP_BASELINES_EVERY, RecordPipeline
+
+    store = SQLiteStore(tmp_path / "k.db")
+    pipeline = RecordPipeline(resolve_settings(store=str(tmp_path / "k.db")), sink=store)
+
+    def kept_calls() -> int:
+        return int(orjson.loads(store.load_state("anomaly-baseline:")["anomaly-baseline:corpus"])["latency_ms"]["seen"])
+
+    pipeline.score([record(CLEAN[i % 50], latency_ms=300) for i in range(KEEP_BASELINES_EVERY)])
+    assert kept_calls() == KEEP_BASELINES_EVERY
+    pipeline.score([record(CLEAN[i % 50], latency_ms=300) for i in range(KEEP_BASELINES_EVERY)])
+    assert kept_calls() == KEEP_BASELINES_EVERY  # the second 256 came within seconds: not kept yet
+    pipeline.keep_baselines()
+    assert kept_calls() == 2 * KEEP_BASELINES_EVERY
+    pipeline.close(0)

@@ -38,7 +38,8 @@ from ._size_budget import fit_record
 _logger = logging.getLogger(__name__)
 _SCORE = guarded("anomaly scoring")
 _ALERTS = guarded("alerts")
-KEEP_BASELINES_EVERY = 256  # records scored between two saves of the baselines
+KEEP_BASELINES_EVERY = 256  # records scored between two saves of the baselines,
+KEEP_BASELINES_SECONDS = 5.0  # and at most one save in this long (serve scores 256 records in a few milliseconds)
 _BASELINE = "anomaly-baseline:"  # + project: a kept state's name
 
 # Session event fields that can hold what users typed.
@@ -83,7 +84,7 @@ class RecordPipeline:
         self.audit = _audit_trail(settings, self.redactor, self.stats.add)
         self.scorer = Scorer(settings.anomaly_thresholds)
         self._evaluations = EvaluationEvents() if evaluation_events else None
-        self._scored_since_kept = 0
+        self._scored_since_kept, self._kept_at = 0, float("-inf")
         self.alerts = Alerts(load_alerts(settings.alerts)) if settings.alerts is not None else None
         with _SCORE:
             self._load_baselines()
@@ -162,7 +163,8 @@ class RecordPipeline:
 
     def score(self, records: Sequence[dict[str, Any]]) -> None:
         """Anomaly scores, on records whose project and content are final (redacted); a failure costs only the score.
-        Every :data:`KEEP_BASELINES_EVERY` records, the baselines that changed are kept in the store (if it is one)."""
+        Every :data:`KEEP_BASELINES_EVERY` records (at most once in :data:`KEEP_BASELINES_SECONDS`), the baselines that
+        changed are kept in the store (if it is one)."""
         for record in records:
             with _SCORE:
                 self.scorer.score(record)
@@ -172,7 +174,7 @@ class RecordPipeline:
             with _ALERTS:
                 self.alerts.observe(list(records))
         self._scored_since_kept += len(records)
-        if self._scored_since_kept >= KEEP_BASELINES_EVERY:
+        if self._scored_since_kept >= KEEP_BASELINES_EVERY and time.monotonic() - self._kept_at >= KEEP_BASELINES_SECONDS:
             self.keep_baselines()
 
     def settle(self, deadline: float) -> None:
@@ -183,7 +185,7 @@ class RecordPipeline:
 
     def keep_baselines(self) -> None:
         """Keep the changed project baselines in the store, so a restart does not start them over."""
-        self._scored_since_kept = 0
+        self._scored_since_kept, self._kept_at = 0, time.monotonic()
         save = getattr(self.sink, "save_state", None)
         if save is None:
             return

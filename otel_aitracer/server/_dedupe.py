@@ -15,7 +15,7 @@ result. The pair is one record: the log's result over the request's start.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
@@ -32,8 +32,12 @@ _RESULT_FIELDS = ("model", "output", "input_tokens", "output_tokens", "cache_rea
 
 def drop_outer_duplicates(spans: Iterable[ReadableSpan], records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     """The records of one request without outer duplicates, and how many were dropped."""
-    parent_of = {_hex(s.context.span_id): _hex(s.parent.span_id) if s.parent else None for s in spans if s.context}
+    spans = list(spans)
     llm = {r["span_id"]: r for r in records if r.get("operation") in MODEL_CALLS}
+    parents = {s.parent.span_id for s in spans if s.parent is not None}
+    if parents.isdisjoint(int(span_id, 16) for span_id in llm):  # no call has a child in this request (most requests)
+        return _pair_logfire_streams(spans, records)
+    parent_of = {_hex(s.context.span_id): _hex(s.parent.span_id) if s.parent else None for s in spans if s.context}
     dropped: set[str] = set()
     for inner in llm.values():
         parent, depth = parent_of.get(inner["span_id"]), 0
@@ -49,8 +53,10 @@ def drop_outer_duplicates(spans: Iterable[ReadableSpan], records: list[dict[str,
     return kept, len(dropped) + paired
 
 
-def _pair_logfire_streams(spans: Iterable[ReadableSpan], records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+def _pair_logfire_streams(spans: Sequence[ReadableSpan], records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     """Fold each Logfire ``streaming response`` log into its request span's record."""
+    if not any(_is_stream_log(s) for s in spans):
+        return records, 0
     by_id = {_hex(s.context.span_id): s for s in spans if s.context}
     logs = [r for r in records if _is_stream_log(by_id.get(r["span_id"]))]
     if not logs:

@@ -40,6 +40,7 @@ def span_to_record(span: ReadableSpan, *, default_project: str = DEFAULT_PROJECT
     cache_read = conv.first_int(attrs, conv.CACHE_READ_KEYS)
     cache_creation = conv.first_int(attrs, conv.CACHE_CREATION_KEYS)
     parent = span.parent
+    failed = _failed(span, attrs)
     record: dict[str, Any] = {
         "project": str(attrs.get(PROJECT_ATTRIBUTE) or default_project),
         "model": str(model) if model is not None else None,
@@ -51,8 +52,8 @@ def span_to_record(span: ReadableSpan, *, default_project: str = DEFAULT_PROJECT
         "input_tokens": input_tokens or 0,
         "output_tokens": output_tokens or 0,
         "latency_ms": max(0, ((span.end_time or span.start_time or 0) - (span.start_time or 0)) // 1_000_000),
-        "status": "error" if _failed(span, attrs) else "success",
-        "error_message": _error_message(span) if _failed(span, attrs) else None,
+        "status": "error" if failed else "success",
+        "error_message": _error_message(span) if failed else None,
         "metadata": dict(list(conv.metadata(attrs).items())[:MAX_METADATA_KEYS]),
         "trace_id": format(span.context.trace_id, "032x"),
         "span_id": format(span.context.span_id, "016x"),

@@ -17,11 +17,6 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from .._config import env_number
 
 MAX_HEADER_BYTES = 64 * 1024
-# A client's connection is closed after this many requests (it connects again). Collectors keep a few connections
-# open for hours, and the worker that accepted one gets all its requests: one worker could carry three times the
-# other's load while the other idled. A new connection goes to whichever worker accepts first, and a busy one is
-# slower to (its event loop waits for the GIL), so load evens out; gRPC's max_connection_age serves the same end.
-REQUESTS_PER_CONNECTION = 16
 READ_TIMEOUT = "AITRACER_SERVER_READ_TIMEOUT"
 DEFAULT_READ_TIMEOUT = 15.0
 
@@ -39,7 +34,6 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._in_head = self._in_body = False
         self._head_deadline: asyncio.TimerHandle | None = None
-        self._requests = 0
 
     def data_received(self, data: bytes) -> None:
         if not self._in_head and not self._in_body:  # the first bytes of a request
@@ -55,9 +49,6 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._end_head()
         self._in_body = True
         super().on_headers_complete()
-        self._requests += 1
-        if self._requests >= REQUESTS_PER_CONNECTION and self.cycle is not None:
-            self.cycle.keep_alive = False  # answered with "connection: close"; the client connects again
 
     def on_message_complete(self) -> None:
         self._in_body = False

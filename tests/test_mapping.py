@@ -195,3 +195,23 @@ def test_an_agent_runs_usage_total_is_not_priced_again(operation):
     attrs = {**CURRENT, "gen_ai.operation.name": operation, "gen_ai.agent.name": "a"}
     record = span_to_record(finished_span(attrs, name=f"{operation} a"))
     assert record["input_tokens"] == 1200 and "cost" not in record
+
+
+@pytest.mark.parametrize(
+    ("start_ns", "started_at"),
+    [
+        (1_700_000_000_123_456_789, "2023-11-14T22:13:20.123457Z"),
+        (1_700_000_000_000_000_499, "2023-11-14T22:13:20.000000Z"),
+        (1_700_000_000_000_000_500, "2023-11-14T22:13:20.000001Z"),  # to the nearest microsecond, half up
+        (1_700_000_000_999_999_600, "2023-11-14T22:13:21.000000Z"),  # rounding carries into the next second
+        (1_795_818_505_309_679_545, "2026-11-27T22:28:25.309680Z"),
+        (1_798_761_599_999_999_999, "2027-01-01T00:00:00.000000Z"),  # and into the next year
+    ],
+)
+def test_a_spans_start_is_written_to_the_exact_microsecond(start_ns, started_at):
+    """A float holds a 2026 time to a quarter of a microsecond only; the start is written with integer arithmetic
+    (records on PostgreSQL are keyed by it, so the same span must always give the same text)."""
+    tracer = TracerProvider().get_tracer("test")
+    span = tracer.start_span("chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes=CURRENT, start_time=start_ns)
+    span.end(end_time=start_ns + 1_000_000)
+    assert span_to_record(span)["started_at"] == started_at

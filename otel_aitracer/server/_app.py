@@ -41,6 +41,7 @@ from ._body import BodyError, decode_body, read_body
 from ._ingest import STORE_ERRORS, Forbidden, Ingest
 from ._logs import log_record_count, logs_response, start_sweeping
 from ._otlp import JSON, PROTOBUF, encoded, parse_request, response, span_count, status_body
+from ._protocol import release_balances
 
 _logger = logging.getLogger(__name__)
 _RETRY_AFTER_SECONDS = "5"
@@ -138,6 +139,7 @@ def _worker_lifespan(config: ServerConfig, ingest: Ingest) -> Callable[[Starlett
             if server is not None:
                 server.stop(grace=5).wait()
             ingest.pipeline.settle(time.monotonic() + 5)  # queued alerts go out
+            release_balances()
 
     return lifespan
 

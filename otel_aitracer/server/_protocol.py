@@ -15,6 +15,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .._config import env_number
+from ._balance import Balance
 
 MAX_HEADER_BYTES = 64 * 1024
 READ_TIMEOUT = "AITRACER_SERVER_READ_TIMEOUT"
@@ -25,6 +26,24 @@ DEFAULT_READ_TIMEOUT = 15.0
 def read_timeout() -> float:
     """Seconds a request's headers (here) and then its body (the app) may take to arrive."""
     return env_number(READ_TIMEOUT, DEFAULT_READ_TIMEOUT)
+
+
+_BALANCES: dict[int, Balance] = {}  # this worker's, by listening port
+
+
+def _balance_for(transport: asyncio.BaseTransport) -> Balance:
+    port = int((transport.get_extra_info("sockname") or ("", 0))[1])
+    balance = _BALANCES.get(port)
+    if balance is None:
+        balance = _BALANCES[port] = Balance(port)
+    return balance
+
+
+def release_balances() -> None:
+    """At a worker's shutdown: its count leaves the shared directory (the last one out removes it)."""
+    for balance in _BALANCES.values():
+        balance.close()
+    _BALANCES.clear()
 
 
 class BoundedHttpProtocol(HttpToolsProtocol):
@@ -45,10 +64,18 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         if self._in_head and self._head_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():  # still no end of headers
             self._refuse_headers()
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[arg-type]
+        self._balance, self._leaving = _balance_for(transport), False
+        self._balance.opened()
+
     def on_headers_complete(self) -> None:
         self._end_head()
         self._in_body = True
         super().on_headers_complete()
+        if self.cycle is not None and not self._leaving and self._balance.shed_one():
+            self.cycle.keep_alive = False  # answered with "connection: close": the client connects again
+            self._leaving = True
 
     def on_message_complete(self) -> None:
         self._in_body = False
@@ -56,6 +83,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._end_head()
+        self._balance.closed(self._leaving)
         super().connection_lost(exc)
 
     def _end_head(self) -> None:

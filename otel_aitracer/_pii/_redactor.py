@@ -62,6 +62,7 @@ class PIIRedactor:
         model = nlp_model or env_text(AITRACER_PII_NLP_MODEL)
         self._nlp = NLPDetector(nlp_types, model) if nlp_types and model else None  # else rules (``_names``)
         self._salt = _salt_bytes(salt if salt is not None else env_text(AITRACER_PII_SALT))
+        self._screenable = not self._custom and self._nlp is None and self.types <= _SCREENED  # see :meth:`clean`
         self._cache: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
         self._cache_chars = 0
         self._lock = new_lock()
@@ -98,7 +99,7 @@ class PIIRedactor:
         """True when no string in ``value`` can hold a finding, by one pass of the prefilter over it as JSON: most
         records carry no PII, and they skip the walk. False when it cannot tell (custom patterns and the name
         detectors have no seeds; content JSON cannot encode; no Hyperscan): then the walk decides."""
-        if self._custom or self._nlp is not None or not self.types <= _SCREENED:
+        if not self._screenable:
             return False
         try:
             data = orjson.dumps(value)

@@ -159,7 +159,7 @@ class PostgresStore(RecordsDB):
     def _in_traces(self, columns: str, traces: set[str], table: str = "records") -> list[tuple[Any, ...]]:
         """As :meth:`RecordsDB._in_traces`, in one statement with the ids as one array: its plan is made once, where an
         ``IN`` list of a new length was planned again, for every partition, on each batch."""
-        return self._read(f"SELECT {columns} FROM {table} WHERE trace_id = ANY(?)", (sorted(traces),))
+        return self._lookup(f"SELECT {columns} FROM {table} WHERE trace_id = ANY(?)", (sorted(traces),))
 
     def _ensure_partitions(self, days: set[str]) -> None:
         missing = days - self._days

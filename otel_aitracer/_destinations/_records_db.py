@@ -168,6 +168,10 @@ class RecordsDB:
         with self._transaction() as tx:
             return tx.rows(sql, params)
 
+    def _lookup(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read ingest makes just before it writes (what is stored of a batch's traces); by default, any read."""
+        return self._read(sql, params)
+
     # ---- records ----------------------------------------------------------------------------------
     def write(self, records: Sequence[dict[str, Any]]) -> int:
         """Insert ``records`` in one transaction, counting the new ones into the rollups; returns how many were new
@@ -353,7 +357,7 @@ class RecordsDB:
         rows: list[tuple[Any, ...]] = []
         for start in range(0, len(ordered), 300):
             chunk = ordered[start : start + 300]
-            rows += self._read(f"SELECT {columns} FROM {table} WHERE trace_id IN ({', '.join('?' * len(chunk))})", chunk)
+            rows += self._lookup(f"SELECT {columns} FROM {table} WHERE trace_id IN ({', '.join('?' * len(chunk))})", chunk)
         return rows
 
     # ---- log events about records (OTLP logs), in either order of arrival --------------------------

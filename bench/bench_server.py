@@ -10,7 +10,7 @@ the same machine, so it takes CPU from the server: the figures are a floor.
 Also printed: the same work in-process (decode, map, redact, store) per span, which
 is the ceiling one worker can reach. Prints a table; asserts nothing.
 
-    .venv/bin/python bench/bench_server.py [--requests 120] [--workers 1 2] [--concurrency 8]
+    .venv/bin/python bench/bench_server.py [--requests 120] [--workers 1 2] [--concurrency 8] [--repeat 3] [--postgres]
 """
 
 from __future__ import annotations
@@ -193,6 +193,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--postgres", action="store_true", help="store in a local PostgreSQL (started here) instead of SQLite")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per worker count (this machine's noise is ±20 %%): each, then the median")
     args = parser.parse_args()
     bodies = build_bodies(args.requests + 1)
     print(f"{SPANS_PER_REQUEST} spans per request, {len(bodies[0]) / 1024:.0f} KiB gzip, "
@@ -206,8 +207,12 @@ def main() -> None:
 
     with PostgresServer() if args.postgres else nullcontext() as postgres:
         for workers in args.workers:
-            result = run_server(bodies, workers, args.concurrency, postgres)
-            print(f"| {workers} | {result['spans_per_s']:,.0f} | {result['cpu_us_per_span']:.0f} | {result['p50_ms']:.0f} | {result['p99_ms']:.0f} |")
+            runs = [run_server(bodies, workers, args.concurrency, postgres) for _ in range(args.repeat)]
+            for result in runs:
+                print(f"| {workers} | {result['spans_per_s']:,.0f} | {result['cpu_us_per_span']:.0f} | {result['p50_ms']:.0f} | {result['p99_ms']:.0f} |")
+            if len(runs) > 1:
+                median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+                print(f"| {workers}, median of {len(runs)} | **{median['spans_per_s']:,.0f}** | {median['cpu_us_per_span']:.0f} | {median['p50_ms']:.0f} | {median['p99_ms']:.0f} |")
 
 
 if __name__ == "__main__":

@@ -32,12 +32,37 @@ def test_filters_projects_and_limit(db):
 
 def test_deduplication_queries(db):
     db.write([rec("s1", parent="p0"), rec("s2", parent="s1"), rec("s3", parent=None, output=None), rec("s4", parent="s1", project="q")])
-    assert db.parents_with_child_call([("p", "t1", "s1", "chat"), ("p", "t1", "s2", "chat")]) == {("p", "s1")}
-    assert db.pop_calls([("q", "t1", "s1", "chat")]) == {} and db.count() == 4  # another project's call is never touched
-    assert set(db.pop_calls([("p", "t1", "s1", "chat")])) == {("p", "s1")} and db.count() == 3
-    assert db.pop_stream_request(rec("s9", parent=None, project="q", started_at="2026-01-01T00:00:09Z")) is None
-    streamed = db.pop_stream_request(rec("s9", parent=None, started_at="2026-01-01T00:00:09Z"))
+    with db.settling({"t1"}) as stored:
+        assert stored.parents_with_child_call([("p", "t1", "s1", "chat"), ("p", "t1", "s2", "chat")]) == {("p", "s1")}
+        assert stored.pop_calls([("q", "t1", "s1", "chat")]) == {}  # another project's call is never touched
+    assert db.count() == 4
+    with db.settling({"t1"}) as stored:
+        assert set(stored.pop_calls([("p", "t1", "s1", "chat")])) == {("p", "s1")}
+    assert db.count() == 3
+    with db.settling({"t1"}) as stored:
+        assert stored.pop_stream_request(rec("s9", parent=None, project="q", started_at="2026-01-01T00:00:09Z")) is None
+        streamed = stored.pop_stream_request(rec("s9", parent=None, started_at="2026-01-01T00:00:09Z"))
     assert streamed["span_id"] == "s3" and db.count() == 2  # a sibling at the root: a NULL parent matches NULL
+
+
+def test_a_settled_write_inserts_what_settling_returns_in_the_same_transaction(db):
+    """What ``settle`` takes from the store and what it returns are one transaction: an error rolls both back."""
+    db.write([rec("s1", parent=None)])
+
+    def fold(stored):
+        stored.pop_calls([("p", "t1", "s1", "chat")])
+        return [rec("s2", parent="s1")]
+
+    assert db.write([rec("s2", parent="s1")], fold) == 1
+    assert [r["span_id"] for r in db.query(trace="t1")] == ["s2"]
+
+    def fail(stored):
+        stored.pop_calls([("p", "t1", "s2", "chat")])
+        raise RuntimeError("settling failed")
+
+    with pytest.raises(RuntimeError):
+        db.write([rec("s3", parent="s2")], fail)
+    assert [r["span_id"] for r in db.query(trace="t1")] == ["s2"]  # the pop was rolled back with the write
 
 
 def test_sessions_and_events(db):
@@ -63,5 +88,6 @@ def test_log_events_wait_for_their_record_and_a_sweep_joins_only_what_it_read(db
     assert db.sweep_pending(_add_events, expired_before="2025-01-01T00:00:00Z", received_before="2026-01-01T00:05:00Z") == 1
     [record] = db.query(trace="t1")
     assert [e["name"] for e in record["events"]] == ["early"]
-    assert db.take_pending([key]) == {key: [{"name": "late"}]}  # the newer event is still waiting, not lost
+    with db.settling({"t1"}) as stored:
+        assert stored.take_pending([key]) == {key: [{"name": "late"}]}  # the newer event is still waiting, not lost
     assert db.attach_events({("q", "t1", "s1"): [{"name": "other project"}]}, _add_events, "2026-01-01T00:11:00Z") == (0, 1)

@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from datetime import date, timedelta
-from typing import Any, Iterator, Sequence, cast
+from typing import Any, Collection, Iterator, Sequence, cast
 
 import orjson
 
 from .._fork import new_lock
 from ..exceptions import ConfigurationError
-from ._records_db import ADDED_COLUMNS, COLUMNS, INDEXES, RecordsDB, Transaction, rebuild_rollups, rollups_current
+from ._records_db import ADDED_COLUMNS, COLUMNS, INDEXES, RecordsDB, Settle, Transaction, rebuild_rollups, rollups_current
 from ._rollups import ADDED_TOTALS, ROLLED, Delta, Sums
 from ._rollups import TABLES as ROLLUP_TABLES
 
@@ -55,6 +55,9 @@ _PG_INDEXES = (
 )
 _SCHEMA_LOCK = 7_370_001  # pg_advisory_xact_lock key: serve workers starting together create the schema once
 _PARTITION_LOCK = 7_370_002
+_ALL_TRACES = 7_370_003  # advisory lock (this, 0): every trace
+_A_TRACE = 7_370_004  # advisory lock (this, 31 bits of a trace id): one trace
+_TRACE_LOCKS = 1024  # at most this many trace locks in one transaction
 _POOL_WAIT_SECONDS = 5.0  # for a connection; past it, serve answers 503 (retry later) instead of hanging
 _STAGE = "CREATE TEMP TABLE IF NOT EXISTS records_in (LIKE records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 _INSERT_STAGED = (
@@ -146,9 +149,9 @@ class PostgresStore(RecordsDB):
         with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
             yield _PostgresTransaction(cursor)
 
-    def write(self, records: Sequence[dict[str, Any]]) -> int:
-        self._ensure_partitions({r["started_at"][:10] for r in records})
-        return super().write(records)
+    def write(self, records: Sequence[dict[str, Any]], settle: Settle | None = None) -> int:
+        self._ensure_partitions({r["started_at"][:10] for r in records})  # settling keeps their starts, or finds older ones
+        return super().write(records, settle)
 
     def _insert(self, tx: Transaction, rows: list[list[Any]]) -> list[tuple[Any, ...]]:
         """COPY to a staging table, then one insert that skips known spans and returns the rows it inserted."""
@@ -156,10 +159,22 @@ class PostgresStore(RecordsDB):
         cast(_PostgresTransaction, tx).copy_in(f"COPY records_in ({', '.join(COLUMNS)}, record) FROM STDIN", rows)
         return tx.rows(_INSERT_STAGED)
 
-    def _in_traces(self, columns: str, traces: set[str], table: str = "records") -> list[tuple[Any, ...]]:
+    def _in_traces(self, tx: Transaction, columns: str, traces: set[str], table: str = "records") -> list[tuple[Any, ...]]:
         """As :meth:`RecordsDB._in_traces`, in one statement with the ids as one array: its plan is made once, where an
         ``IN`` list of a new length was planned again, for every partition, on each batch."""
-        return self._lookup(f"SELECT {columns} FROM {table} WHERE trace_id = ANY(?)", (sorted(traces),))
+        return tx.rows(f"SELECT {columns} FROM {table} WHERE trace_id = ANY(?)", (sorted(traces),))
+
+    def _hold_traces(self, tx: Transaction, traces: Collection[str]) -> None:
+        """A transaction-scoped advisory lock per trace, taken in one order (so two writers never wait on each other):
+        workers and serve instances writing the same trace settle it one after the other, writers of other traces go
+        on. A batch of more than :data:`_TRACE_LOCKS` traces takes the lock of all traces instead, which every other
+        batch holds shared: PostgreSQL's lock table is shared and small."""
+        if len(traces) > _TRACE_LOCKS:
+            tx.rows("SELECT pg_advisory_xact_lock(?, 0)", (_ALL_TRACES,))
+            return
+        tx.rows("SELECT pg_advisory_xact_lock_shared(?, 0)", (_ALL_TRACES,))
+        keys = sorted({_trace_lock(trace) for trace in traces})
+        tx.rows("SELECT count(pg_advisory_xact_lock(?, key)) FROM unnest(?::int[]) AS key", (_A_TRACE, keys))
 
     def _ensure_partitions(self, days: set[str]) -> None:
         missing = days - self._days
@@ -196,6 +211,11 @@ class PostgresStore(RecordsDB):
             if self._pool is not None and self._pid == os.getpid():
                 self._pool.close()
             self._pool = None
+
+
+def _trace_lock(trace: str) -> int:
+    """A trace's advisory lock key: 31 bits of its id (ids are random; two traces sharing a key only wait for each other)."""
+    return int(trace[-8:], 16) & 0x7FFFFFFF if len(trace) >= 8 else 0
 
 
 def _partition_name(day: str) -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import operator
 import time
-from contextlib import AbstractContextManager
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Callable, Collection, Iterator, Protocol, Sequence
 
 import orjson
 
@@ -158,6 +158,68 @@ def _join_stored(tx: Transaction, key: Key, events: list[dict[str, Any]], join: 
     return True
 
 
+InTraces = Callable[[Transaction, str, set[str], str], list[tuple[Any, ...]]]
+
+
+class StoredTraces:
+    """What is stored of some traces, read and changed within one write transaction (:meth:`RecordsDB.settling`):
+    what ingest's deduplication asks before a batch is written."""
+
+    def __init__(self, tx: Transaction, in_traces: InTraces) -> None:
+        self.tx = tx
+        self._in_traces = in_traces
+
+    def parents_with_child_call(self, keys: Sequence[tuple[str, str, str, str]]) -> set[tuple[str, str]]:
+        """Of ``(project, trace_id, span_id, operation)``, the (project, span id) pairs with a stored direct child
+        of the same project and operation."""
+        wanted = set(keys)
+        rows = self._in_traces(self.tx, "project, trace_id, parent_span_id, operation", {key[1] for key in keys}, "records")
+        return {(project, parent) for project, trace, parent, op in rows if (project, trace, parent, op) in wanted}
+
+    def pop_calls(self, keys: Sequence[tuple[str, str, str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """Remove and return the stored records of ``(project, trace_id, span_id, operation)`` (outer duplicates),
+        by (project, span id)."""
+        wanted = set(keys)
+        rows = self._in_traces(self.tx, "project, trace_id, span_id, operation", {key[1] for key in keys}, "records")
+        popped: dict[tuple[str, str], dict[str, Any]] = {}
+        for project, trace, span_id, op in rows:
+            if (project, trace, span_id, op) in wanted:
+                for (blob,) in delete_records(self.tx, _KEY_MATCH, (trace, span_id, project), returning=("record",))[:1]:
+                    popped[(project, span_id)] = orjson.loads(blob)
+        return popped
+
+    def pop_stream_request(self, log: dict[str, Any]) -> dict[str, Any] | None:
+        """Remove and return the stored request of a streamed call whose result ``log`` carries:
+        the latest sibling of the same operation, started no later, with no output yet."""
+        sql = (
+            "SELECT span_id, record FROM records WHERE trace_id = ? AND project = ? AND operation = ? AND started_at <= ? AND span_id != ?"
+            " AND (parent_span_id = ? OR (parent_span_id IS NULL AND CAST(? AS TEXT) IS NULL)) ORDER BY started_at DESC LIMIT 8"
+        )
+        parent = log.get("parent_span_id")
+        for span_id, blob in self.tx.rows(sql, (log["trace_id"], log["project"], log.get("operation"), log["started_at"], log["span_id"], parent, parent)):
+            record = orjson.loads(blob)
+            if record.get("output") in _NO_OUTPUT and not record.get("output_tokens"):
+                delete_records(self.tx, _KEY_MATCH, (log["trace_id"], span_id, log["project"]))
+                return record
+        return None
+
+    def take_pending(self, keys: Sequence[Key]) -> dict[Key, list[dict[str, Any]]]:
+        """Remove and return the pending events of records about to be written, by key."""
+        wanted = set(keys)
+        taken: dict[Key, list[dict[str, Any]]] = {}
+        ids = []
+        for row_id, project, trace_id, span_id, blob in self._in_traces(self.tx, "id, project, trace_id, span_id, event", {k[1] for k in keys}, "pending_events"):
+            if (project, trace_id, span_id) in wanted:
+                taken.setdefault((project, trace_id, span_id), []).append(orjson.loads(blob))
+                ids.append((row_id,))
+        if ids:
+            self.tx.many("DELETE FROM pending_events WHERE id = ?", ids)
+        return taken
+
+
+Settle = Callable[[StoredTraces], Sequence[dict[str, Any]]]  # the records to write, given what is stored of their traces
+
+
 class RecordsDB:
     """The queries; subclasses provide ``_transaction()`` (and ``_read()`` for reads)."""
 
@@ -168,19 +230,33 @@ class RecordsDB:
         with self._transaction() as tx:
             return tx.rows(sql, params)
 
-    def _lookup(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """A read ingest makes just before it writes (what is stored of a batch's traces); by default, any read."""
-        return self._read(sql, params)
-
     # ---- records ----------------------------------------------------------------------------------
-    def write(self, records: Sequence[dict[str, Any]]) -> int:
+    def write(self, records: Sequence[dict[str, Any]], settle: Settle | None = None) -> int:
         """Insert ``records`` in one transaction, counting the new ones into the rollups; returns how many were new
-        (a known span is skipped)."""
-        rows = [record_row(r) for r in records]
+        (a known span is skipped). ``settle``, given what is stored of the records' traces within the same transaction,
+        returns the records to insert (ingest's deduplication against the store)."""
+        if settle is None:
+            rows = [record_row(r) for r in records]
+            with self._transaction() as tx:
+                return self._add(tx, rows)
+        with self.settling({r["trace_id"] for r in records}) as stored:
+            return self._add(stored.tx, [record_row(r) for r in settle(stored)])
+
+    @contextmanager
+    def settling(self, traces: Collection[str]) -> Iterator[StoredTraces]:
+        """A write transaction in which no other can add to ``traces`` until it ends, with what is stored of them: what
+        one batch finds of a trace (an outer call, its inner call, a stream's request) cannot change before it writes."""
         with self._transaction() as tx:
-            delta = Delta()
-            added = delta.add(self._insert(tx, rows))
-            delta.apply(tx)
+            self._hold_traces(tx, traces)
+            yield StoredTraces(tx, self._in_traces)
+
+    def _hold_traces(self, tx: Transaction, traces: Collection[str]) -> None:
+        """Keep other writers of ``traces`` waiting until ``tx`` ends (SQLite: its write lock already keeps every writer)."""
+
+    def _add(self, tx: Transaction, rows: list[list[Any]]) -> int:
+        delta = Delta()
+        added = delta.add(self._insert(tx, rows))
+        delta.apply(tx)
         return added
 
     # ---- what the pipeline keeps between runs (the anomaly baselines) ------------------------------
@@ -315,49 +391,13 @@ class RecordsDB:
         return int(self._read("SELECT COUNT(*) FROM records")[0][0])
 
     # ---- what deduplication asks ----------------------------------------------------------------
-    def parents_with_child_call(self, keys: Sequence[tuple[str, str, str, str]]) -> set[tuple[str, str]]:
-        """Of ``(project, trace_id, span_id, operation)``, the (project, span id) pairs with a stored direct child
-        of the same project and operation."""
-        wanted = set(keys)
-        rows = self._in_traces("project, trace_id, parent_span_id, operation", {key[1] for key in keys})
-        return {(project, parent) for project, trace, parent, op in rows if (project, trace, parent, op) in wanted}
-
-    def pop_calls(self, keys: Sequence[tuple[str, str, str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        """Remove and return the stored records of ``(project, trace_id, span_id, operation)`` (outer duplicates),
-        by (project, span id)."""
-        wanted = set(keys)
-        rows = self._in_traces("project, trace_id, span_id, operation", {key[1] for key in keys})
-        found = [(trace, span_id, project) for project, trace, span_id, op in rows if (project, trace, span_id, op) in wanted]
-        popped: dict[tuple[str, str], dict[str, Any]] = {}
-        with self._transaction() as tx:
-            for key in found:
-                for (blob,) in delete_records(tx, _KEY_MATCH, key, returning=("record",))[:1]:
-                    popped[(key[2], key[1])] = orjson.loads(blob)
-        return popped
-
-    def pop_stream_request(self, log: dict[str, Any]) -> dict[str, Any] | None:
-        """Remove and return the stored request of a streamed call whose result ``log`` carries:
-        the latest sibling of the same operation, started no later, with no output yet."""
-        sql = (
-            "SELECT span_id, record FROM records WHERE trace_id = ? AND project = ? AND operation = ? AND started_at <= ? AND span_id != ?"
-            " AND (parent_span_id = ? OR (parent_span_id IS NULL AND CAST(? AS TEXT) IS NULL)) ORDER BY started_at DESC LIMIT 8"
-        )
-        parent = log.get("parent_span_id")
-        with self._transaction() as tx:
-            for span_id, blob in tx.rows(sql, (log["trace_id"], log["project"], log.get("operation"), log["started_at"], log["span_id"], parent, parent)):
-                record = orjson.loads(blob)
-                if record.get("output") in _NO_OUTPUT and not record.get("output_tokens"):
-                    delete_records(tx, _KEY_MATCH, (log["trace_id"], span_id, log["project"]))
-                    return record
-        return None
-
-    def _in_traces(self, columns: str, traces: set[str], table: str = "records") -> list[tuple[Any, ...]]:
+    def _in_traces(self, tx: Transaction, columns: str, traces: set[str], table: str = "records") -> list[tuple[Any, ...]]:
         """``columns`` of every row of ``table`` in ``traces`` (through an index with the trace id first)."""
         ordered = sorted(traces)
         rows: list[tuple[Any, ...]] = []
         for start in range(0, len(ordered), 300):
             chunk = ordered[start : start + 300]
-            rows += self._lookup(f"SELECT {columns} FROM {table} WHERE trace_id IN ({', '.join('?' * len(chunk))})", chunk)
+            rows += tx.rows(f"SELECT {columns} FROM {table} WHERE trace_id IN ({', '.join('?' * len(chunk))})", chunk)
         return rows
 
     # ---- log events about records (OTLP logs), in either order of arrival --------------------------
@@ -373,20 +413,6 @@ class RecordsDB:
                     tx.many(_PENDING, [(*key, received_at, orjson.dumps(e)) for e in batch])
                     pending += len(batch)
         return joined, pending
-
-    def take_pending(self, keys: Sequence[Key]) -> dict[Key, list[dict[str, Any]]]:
-        """Remove and return the pending events of records about to be written, by key."""
-        wanted = set(keys)
-        taken: dict[Key, list[dict[str, Any]]] = {}
-        ids = []
-        for row_id, project, trace_id, span_id, blob in self._in_traces("id, project, trace_id, span_id, event", {k[1] for k in keys}, "pending_events"):
-            if (project, trace_id, span_id) in wanted:
-                taken.setdefault((project, trace_id, span_id), []).append(orjson.loads(blob))
-                ids.append((row_id,))
-        if ids:
-            with self._transaction() as tx:
-                tx.many("DELETE FROM pending_events WHERE id = ?", ids)
-        return taken
 
     def sweep_pending(self, join: Join, expired_before: str, received_before: str) -> int:
         """Join pending events whose record has arrived since (a race between workers), older than ``received_before``;

@@ -173,12 +173,6 @@ class SQLiteStore(RecordsDB):
         with self._read_lock:
             return self._read_connection().execute(sql, params).fetchall()
 
-    def _lookup(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """On the writing connection: it finds the index pages the write that follows will change (the reading
-        connection's cache is emptied by every write, as SQLite empties a connection's cache when another wrote)."""
-        with self._lock:
-            return self._open().execute(sql, params).fetchall()
-
     def _read_connection(self) -> sqlite3.Connection:
         if self._reader is None or self._reader_pid != os.getpid():  # never across fork()
             try:

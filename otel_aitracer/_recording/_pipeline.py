@@ -161,10 +161,10 @@ class RecordPipeline:
             raise
         return record
 
-    def score(self, records: Sequence[dict[str, Any]]) -> None:
+    def score(self, records: Sequence[dict[str, Any]], keep: bool = True) -> None:
         """Anomaly scores, on records whose project and content are final (redacted); a failure costs only the score.
-        Every :data:`KEEP_BASELINES_EVERY` records (at most once in :data:`KEEP_BASELINES_SECONDS`), the baselines that
-        changed are kept in the store (if it is one)."""
+        Then, unless ``keep`` is False (the caller is inside a store transaction, and calls
+        :meth:`keep_baselines_when_due` after it), :meth:`keep_baselines_when_due`."""
         for record in records:
             with _SCORE:
                 self.scorer.score(record)
@@ -174,6 +174,12 @@ class RecordPipeline:
             with _ALERTS:
                 self.alerts.observe(list(records))
         self._scored_since_kept += len(records)
+        if keep:
+            self.keep_baselines_when_due()
+
+    def keep_baselines_when_due(self) -> None:
+        """Every :data:`KEEP_BASELINES_EVERY` records scored (at most once in :data:`KEEP_BASELINES_SECONDS`), keep the
+        baselines that changed in the store (if it is one)."""
         if self._scored_since_kept >= KEEP_BASELINES_EVERY and time.monotonic() - self._kept_at >= KEEP_BASELINES_SECONDS:
             self.keep_baselines()
 

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from .._destinations._records_db import RecordsDB
+from .._destinations._records_db import StoredTraces
 from .._record_kinds import MODEL_CALLS
 
 _IDENTITY = ("session_id", "app_user_id", "step_index", "agent_name")
@@ -105,8 +105,9 @@ def _stream_request(log: dict[str, Any], log_span: ReadableSpan, records: list[d
     return max(candidates, key=lambda c: c[0])[1] if candidates else None
 
 
-def against_store(store: RecordsDB, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """Drop records whose inner call is already stored; replace a stored outer record by its inner one."""
+def against_store(store: StoredTraces, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Drop records whose inner call is already stored; replace a stored outer record by its inner one. Within the
+    transaction that writes ``records``: another worker cannot store half of a call in between."""
     calls = [r for r in records if r.get("operation") in MODEL_CALLS]
     if not calls:
         return records, 0

@@ -12,7 +12,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from .._attributes import PROJECT_ATTRIBUTE
-from .._destinations._records_db import RecordsDB
+from .._destinations._records_db import RecordsDB, StoredTraces
 from .._drops import DropError
 from .._recording._pipeline import RecordPipeline
 from .._recording._record import InvalidRecord
@@ -149,15 +149,23 @@ class Ingest:
         if refused:
             raise Forbidden(f"this key may not write to project(s) {', '.join(map(repr, refused))}")
         given, unique = len(records), list({_key(r): r for r in reversed(records)}.values())[::-1]  # a span twice: the first
-        records, dropped = against_store(self.store, unique)
-        self.pipeline.score(records)
-        if records:
-            by_key = {_key(r): r for r in records}
-            for key, events in self.store.take_pending(list(by_key)).items():
+        settled: list[dict[str, Any]] = []
+        dropped = 0
+
+        def settle(stored: StoredTraces) -> list[dict[str, Any]]:
+            """Deduplicate against the store, score, join waiting events: inside the transaction that writes."""
+            nonlocal settled, dropped
+            settled, dropped = against_store(stored, unique)
+            self.pipeline.score(settled, keep=False)  # keeping the baselines is a write of its own: after this one
+            by_key = {_key(r): r for r in settled}
+            for key, events in stored.take_pending(list(by_key)).items():
                 self.join(by_key[key], events)
-        added = self.store.write(records) if records else 0
+            return settled
+
+        added = self.store.write(unique, settle) if unique else 0
+        self.pipeline.keep_baselines_when_due()
         outcome.accepted += added
-        outcome.duplicates += (given - len(unique)) + dropped + len(records) - added
+        outcome.duplicates += (given - len(unique)) + dropped + len(settled) - added
 
 
 def _key(record: dict[str, Any]) -> tuple[str, str, str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 
@@ -64,6 +67,37 @@ def test_a_settled_write_inserts_what_settling_returns_in_the_same_transaction(d
         db.write([rec("s3", parent="s2")], fail)
     assert [r["span_id"] for r in db.query(trace="t1")] == ["s2"]  # the pop was rolled back with the write
 
+
+
+@pytest.mark.parametrize("second", ["the trace alone", "among more traces than get a lock each"])
+def test_a_writer_of_a_trace_waits_while_another_settles_it(db, second):
+    """Two stores on one database (two serve workers): the second to settle a trace waits until the first's
+    transaction ends, whether it names the trace alone or in a batch that takes the lock of all traces."""
+    other = type(db)(getattr(db, "dsn", None) or db.path)
+    traces = {"t1"} if second == "the trace alone" else {f"{n:032x}" for n in range(1, 1100)} | {"t1"}
+    entered, release, order = threading.Event(), threading.Event(), []
+
+    def first():
+        with db.settling({"t1"}):
+            entered.set()
+            release.wait(10)
+            order.append("first ends")
+
+    def then():
+        with other.settling(traces):
+            order.append("second settles")
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    assert entered.wait(10)
+    waiter = threading.Thread(target=then)
+    waiter.start()
+    time.sleep(0.3)  # room for the second to go ahead, if nothing held it
+    release.set()
+    holder.join()
+    waiter.join()
+    other.close()
+    assert order == ["first ends", "second settles"]
 
 def test_sessions_and_events(db):
     start = {"type": "session_start", "project": "p", "session_id": "s", "timestamp": "2026-01-01T00:00:00Z", "user_id": "u", "metadata": {"a": 1}}

@@ -99,6 +99,30 @@ def test_a_writer_of_a_trace_waits_while_another_settles_it(db, second):
     other.close()
     assert order == ["first ends", "second settles"]
 
+
+def test_an_event_meets_its_record_that_another_worker_is_writing_at_that_moment(db):
+    """A log event about a span arrives at one worker while another is writing the span's record: the event waits for
+    that write to end, then joins the record (it does not stay pending for the sweep)."""
+    other = type(db)(getattr(db, "dsn", None) or db.path)
+    writing, release, answers = threading.Event(), threading.Event(), []
+
+    def settle(stored):
+        writing.set()
+        release.wait(10)
+        return [rec("s1")]
+
+    writer = threading.Thread(target=lambda: db.write([rec("s1")], settle))
+    writer.start()
+    assert writing.wait(10)
+    attacher = threading.Thread(target=lambda: answers.append(other.attach_events({("p", "t1", "s1"): [{"name": "e"}]}, _add_events, "2026-01-01T00:00:00Z")))
+    attacher.start()
+    time.sleep(0.3)  # room for the event to go ahead, if nothing held it
+    release.set()
+    writer.join()
+    attacher.join()
+    other.close()
+    assert answers == [(1, 0)] and [e["name"] for e in db.query(trace="t1")[0]["events"]] == ["e"]
+
 def test_sessions_and_events(db):
     start = {"type": "session_start", "project": "p", "session_id": "s", "timestamp": "2026-01-01T00:00:00Z", "user_id": "u", "metadata": {"a": 1}}
     again = {**start, "timestamp": "2026-01-01T00:05:00Z", "user_id": None}

@@ -403,9 +403,11 @@ class RecordsDB:
     # ---- log events about records (OTLP logs), in either order of arrival --------------------------
     def attach_events(self, events: dict[Key, list[dict[str, Any]]], join: Join, received_at: str) -> tuple[int, int]:
         """Join each key's events to its stored record (``join(record, events)``), or keep them pending for the record
-        to come; returns (events joined, events pending)."""
+        to come; returns (events joined, events pending). Their traces are held as a batch's write holds them, so an
+        event and its record written at once by two workers still meet (the sweep is the safety net)."""
         joined = pending = 0
-        with self._transaction() as tx:
+        with self.settling({key[1] for key in events}) as stored:
+            tx = stored.tx
             for key, batch in events.items():
                 if _join_stored(tx, key, batch, join):
                     joined += len(batch)

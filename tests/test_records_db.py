@@ -36,16 +36,17 @@ def test_filters_projects_and_limit(db):
 def test_deduplication_queries(db):
     db.write([rec("s1", parent="p0"), rec("s2", parent="s1"), rec("s3", parent=None, output=None), rec("s4", parent="s1", project="q")])
     with db.settling({"t1"}) as stored:
-        assert stored.parents_with_child_call([("p", "t1", "s1", "chat"), ("p", "t1", "s2", "chat")]) == {("p", "s1")}
+        children = stored.pop_children([("p", "t1", "s1", "chat"), ("p", "t1", "s2", "chat")])
+        assert {parent: [r["span_id"] for r in popped] for parent, popped in children.items()} == {("p", "s1"): ["s2"]}
         assert stored.pop_calls([("q", "t1", "s1", "chat")]) == {}  # another project's call is never touched
-    assert db.count() == 4
+    assert db.count() == 3  # s4, s1's child in project q, stays
     with db.settling({"t1"}) as stored:
         assert set(stored.pop_calls([("p", "t1", "s1", "chat")])) == {("p", "s1")}
-    assert db.count() == 3
+    assert db.count() == 2
     with db.settling({"t1"}) as stored:
         assert stored.pop_stream_request(rec("s9", parent=None, project="q", started_at="2026-01-01T00:00:09Z")) is None
         streamed = stored.pop_stream_request(rec("s9", parent=None, started_at="2026-01-01T00:00:09Z"))
-    assert streamed["span_id"] == "s3" and db.count() == 2  # a sibling at the root: a NULL parent matches NULL
+    assert streamed["span_id"] == "s3" and db.count() == 1  # a sibling at the root: a NULL parent matches NULL
 
 
 def test_a_settled_write_inserts_what_settling_returns_in_the_same_transaction(db):

@@ -181,10 +181,10 @@ def test_an_llm_span_inside_an_llm_span_of_the_same_call_is_one_record(server):
     assert post(server, otlp_json([inner, middle, outer])).status_code == 200
     [record] = records(server, "d" * 32)
     assert record["span_id"] == "4444444444444444" and record["session_id"] == "sess-1"  # the inner one, with what the outer knew
-    # across requests: the inner call arrives first, its direct parent later
+    # across requests: the inner call arrives first, its direct parent later, and the inner record takes what it knew
     post(server, otlp_json([span(span_id="7777777777777777", parent="8888888888888888", trace="e" * 32)]))
-    post(server, otlp_json([span(span_id="8888888888888888", trace="e" * 32)]))
-    assert [r["span_id"] for r in records(server, "e" * 32)] == ["7777777777777777"]
+    post(server, otlp_json([span(span_id="8888888888888888", trace="e" * 32, attributes=outer_attrs)]))
+    assert [(r["span_id"], r["session_id"]) for r in records(server, "e" * 32)] == [("7777777777777777", "sess-1")]
 
 
 def test_the_aitracer_facade_with_sessions_sends_to_serve(server):

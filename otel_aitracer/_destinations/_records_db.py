@@ -169,12 +169,17 @@ class StoredTraces:
         self.tx = tx
         self._in_traces = in_traces
 
-    def parents_with_child_call(self, keys: Sequence[tuple[str, str, str, str]]) -> set[tuple[str, str]]:
-        """Of ``(project, trace_id, span_id, operation)``, the (project, span id) pairs with a stored direct child
-        of the same project and operation."""
+    def pop_children(self, keys: Sequence[tuple[str, str, str, str]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        """Remove and return the stored direct children of the same project and operation of ``(project, trace_id,
+        span_id, operation)`` (inner calls stored before their outer one), by the parent's (project, span id)."""
         wanted = set(keys)
-        rows = self._in_traces(self.tx, "project, trace_id, parent_span_id, operation", {key[1] for key in keys}, "records")
-        return {(project, parent) for project, trace, parent, op in rows if (project, trace, parent, op) in wanted}
+        rows = self._in_traces(self.tx, "project, trace_id, span_id, parent_span_id, operation", {key[1] for key in keys}, "records")
+        popped: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for project, trace, span_id, parent, op in rows:
+            if (project, trace, parent, op) in wanted:
+                for (blob,) in delete_records(self.tx, _KEY_MATCH, (trace, span_id, project), returning=("record",))[:1]:
+                    popped.setdefault((project, parent), []).append(orjson.loads(blob))
+        return popped
 
     def pop_calls(self, keys: Sequence[tuple[str, str, str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """Remove and return the stored records of ``(project, trace_id, span_id, operation)`` (outer duplicates),

@@ -106,13 +106,14 @@ def _stream_request(log: dict[str, Any], log_span: ReadableSpan, records: list[d
 
 
 def against_store(store: StoredTraces, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
-    """Drop records whose inner call is already stored; replace a stored outer record by its inner one. Within the
-    transaction that writes ``records``: another worker cannot store half of a call in between."""
+    """Fold each call with its stored other half: a stored inner call takes what its outer one (in ``records``) knew
+    and is written again in its place; a stored outer call gives what it knew to its inner one and is removed. Within
+    the transaction that writes ``records``: another worker cannot store half of a call in between."""
     calls = [r for r in records if r.get("operation") in MODEL_CALLS]
     if not calls:
         return records, 0
-    outer_of_stored = store.parents_with_child_call([_key(r, r["span_id"]) for r in calls])
-    parents = [_key(r, r["parent_span_id"]) for r in calls if r.get("parent_span_id") and (r["project"], r["span_id"]) not in outer_of_stored]
+    stored_inner = store.pop_children([_key(r, r["span_id"]) for r in calls])
+    parents = [_key(r, r["parent_span_id"]) for r in calls if r.get("parent_span_id") and (r["project"], r["span_id"]) not in stored_inner]
     stored_outer = store.pop_calls(parents) if parents else {}
     kept = []
     for record in records:
@@ -121,13 +122,17 @@ def against_store(store: StoredTraces, records: list[dict[str, Any]]) -> tuple[l
             if request is not None:
                 _take_result(request, record, _ms_between(request["started_at"], record["started_at"]))
                 record = request
-        if (record["project"], record["span_id"]) in outer_of_stored:
+        inner_calls = stored_inner.get((record["project"], record["span_id"]))
+        if inner_calls is not None:  # an outer call whose inner one is stored: that one is kept, with what this knew
+            for inner in inner_calls:
+                merge_outer(inner, record)
+            kept.extend(inner_calls)
             continue
         outer = stored_outer.get((record["project"], record.get("parent_span_id") or ""))
         if outer is not None and record.get("operation") in MODEL_CALLS:
             merge_outer(record, outer)
         kept.append(record)
-    return kept, len(outer_of_stored) + len(stored_outer)
+    return kept, len(stored_inner) + len(stored_outer)
 
 
 def _same_call(a: dict[str, Any], b: dict[str, Any]) -> bool:

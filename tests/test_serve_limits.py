@@ -208,7 +208,7 @@ def test_a_huge_native_batch_is_refused_without_holding_the_worker(big_server):
 def test_grpc_errors_never_carry_the_servers_exception_text(tmp_path):
     """A store failing in a way nobody planned for: the client gets INTERNAL and a generic message, the log gets the rest."""
     class UnplannedFailure(SQLiteStore):
-        def write(self, records):
+        def write_settled(self, batches):  # what ingest writes with
             raise RuntimeError("secret detail: /srv/aitracer/db password=hunter2")
 
     store = UnplannedFailure(tmp_path / "s.db")

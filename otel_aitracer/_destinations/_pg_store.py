@@ -150,14 +150,20 @@ class PostgresStore(RecordsDB):
             yield _PostgresTransaction(cursor)
 
     def write(self, records: Sequence[dict[str, Any]], settle: Settle | None = None) -> int:
-        self._ensure_partitions({r["started_at"][:10] for r in records})  # settling keeps their starts, or finds older ones
+        self._ensure_partitions({r["started_at"][:10] for r in records})
         return super().write(records, settle)
+
+    def write_settled(self, batches: Sequence[tuple[Sequence[dict[str, Any]], Settle]]) -> list[int]:
+        self._ensure_partitions({r["started_at"][:10] for records, _ in batches for r in records})  # settling keeps starts, or finds stored ones
+        return super().write_settled(batches)
 
     def _insert(self, tx: Transaction, rows: list[list[Any]]) -> list[tuple[Any, ...]]:
         """COPY to a staging table, then one insert that skips known spans and returns the rows it inserted."""
         tx.many(_STAGE, [()])
         cast(_PostgresTransaction, tx).copy_in(f"COPY records_in ({', '.join(COLUMNS)}, record) FROM STDIN", rows)
-        return tx.rows(_INSERT_STAGED)
+        inserted = tx.rows(_INSERT_STAGED)
+        tx.many("DELETE FROM records_in", [()])  # empty for the next batch of the same transaction
+        return inserted
 
     def _in_traces(self, tx: Transaction, columns: str, traces: set[str], table: str = "records") -> list[tuple[Any, ...]]:
         """As :meth:`RecordsDB._in_traces`, in one statement with the ids as one array: its plan is made once, where an

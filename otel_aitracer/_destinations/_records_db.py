@@ -244,8 +244,18 @@ class RecordsDB:
             rows = [record_row(r) for r in records]
             with self._transaction() as tx:
                 return self._add(tx, rows)
-        with self.settling({r["trace_id"] for r in records}) as stored:
-            return self._add(stored.tx, [record_row(r) for r in settle(stored)])
+        return self.write_settled([(records, settle)])[0]
+
+    def write_settled(self, batches: Sequence[tuple[Sequence[dict[str, Any]], Settle]]) -> list[int]:
+        """Several batches (records and how to settle them) in one transaction, each settled and inserted in turn, so a
+        batch's settling sees the batches before it, as if each were written alone; their rollups are added once. How
+        many records each batch added."""
+        with self.settling({r["trace_id"] for records, _ in batches for r in records}) as stored:
+            delta, added = Delta(), []
+            for _, settle in batches:
+                added.append(delta.add(self._insert(stored.tx, [record_row(r) for r in settle(stored)])))
+            delta.apply(stored.tx)
+        return added
 
     @contextmanager
     def settling(self, traces: Collection[str]) -> Iterator[StoredTraces]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
@@ -89,6 +89,29 @@ class Ingest:
 
     def otlp(self, request: Any, grant: Grant) -> Outcome:
         """Spans of an OTLP request -> stored records; spans that are no LLM step are not records, not rejections."""
+        [answer] = self.otlp_together([(request, grant)])
+        if isinstance(answer, Forbidden):
+            raise answer
+        return answer
+
+    def otlp_together(self, requests: Sequence[tuple[Any, Grant]]) -> list[Outcome | Forbidden]:
+        """Several OTLP requests, each mapped as :meth:`otlp` maps one, stored in one transaction in which each is
+        settled in turn (as if written one after the other): one commit, and the rollups of all added at once. A request
+        naming a project its key may not write gets its :class:`Forbidden`; the others are stored."""
+        answers: list[Outcome | Forbidden] = []
+        batches = []
+        for request, grant in requests:
+            outcome, records = self._otlp_records(request, grant)
+            try:
+                batches.append(_Batch(self, records, grant, outcome))
+            except Forbidden as exc:
+                answers.append(exc)
+                continue
+            answers.append(outcome)
+        self._write(batches)
+        return answers
+
+    def _otlp_records(self, request: Any, grant: Grant) -> tuple[Outcome, list[dict[str, Any]]]:
         outcome, records, kept_spans = Outcome(), [], []
         for span in otlp_spans(request):
             if isinstance(span, str):
@@ -104,8 +127,7 @@ class Ingest:
                 records.append(self._owned(record, span, grant))
         records, dropped = drop_outer_duplicates(kept_spans, records)
         outcome.duplicates += dropped
-        self._store(records, grant, outcome)
-        return outcome
+        return outcome, records
 
     def native(self, entries: list[Any], grant: Grant) -> Outcome:
         """AITracer records (``POST /api/v1/logs/batch/``), checked field by field; a bad one is rejected alone."""
@@ -124,7 +146,7 @@ class Ingest:
                 outcome.reject(f"logs[{n}]: could not be redacted")
             else:
                 records.append(prepared)
-        self._store(records, grant, outcome)
+        self._write([_Batch(self, records, grant, outcome)])
         return outcome
 
     def events(self, events: list[dict[str, Any]], grant: Grant) -> int:
@@ -144,28 +166,42 @@ class Ingest:
             record["project"] = grant.default_project
         return record
 
-    def _store(self, records: list[dict[str, Any]], grant: Grant, outcome: Outcome) -> None:
+    def _write(self, batches: list[_Batch]) -> None:
+        """Store the batches' records in one transaction (each settled in turn), then keep the baselines if due."""
+        written = [batch for batch in batches if batch.unique]
+        added = self.store.write_settled([(batch.unique, batch.settle) for batch in written]) if written else []
+        for batch, count in zip(written, added):
+            batch.count(count)
+        self.pipeline.keep_baselines_when_due()  # a write of its own: after the records'
+
+
+class _Batch:
+    """One request's records on their way to the store: deduplicated against it, scored and joined to their waiting
+    events inside the transaction that writes them (another worker cannot store half of a call in between)."""
+
+    def __init__(self, ingest: Ingest, records: list[dict[str, Any]], grant: Grant, outcome: Outcome) -> None:
         refused = sorted({r["project"] for r in records if not grant.allows(r["project"])})
         if refused:
             raise Forbidden(f"this key may not write to project(s) {', '.join(map(repr, refused))}")
-        given, unique = len(records), list({_key(r): r for r in reversed(records)}.values())[::-1]  # a span twice: the first
-        settled: list[dict[str, Any]] = []
-        dropped = 0
+        self.unique = list({_key(r): r for r in reversed(records)}.values())[::-1]  # a span twice: the first
+        self.outcome = outcome
+        outcome.duplicates += len(records) - len(self.unique)
+        self._ingest = ingest
+        self._settled: list[dict[str, Any]] = []
 
-        def settle(stored: StoredTraces) -> list[dict[str, Any]]:
-            """Deduplicate against the store, score, join waiting events: inside the transaction that writes."""
-            nonlocal settled, dropped
-            settled, dropped = against_store(stored, unique)
-            self.pipeline.score(settled, keep=False)  # keeping the baselines is a write of its own: after this one
-            by_key = {_key(r): r for r in settled}
-            for key, events in stored.take_pending(list(by_key)).items():
-                self.join(by_key[key], events)
-            return settled
+    def settle(self, stored: StoredTraces) -> list[dict[str, Any]]:
+        """The records to insert: deduplicated against what is stored, scored, with their waiting events."""
+        self._settled, dropped = against_store(stored, self.unique)
+        self.outcome.duplicates += dropped
+        self._ingest.pipeline.score(self._settled, keep=False)  # keeping the baselines is a write of its own
+        by_key = {_key(r): r for r in self._settled}
+        for key, events in stored.take_pending(list(by_key)).items():
+            self._ingest.join(by_key[key], events)
+        return self._settled
 
-        added = self.store.write(unique, settle) if unique else 0
-        self.pipeline.keep_baselines_when_due()
-        outcome.accepted += added
-        outcome.duplicates += (given - len(unique)) + dropped + len(settled) - added
+    def count(self, added: int) -> None:
+        self.outcome.accepted += added
+        self.outcome.duplicates += len(self._settled) - added
 
 
 def _key(record: dict[str, Any]) -> tuple[str, str, str]:

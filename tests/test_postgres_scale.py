@@ -82,3 +82,43 @@ def test_two_serve_processes_share_one_database_and_keep_each_span_once(postgres
     finally:
         for server in servers:
             server.stop()
+
+
+def test_two_writers_adding_to_the_same_sessions_in_opposite_orders_never_deadlock(postgres):
+    """Two workers' batches of different traces run at once on PostgreSQL and add to the same sessions' rollups, one
+    in the order the other reversed: each upsert locks the rows it adds to as it goes, so they must go in one order."""
+    dsn = postgres.new_database("rollup_order")
+    first, second = PostgresStore(dsn), PostgresStore(dsn)
+    sessions = [f"s-{n:03d}" for n in range(300)]
+
+    def batch(order):
+        trace, models = uuid.uuid4().hex, ("m-a", "m-b") if order[0] == sessions[0] else ("m-b", "m-a")
+        return [{"project": "p", "model": models[n % 2], "provider": "openai", "operation": "chat", "trace_id": trace, "span_id": f"{n:016x}",
+                 "session_id": session, "started_at": "2026-01-01T00:00:00.000000Z", "latency_ms": 5, "input_tokens": 1,
+                 "output_tokens": 1, "status": "success"} for n, session in enumerate(order)]  # fmt: skip
+
+    first.write(batch(sessions))  # the sessions' rows exist: an upsert locks each as it updates it
+    with psycopg.connect(dsn, autocommit=True) as conn:  # the middle session's sum takes a while: both writers get halfway
+        conn.execute("CREATE FUNCTION slow_middle() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+                     " IF NEW.value = 's-150' THEN PERFORM pg_sleep(0.3); END IF; RETURN NEW; END $$")
+        conn.execute("CREATE TRIGGER slow_middle BEFORE UPDATE ON rollup_totals FOR EACH ROW EXECUTE FUNCTION slow_middle()")
+    failures = []
+    for _ in range(3):
+        start = threading.Barrier(2)
+
+        def write(store, order, start=start):
+            records = batch(order)
+            try:
+                store.write(records, lambda stored: (start.wait(), records)[1])
+            except psycopg.Error as exc:
+                failures.append(type(exc).__name__)
+
+        threads = [threading.Thread(target=write, args=(first, sessions)), threading.Thread(target=write, args=(second, sessions[::-1]))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    first.close()
+    second.close()
+    assert failures == []
+    assert PostgresStore(dsn).count() == 7 * 300

@@ -95,7 +95,7 @@ class _PostgresTransaction:
         of microseconds on each statement, and a batch of spans adds to hundreds of sessions' and users' sums. In key
         order: the upsert locks each row it adds to as it goes, and two writers going in different orders deadlock."""
         columns = (*sums.keys, *sums.sums)
-        document = orjson.dumps([dict(zip(columns, row)) for row in sorted(rows, key=lambda row: row[: len(sums.keys)])]).decode()
+        document = orjson.dumps([dict(zip(columns, row)) for row in sorted(rows, key=lambda row: tuple(row[: len(sums.keys)]))]).decode()
         self._cursor.execute(sums.upsert(f"SELECT {', '.join(columns)} FROM jsonb_populate_recordset(NULL::{sums.table}, %s::jsonb)"), (document,))
 
     def copy_in(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:

@@ -101,3 +101,16 @@ def test_a_burst_with_a_bad_body_and_a_refused_project_answers_each_alone(tmp_pa
         assert len(stored) == 6
     finally:
         server.stop()
+
+
+def test_a_stored_call_merged_with_its_outer_call_joins_its_baseline_once(records_db, tmp_path):
+    """The inner call is stored, then its outer call arrives: the stored record is taken out, merged and scored again,
+    but the call it stands for was counted into the project's baseline when it came, and is not counted twice."""
+    ingest = Ingest(records_db, RecordPipeline(resolve_settings(store=tmp_path / "unused.db"), sink=records_db))
+    trace, outer, inner = uuid.uuid4().hex, uuid.uuid4().hex[:16], uuid.uuid4().hex[:16]
+    ingest.otlp(_request(chat_span(trace, inner, parent=outer, prompt="inner")), OPEN)
+    ingest.otlp(_request(chat_span(trace, outer, prompt="outer", **{"session.id": "s-1"})), OPEN)
+    [record] = records_db.query(trace=trace)
+    assert (record["span_id"], record["session_id"], record["anomaly_score"]) == (inner, "s-1", 0)
+    [baseline] = ingest.pipeline.scorer.baselines.take_changed().values()
+    assert baseline["latency_ms"]["seen"] == 1 and max(kept["seen"] for kept in baseline.values()) == 1

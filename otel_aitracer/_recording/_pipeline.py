@@ -161,15 +161,19 @@ class RecordPipeline:
             raise
         return record
 
-    def score(self, records: Sequence[dict[str, Any]], keep: bool = True) -> None:
+    def score(self, records: Sequence[dict[str, Any]], keep: bool = True, again: bool = False) -> None:
         """Anomaly scores, on records whose project and content are final (redacted); a failure costs only the score.
         Then, unless ``keep`` is False (the caller is inside a store transaction, and calls
-        :meth:`keep_baselines_when_due` after it), :meth:`keep_baselines_when_due`."""
+        :meth:`keep_baselines_when_due` after it), :meth:`keep_baselines_when_due`. ``again``: stored records scored
+        again once merged (a stream's request with its result, say); they were counted when first scored, so they join
+        no baseline, alert window or evaluation a second time."""
         for record in records:
             with _SCORE:
-                self.scorer.score(record)
-                if self._evaluations is not None:
+                self.scorer.score(record, learn=not again)
+                if self._evaluations is not None and not again:
                     self._evaluations.emit(record)
+        if again:
+            return
         if self.alerts is not None and records:
             with _ALERTS:
                 self.alerts.observe(list(records))

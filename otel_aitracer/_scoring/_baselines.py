@@ -66,8 +66,8 @@ class Baselines:
         self._changed: set[str] = set()  # projects whose windows changed since :meth:`take_changed`
         self._lock = new_lock()  # fork-safe, like every lock of ours
 
-    def codes(self, record: dict[str, Any]) -> list[tuple[int, int]]:
-        """The L4 codes of a model call and their points; then the call joins its project's baseline."""
+    def codes(self, record: dict[str, Any], learn: bool = True) -> list[tuple[int, int]]:
+        """The L4 codes of a model call and their points; then the call joins its project's baseline (if ``learn``)."""
         values = _values(record)
         project = str(record.get("project"))
         found = []
@@ -80,7 +80,7 @@ class Baselines:
             latency, latency_limit = values[0], limits[0]
             if latency is not None and latency > latency_limit and (record.get("output_tokens") or 0) < STALL_OUTPUT_TOKENS:
                 found.append((4004, _points(latency / latency_limit)))
-            if record.get("status") == "success":
+            if learn and record.get("status") == "success":
                 self._changed.add(project)
                 for metric, value in zip(METRICS, values):
                     if value is not None:

@@ -19,15 +19,16 @@ class Scorer:
     def __init__(self, thresholds: Mapping[str, Mapping[str, float]] | None = None) -> None:
         self.baselines = Baselines(thresholds)
 
-    def score(self, record: dict[str, Any]) -> None:
-        """Set ``anomaly_score`` (points) and ``anomaly_codes`` (ascending) on ``record``, in place."""
+    def score(self, record: dict[str, Any], learn: bool = True) -> None:
+        """Set ``anomaly_score`` (points) and ``anomaly_codes`` (ascending) on ``record``, in place; the call joins its
+        project's baseline unless ``learn`` is False (a stored call scored again, once merged: it joined already)."""
         found = [(code, CODES[code].points) for code in integrity_codes(record)]
         if operation_of(record) in ANSWERS:  # L2/L3 judge an answer's text, L4 its behaviour (not embeddings, tools or agents)
             output = output_text(record)
             prompt = prompt_text(record) if output is not None else ""
             if prompt:
                 found += [(code, CODES[code].points) for code in content_codes(prompt, output or "", record.get("output_type") == _JSON_OUTPUT)]
-            found += self.baselines.codes(record)
+            found += self.baselines.codes(record, learn)
         record["anomaly_codes"] = sorted(code for code, _ in found)
         record["anomaly_score"] = sum(points for _, points in found)
 

@@ -105,34 +105,37 @@ def _stream_request(log: dict[str, Any], log_span: ReadableSpan, records: list[d
     return max(candidates, key=lambda c: c[0])[1] if candidates else None
 
 
-def against_store(store: StoredTraces, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+def against_store(store: StoredTraces, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]]]:
     """Fold each call with its stored other half: a stored inner call takes what its outer one (in ``records``) knew
     and is written again in its place; a stored outer call gives what it knew to its inner one and is removed. Within
-    the transaction that writes ``records``: another worker cannot store half of a call in between."""
+    the transaction that writes ``records``: another worker cannot store half of a call in between. Returns the
+    records to write, how many were folded away, and which of those to write were stored before (taken out, merged)."""
     calls = [r for r in records if r.get("operation") in MODEL_CALLS]
     if not calls:
-        return records, 0
+        return records, 0, []
     stored_inner = store.pop_children([_key(r, r["span_id"]) for r in calls])
     parents = [_key(r, r["parent_span_id"]) for r in calls if r.get("parent_span_id") and (r["project"], r["span_id"]) not in stored_inner]
     stored_outer = store.pop_calls(parents) if parents else {}
-    kept = []
+    kept, restored = [], []
     for record in records:
         if record.pop(STREAM_LOG, False):
             request = store.pop_stream_request(record)
             if request is not None:
                 _take_result(request, record, _ms_between(request["started_at"], record["started_at"]))
                 record = request
+                restored.append(request)
         inner_calls = stored_inner.get((record["project"], record["span_id"]))
         if inner_calls is not None:  # an outer call whose inner one is stored: that one is kept, with what this knew
             for inner in inner_calls:
                 merge_outer(inner, record)
             kept.extend(inner_calls)
+            restored.extend(inner_calls)
             continue
         outer = stored_outer.get((record["project"], record.get("parent_span_id") or ""))
         if outer is not None and record.get("operation") in MODEL_CALLS:
             merge_outer(record, outer)
         kept.append(record)
-    return kept, len(stored_inner) + len(stored_outer)
+    return kept, len(stored_inner) + len(stored_outer), restored
 
 
 def _same_call(a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -191,9 +191,12 @@ class _Batch:
 
     def settle(self, stored: StoredTraces) -> list[dict[str, Any]]:
         """The records to insert: deduplicated against what is stored, scored, with their waiting events."""
-        self._settled, dropped = against_store(stored, self.unique)
+        self._settled, dropped, restored = against_store(stored, self.unique)
         self.outcome.duplicates += dropped
-        self._ingest.pipeline.score(self._settled, keep=False)  # keeping the baselines is a write of its own
+        stored_before = {id(record) for record in restored}
+        pipeline = self._ingest.pipeline  # keeping the baselines is a write of its own: keep=False, after the write
+        pipeline.score([r for r in self._settled if id(r) not in stored_before], keep=False)
+        pipeline.score(restored, keep=False, again=True)
         by_key = {_key(r): r for r in self._settled}
         for key, events in stored.take_pending(list(by_key)).items():
             self._ingest.join(by_key[key], events)

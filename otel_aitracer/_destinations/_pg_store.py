@@ -150,10 +150,6 @@ class PostgresStore(RecordsDB):
         with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
             yield _PostgresTransaction(cursor)
 
-    def write(self, records: Sequence[dict[str, Any]], settle: Settle | None = None) -> int:
-        self._ensure_partitions({r["started_at"][:10] for r in records})
-        return super().write(records, settle)
-
     def write_settled(self, batches: Sequence[tuple[Sequence[dict[str, Any]], Settle]]) -> list[int]:
         self._ensure_partitions({r["started_at"][:10] for records, _ in batches for r in records})  # settling keeps starts, or finds stored ones
         return super().write_settled(batches)
@@ -172,7 +168,7 @@ class PostgresStore(RecordsDB):
         return tx.rows(f"SELECT {columns} FROM {table} WHERE trace_id = ANY(?)", (sorted(traces),))
 
     def _hold_traces(self, tx: Transaction, traces: Collection[str]) -> None:
-        """A transaction-scoped advisory lock per trace, taken in one order (so two writers never wait on each other):
+        """A transaction-scoped advisory lock per trace, taken in key order (so two writers cannot deadlock on them):
         workers and serve instances writing the same trace settle it one after the other, writers of other traces go
         on. A batch of more than :data:`_TRACE_LOCKS` traces takes the lock of all traces instead, which every other
         batch holds shared: PostgreSQL's lock table is shared and small."""

@@ -172,25 +172,25 @@ class StoredTraces:
     def pop_children(self, keys: Sequence[tuple[str, str, str, str]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
         """Remove and return the stored direct children of the same project and operation of ``(project, trace_id,
         span_id, operation)`` (inner calls stored before their outer one), by the parent's (project, span id)."""
-        wanted = set(keys)
-        rows = self._in_traces(self.tx, "project, trace_id, span_id, parent_span_id, operation", {key[1] for key in keys}, "records")
         popped: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for project, trace, span_id, parent, op in rows:
-            if (project, trace, parent, op) in wanted:
-                for (blob,) in delete_records(self.tx, _KEY_MATCH, (trace, span_id, project), returning=("record",))[:1]:
-                    popped.setdefault((project, parent), []).append(orjson.loads(blob))
+        for parent, record in self._pop("parent_span_id", keys):
+            popped.setdefault(parent, []).append(record)
         return popped
 
     def pop_calls(self, keys: Sequence[tuple[str, str, str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """Remove and return the stored records of ``(project, trace_id, span_id, operation)`` (outer duplicates),
         by (project, span id)."""
+        return dict(self._pop("span_id", keys))
+
+    def _pop(self, column: str, keys: Sequence[tuple[str, str, str, str]]) -> list[tuple[tuple[str, str], dict[str, Any]]]:
+        """Remove the stored records whose (project, trace_id, ``column``, operation) is one of ``keys``; each with its
+        (project, ``column``)."""
         wanted = set(keys)
-        rows = self._in_traces(self.tx, "project, trace_id, span_id, operation", {key[1] for key in keys}, "records")
-        popped: dict[tuple[str, str], dict[str, Any]] = {}
-        for project, trace, span_id, op in rows:
-            if (project, trace, span_id, op) in wanted:
+        popped = []
+        for project, trace, span_id, matched, op in self._in_traces(self.tx, f"project, trace_id, span_id, {column}, operation", {key[1] for key in keys}, "records"):
+            if (project, trace, matched, op) in wanted:
                 for (blob,) in delete_records(self.tx, _KEY_MATCH, (trace, span_id, project), returning=("record",))[:1]:
-                    popped[(project, span_id)] = orjson.loads(blob)
+                    popped.append(((project, matched), orjson.loads(blob)))
         return popped
 
     def pop_stream_request(self, log: dict[str, Any]) -> dict[str, Any] | None:
@@ -240,11 +240,7 @@ class RecordsDB:
         """Insert ``records`` in one transaction, counting the new ones into the rollups; returns how many were new
         (a known span is skipped). ``settle``, given what is stored of the records' traces within the same transaction,
         returns the records to insert (ingest's deduplication against the store)."""
-        if settle is None:
-            rows = [record_row(r) for r in records]
-            with self._transaction() as tx:
-                return self._add(tx, rows)
-        return self.write_settled([(records, settle)])[0]
+        return self.write_settled([(records, settle or (lambda stored: records))])[0]
 
     def write_settled(self, batches: Sequence[tuple[Sequence[dict[str, Any]], Settle]]) -> list[int]:
         """Several batches (records and how to settle them) in one transaction, each settled and inserted in turn, so a
@@ -267,12 +263,6 @@ class RecordsDB:
 
     def _hold_traces(self, tx: Transaction, traces: Collection[str]) -> None:
         """Keep other writers of ``traces`` waiting until ``tx`` ends (SQLite: its write lock already keeps every writer)."""
-
-    def _add(self, tx: Transaction, rows: list[list[Any]]) -> int:
-        delta = Delta()
-        added = delta.add(self._insert(tx, rows))
-        delta.apply(tx)
-        return added
 
     # ---- what the pipeline keeps between runs (the anomaly baselines) ------------------------------
     def save_state(self, states: dict[str, bytes], at: str) -> None:

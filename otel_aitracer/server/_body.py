@@ -2,14 +2,18 @@
 
 A gzip bomb is stopped once its output passes the limit, without inflating the rest; a
 body of several gzip members (concatenated files, streaming compressors) is read whole.
+Inflated by zlib-ng, zlib's API at about three times its speed: every OTLP exporter sends gzip, and
+serve inflated each span's bytes at 3 µs a span on its event loop.
 """
 
 from __future__ import annotations
 
-import zlib
-from typing import AsyncIterator
+from typing import AsyncIterator, cast
 
 import anyio
+from zlib_ng import zlib_ng as zlib
+
+_BAD_GZIP = cast("type[Exception]", zlib.error)  # its stub says an instance: it is the class zlib.error is
 
 
 class BodyError(Exception):
@@ -59,7 +63,7 @@ def decode_body(raw: bytes, content_encoding: str | None, max_bytes: int) -> byt
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         try:
             out = inflater.decompress(rest, max_bytes - size + 1)
-        except zlib.error as exc:
+        except _BAD_GZIP as exc:
             raise BodyError(400, f"gzip: {exc}") from None
         size += len(out)
         if size > max_bytes or inflater.unconsumed_tail:

@@ -95,3 +95,38 @@ def test_content_json_cannot_encode_is_never_screened_clean() -> None:
         deep = [deep]
     assert not REDACTOR.clean(deep)
     assert not REDACTOR.clean({1: "a key JSON cannot hold"})
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(["input", "output", "error_message", "metadata", "events", "a \"quoted\" key"]), _CONTENT, min_size=1))
+def test_a_member_the_screen_of_a_whole_record_passes_is_one_the_walk_would_not_change(content: dict[str, Any]) -> None:
+    """One pass over a record's content fields places each seed in the member it ends in: a member it finds clean
+    is one the walk leaves as it is, whatever the other members hold."""
+    unclean = REDACTOR.unclean(content)
+    assert unclean <= set(content)
+    for key, value in content.items():
+        if key not in unclean:
+            redacted, counts = _walked(value)
+            assert counts == Counter() and redacted == value, key
+
+
+def test_a_prompt_with_pii_costs_its_answer_no_walk() -> None:
+    answer = {"role": "assistant", "content": "Sure, I have updated the account as asked.", "finish_reason": "stop"}
+    record = {"input": {"messages": [{"role": "user", "content": "My email is jane.doe@example.com, call +1 415 555 2671"}]},
+              "output": answer, "metadata": {"server.address": "api.openai.com"}}  # fmt: skip
+    assert REDACTOR.unclean(record) == {"input"}
+    redact_record(record, REDACTOR)
+    assert record["output"] is answer and record["pii"] == {"email": 1, "phone": 1}
+
+
+def test_a_record_dense_with_seeds_is_screened_member_by_member() -> None:
+    """Past a few dozen seeds the pass stops placing them: each member is then screened alone, with the same answer."""
+    numbers = {"content": " ".join(f"order 4111111111111111 {n}" for n in range(60))}  # card-like runs: a seed each
+    record = {"input": numbers, "output": {"content": "All done."}, "metadata": {}}
+    assert REDACTOR.unclean(record) == {"input"}
+    assert REDACTOR.unclean({"output": {"content": "All done."}}) == set()
+
+
+def test_content_json_cannot_encode_is_walked_whole() -> None:
+    assert REDACTOR.unclean({"input": {1: "a key JSON cannot hold"}, "output": "fine"}) == {"input", "output"}
+    assert PIIRedactor(custom_patterns={"order": r"ABC-\d+"}).unclean({"output": "ABC-1"}) == {"output"}

@@ -23,6 +23,7 @@ from .._fork import new_lock
 from . import _ipv6, _names, _normalize, _numbers, _secrets
 
 _MAX_HITS_PER_BYTE = 1 / 32  # past this, the plain scan is cheaper than a Python call per candidate
+_MAX_SCREEN_HITS = 32  # seed matches a screen places before it leaves each part of its text to a pass of its own
 Hits = dict[str, list[tuple[int, int, int]]]  # family -> (seed index in the family, start, end)
 
 
@@ -80,6 +81,19 @@ class _SeedDatabase:
         except _hyperscan().ScanTerminated:
             return True
         return False
+
+    def ends(self, data: bytes) -> list[int] | None:
+        """Where each seed match in ``data`` ends (byte offsets, in the order found); None without a usable Hyperscan
+        or past :data:`_MAX_SCREEN_HITS` matches."""
+        database = self._database()
+        if database is None:
+            return None
+        found: list[int] = []
+        try:
+            database.scan(data, match_event_handler=_collect_end, context=found, scratch=self._scratch(database))
+        except _hyperscan().ScanTerminated:
+            return None
+        return found
 
     def _database(self) -> Any:
         if not self._compiled:
@@ -140,6 +154,12 @@ def nothing_in_json(data: bytes) -> bool:
     return _SCREEN.anything_in(data) is False
 
 
+def seed_ends(data: bytes) -> list[int] | None:
+    """Where the seeds of the default types (as :func:`nothing_in_json` reads them) end in ``data``; None without a
+    usable Hyperscan, or past a few dozen (then ask of each part of ``data`` alone)."""
+    return _SCREEN.ends(data)
+
+
 def available() -> bool:
     """Whether scans use the one-pass prefilter (Hyperscan installed and usable on this CPU)."""
     return _DEFAULT._database() is not None
@@ -154,6 +174,11 @@ def engine() -> str:
 
 def _stop(*_: Any) -> bool:
     return True  # the first match ends the scan
+
+
+def _collect_end(seed: int, start: int, end: int, flags: int, found: list[int]) -> bool:
+    found.append(end)
+    return len(found) > _MAX_SCREEN_HITS  # True ends the scan
 
 
 def _characters(data: bytes, offsets: list[int]) -> dict[int, int]:

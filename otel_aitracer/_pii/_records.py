@@ -14,12 +14,13 @@ def redact_record(record: dict[str, Any], redactor: PIIRedactor) -> dict[str, An
     """Redact ``record``'s content fields in place and add ``pii``: counts by type, never values. A field the
     redactor's screen finds clean is left as it is (no copy, no walk): PII in a prompt does not cost a walk of the
     answer."""
-    content = [(field, record[field]) for field in CONTENT_FIELDS if record.get(field) is not None]
-    if not content or redactor.clean(dict(content)):  # one pass for the whole record: most are clean
+    content = {field: record[field] for field in CONTENT_FIELDS if record.get(field) is not None}
+    if not content:
         return record
     counts: dict[str, int] = {}
-    for field, value in content:
-        if not redactor.clean(value):
+    unclean = redactor.unclean(content)  # one pass over them all: most records are clean
+    for field, value in content.items():
+        if field in unclean:
             record[field] = redactor.redact_into(value, counts)
     if counts:
         record["pii"] = dict(sorted(counts.items()))

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import os
 import re
+from bisect import bisect_right
 from collections import Counter
 from typing import Any, Mapping, Sequence, Union
 
@@ -17,7 +18,7 @@ from ..environment_variables import AITRACER_PII_NLP_MODEL, AITRACER_PII_SALT
 from ..exceptions import ConfigurationError
 from ._findings import BUILTIN_TYPES, Finding
 from ._nlp import NLP_TYPES, NLPDetector
-from ._prefilter import nothing_in_json
+from ._prefilter import nothing_in_json, seed_ends
 from ._scanner import scan
 from ._secrets import is_secret_key
 
@@ -106,6 +107,25 @@ class PIIRedactor:
         except orjson.JSONEncodeError:
             return False
         return nothing_in_json(data)
+
+    def unclean(self, content: dict[str, Any]) -> set[str]:
+        """The keys of ``content`` whose values may hold a finding (so the walk must decide), by one pass of the
+        prefilter over it as JSON: a record's content fields, most of them clean. Each seed found is placed in the
+        member it ends in (a seed within a value ends within it), so a prompt with PII costs its answer nothing."""
+        if not self._screenable:
+            return set(content)
+        try:
+            data = orjson.dumps(content)
+        except orjson.JSONEncodeError:
+            return set(content)
+        ends = seed_ends(data)
+        if ends == []:
+            return set()
+        members = _member_ends(data, content) if ends is not None else None
+        if ends is None or members is None:  # too many seeds to place, or no Hyperscan: each value alone
+            return {key for key, value in content.items() if not self.clean(value)}
+        member_ends, keys = members
+        return {keys[min(bisect_right(member_ends, end - 1), len(keys) - 1)] for end in ends}
 
     # The walk below is the hot path of every record: exact type checks first, plain dict counts.
     def _value(self, value: Any, counts: dict[str, int]) -> Any:
@@ -202,6 +222,16 @@ class PIIRedactor:
         if self.action == "none":
             return value
         return f"[{kind.upper()}]"
+
+
+def _member_ends(data: bytes, content: dict[str, Any]) -> tuple[list[int], list[str]] | None:
+    """Where each member of ``content`` ends in ``data`` (``orjson.dumps(content)``), its comma included, and the keys
+    in that order; None if the members, encoded alone, do not add up to ``data`` (then no seed is placed)."""
+    ends, at = [], 1  # after "{"
+    for key, value in content.items():
+        at += len(orjson.dumps(key)) + 1 + len(orjson.dumps(value)) + 1  # "key":value and the "," (or "}") after it
+        ends.append(at)
+    return (ends, list(content)) if at == len(data) else None
 
 
 def _looks_like_json(text: str) -> bool:

@@ -114,3 +114,18 @@ def test_a_stored_call_merged_with_its_outer_call_joins_its_baseline_once(record
     assert (record["span_id"], record["session_id"], record["anomaly_score"]) == (inner, "s-1", 0)
     [baseline] = ingest.pipeline.scorer.baselines.take_changed().values()
     assert baseline["latency_ms"]["seen"] == 1 and max(kept["seen"] for kept in baseline.values()) == 1
+
+
+def test_a_call_that_takes_what_its_stored_outer_call_knew_is_judged_on_what_it_took(records_db, tmp_path):
+    """The outer call is stored first (it holds the prompt), then its inner call arrives without one: the inner record
+    takes the prompt, and its score is judged on the merged record, not on what arrived (a prompt asking for JSON,
+    a prose answer: 2001), and its row is the merged one."""
+    ingest = Ingest(records_db, RecordPipeline(resolve_settings(store=tmp_path / "unused.db"), sink=records_db))
+    trace, outer, inner = uuid.uuid4().hex, uuid.uuid4().hex[:16], uuid.uuid4().hex[:16]
+    ingest.otlp(_request(chat_span(trace, outer, prompt="Reply only in JSON: how many legs has a spider?", **{"session.id": "s-9"})), OPEN)
+    answer = json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "Eight legs."}]}])
+    inner_span = chat_span(trace, inner, parent=outer, **{"gen_ai.output.messages": answer})
+    inner_span["attributes"] = [a for a in inner_span["attributes"] if a["key"] != "gen_ai.input.messages"]
+    ingest.otlp(_request(inner_span), OPEN)
+    [record] = records_db.query(trace=trace)
+    assert (record["span_id"], record["session_id"], record["anomaly_codes"]) == (inner, "s-9", [2001])

@@ -316,6 +316,16 @@ def _logfire_stream(trace_id, request_id, log_id, parent="1212121212121212"):
     return request, log
 
 
+def test_a_streamed_result_whose_request_never_came_is_its_own_record_without_marks(server):
+    """Serve marks a 'streaming response' log whose request span is not in its request, to pair it with the stored one;
+    when none is stored the log is kept as it is, and the mark is never stored with it."""
+    trace_id = "3c" * 16
+    _, log = _logfire_stream(trace_id, "5757575757575757", "7979797979797979")
+    assert post(server, otlp_json([log])).status_code == 200
+    [record] = records(server, trace_id)
+    assert record["span_id"] == "7979797979797979" and not [key for key in record if key.startswith("_")]
+
+
 @pytest.mark.parametrize("together", [True, False], ids=["one request", "two requests"])
 def test_a_logfire_streamed_call_is_one_record(server, together):
     trace_id = ("3a" if together else "3b") * 16

@@ -222,7 +222,7 @@ class StoredTraces:
         return taken
 
 
-Settle = Callable[[StoredTraces], Sequence[dict[str, Any]]]  # the records to write, given what is stored of their traces
+Settle = Callable[[StoredTraces], Sequence[list[Any]]]  # the rows to write (record_row), given what is stored of their traces
 
 
 class RecordsDB:
@@ -236,20 +236,21 @@ class RecordsDB:
             return tx.rows(sql, params)
 
     # ---- records ----------------------------------------------------------------------------------
-    def write(self, records: Sequence[dict[str, Any]], settle: Settle | None = None) -> int:
+    def write(self, records: Sequence[dict[str, Any]], settle: Callable[[StoredTraces], Sequence[dict[str, Any]]] | None = None) -> int:
         """Insert ``records`` in one transaction, counting the new ones into the rollups; returns how many were new
         (a known span is skipped). ``settle``, given what is stored of the records' traces within the same transaction,
-        returns the records to insert (ingest's deduplication against the store)."""
-        return self.write_settled([(records, settle or (lambda stored: records))])[0]
+        returns the records to insert."""
+        return self.write_settled([(records, lambda stored: [record_row(r) for r in (settle(stored) if settle else records)])])[0]
 
     def write_settled(self, batches: Sequence[tuple[Sequence[dict[str, Any]], Settle]]) -> list[int]:
-        """Several batches (records and how to settle them) in one transaction, each settled and inserted in turn, so a
-        batch's settling sees the batches before it, as if each were written alone; their rollups are added once. How
-        many records each batch added."""
+        """Several batches (records, and how to settle them into rows) in one transaction, each settled and inserted in
+        turn, so a batch's settling sees the batches before it, as if each were written alone; their rollups are added
+        once. How many records each batch added. (Ingest makes most rows before the transaction: it holds the store's
+        write lock, and every microsecond in it is one the other workers may wait.)"""
         with self.settling({r["trace_id"] for records, _ in batches for r in records}) as stored:
             delta, added = Delta(), []
             for _, settle in batches:
-                added.append(delta.add(self._insert(stored.tx, [record_row(r) for r in settle(stored)])))
+                added.append(delta.add(self._insert(stored.tx, list(settle(stored)))))
             delta.apply(stored.tx)
         return added
 

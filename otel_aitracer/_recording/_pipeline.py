@@ -161,25 +161,33 @@ class RecordPipeline:
             raise
         return record
 
-    def score(self, records: Sequence[dict[str, Any]], keep: bool = True, again: bool = False) -> None:
-        """Anomaly scores, on records whose project and content are final (redacted); a failure costs only the score.
-        Then, unless ``keep`` is False (the caller is inside a store transaction, and calls
-        :meth:`keep_baselines_when_due` after it), :meth:`keep_baselines_when_due`. ``again``: stored records scored
-        again once merged (a stream's request with its result, say); they were counted when first scored, so they join
-        no baseline, alert window or evaluation a second time."""
+    def score(self, records: Sequence[dict[str, Any]], keep: bool = True) -> None:
+        """Anomaly scores, on records whose project and content are final (redacted): :meth:`judge`, then :meth:`count`.
+        Then, unless ``keep`` is False, :meth:`keep_baselines_when_due`."""
+        self.judge(records)
+        self.count(records)
+        if keep:
+            self.keep_baselines_when_due()
+
+    def judge(self, records: Sequence[dict[str, Any]]) -> None:
+        """Each record's anomaly score and codes, against the baselines as they stand (they do not change); a failure
+        costs only the score. Serve judges a request's records before its write transaction, which then only counts."""
         for record in records:
             with _SCORE:
-                self.scorer.score(record, learn=not again)
-                if self._evaluations is not None and not again:
+                self.scorer.judge(record)
+
+    def count(self, records: Sequence[dict[str, Any]]) -> None:
+        """The judged calls join their projects' baselines and the alert windows, and become evaluation events: once
+        per call (a stored call written again, merged, is judged again but not counted again)."""
+        for record in records:
+            with _SCORE:
+                self.scorer.learn(record)
+                if self._evaluations is not None:
                     self._evaluations.emit(record)
-        if again:
-            return
         if self.alerts is not None and records:
             with _ALERTS:
                 self.alerts.observe(list(records))
         self._scored_since_kept += len(records)
-        if keep:
-            self.keep_baselines_when_due()
 
     def keep_baselines_when_due(self) -> None:
         """Every :data:`KEEP_BASELINES_EVERY` records scored (at most once in :data:`KEEP_BASELINES_SECONDS`), keep the

@@ -66,26 +66,33 @@ class Baselines:
         self._changed: set[str] = set()  # projects whose windows changed since :meth:`take_changed`
         self._lock = new_lock()  # fork-safe, like every lock of ours
 
-    def codes(self, record: dict[str, Any], learn: bool = True) -> list[tuple[int, int]]:
-        """The L4 codes of a model call and their points; then the call joins its project's baseline (if ``learn``)."""
+    def codes(self, record: dict[str, Any]) -> list[tuple[int, int]]:
+        """The L4 codes of a model call and their points, against its project's baseline as it stands."""
         values = _values(record)
         project = str(record.get("project"))
         found = []
         with self._lock:
             windows = self._windows(project)
             limits = [self._threshold(project, metric, windows[metric]) for metric in METRICS]
-            for metric, value, limit in zip(METRICS, values, limits):
-                if value is not None and value > limit > 0:
-                    found.append((_CODES[metric], _points(value / limit)))
-            latency, latency_limit = values[0], limits[0]
-            if latency is not None and latency > latency_limit and (record.get("output_tokens") or 0) < STALL_OUTPUT_TOKENS:
-                found.append((4004, _points(latency / latency_limit)))
-            if learn and record.get("status") == "success":
-                self._changed.add(project)
-                for metric, value in zip(METRICS, values):
-                    if value is not None:
-                        windows[metric].add(value)
+        for metric, value, limit in zip(METRICS, values, limits):
+            if value is not None and value > limit > 0:
+                found.append((_CODES[metric], _points(value / limit)))
+        latency, latency_limit = values[0], limits[0]
+        if latency is not None and latency > latency_limit and (record.get("output_tokens") or 0) < STALL_OUTPUT_TOKENS:
+            found.append((4004, _points(latency / latency_limit)))
         return found
+
+    def learn(self, record: dict[str, Any]) -> None:
+        """A successful call joins its project's baseline."""
+        if record.get("status") != "success":
+            return
+        project = str(record.get("project"))
+        with self._lock:
+            windows = self._windows(project)
+            self._changed.add(project)
+            for metric, value in zip(METRICS, _values(record)):
+                if value is not None:
+                    windows[metric].add(value)
 
     def thresholds(self, project: str) -> dict[str, float]:
         """What each metric is compared with for ``project`` now (``stats`` and the tests show it)."""

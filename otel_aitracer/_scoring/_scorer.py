@@ -20,17 +20,28 @@ class Scorer:
         self.baselines = Baselines(thresholds)
 
     def score(self, record: dict[str, Any], learn: bool = True) -> None:
-        """Set ``anomaly_score`` (points) and ``anomaly_codes`` (ascending) on ``record``, in place; the call joins its
-        project's baseline unless ``learn`` is False (a stored call scored again, once merged: it joined already)."""
+        """:meth:`judge` ``record``, then (if ``learn``) let the call join its project's baseline."""
+        self.judge(record)
+        if learn:
+            self.learn(record)
+
+    def judge(self, record: dict[str, Any]) -> None:
+        """Set ``anomaly_score`` (points) and ``anomaly_codes`` (ascending) on ``record``, in place, against its
+        project's baseline as it stands; the baseline does not change."""
         found = [(code, CODES[code].points) for code in integrity_codes(record)]
         if operation_of(record) in ANSWERS:  # L2/L3 judge an answer's text, L4 its behaviour (not embeddings, tools or agents)
             output = output_text(record)
             prompt = prompt_text(record) if output is not None else ""
             if prompt:
                 found += [(code, CODES[code].points) for code in content_codes(prompt, output or "", record.get("output_type") == _JSON_OUTPUT)]
-            found += self.baselines.codes(record, learn)
+            found += self.baselines.codes(record)
         record["anomaly_codes"] = sorted(code for code, _ in found)
         record["anomaly_score"] = sum(points for _, points in found)
+
+    def learn(self, record: dict[str, Any]) -> None:
+        """The judged call joins its project's baseline (a successful answer; once per call)."""
+        if operation_of(record) in ANSWERS:
+            self.baselines.learn(record)
 
 
 def integrity_codes(record: dict[str, Any]) -> list[int]:

@@ -15,7 +15,7 @@ result. The pair is one record: the log's result over the request's start.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
@@ -105,18 +105,26 @@ def _stream_request(log: dict[str, Any], log_span: ReadableSpan, records: list[d
     return max(candidates, key=lambda c: c[0])[1] if candidates else None
 
 
-def against_store(store: StoredTraces, records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int, list[dict[str, Any]]]:
+class Folded(NamedTuple):
+    """What :func:`against_store` made of a batch."""
+
+    kept: list[dict[str, Any]]  # the records to write
+    dropped: int  # how many were folded into another
+    restored: list[dict[str, Any]]  # of ``kept``, stored ones taken out and merged: written again, a call already counted
+    merged: list[dict[str, Any]]  # of ``kept``, the batch's calls that took what a stored outer call knew
+
+
+def against_store(store: StoredTraces, records: list[dict[str, Any]]) -> Folded:
     """Fold each call with its stored other half: a stored inner call takes what its outer one (in ``records``) knew
     and is written again in its place; a stored outer call gives what it knew to its inner one and is removed. Within
-    the transaction that writes ``records``: another worker cannot store half of a call in between. Returns the
-    records to write, how many were folded away, and which of those to write were stored before (taken out, merged)."""
+    the transaction that writes ``records``: another worker cannot store half of a call in between."""
     calls = [r for r in records if r.get("operation") in MODEL_CALLS]
     if not calls:
-        return records, 0, []
+        return Folded(records, 0, [], [])
     stored_inner = store.pop_children([_key(r, r["span_id"]) for r in calls])
     parents = [_key(r, r["parent_span_id"]) for r in calls if r.get("parent_span_id") and (r["project"], r["span_id"]) not in stored_inner]
     stored_outer = store.pop_calls(parents) if parents else {}
-    kept, restored = [], []
+    kept, restored, merged = [], [], []
     for record in records:
         if record.pop(STREAM_LOG, False):
             request = store.pop_stream_request(record)
@@ -134,8 +142,9 @@ def against_store(store: StoredTraces, records: list[dict[str, Any]]) -> tuple[l
         outer = stored_outer.get((record["project"], record.get("parent_span_id") or ""))
         if outer is not None and record.get("operation") in MODEL_CALLS:
             merge_outer(record, outer)
+            merged.append(record)
         kept.append(record)
-    return kept, len(stored_inner) + len(stored_outer), restored
+    return Folded(kept, len(stored_inner) + len(stored_outer), restored, merged)
 
 
 def _same_call(a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -12,13 +12,13 @@ from typing import Any, Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 
 from .._attributes import PROJECT_ATTRIBUTE
-from .._destinations._records_db import RecordsDB, StoredTraces
+from .._destinations._records_db import RecordsDB, StoredTraces, record_row
 from .._drops import DropError
 from .._recording._pipeline import RecordPipeline
 from .._recording._record import InvalidRecord
 from .._time import rfc3339
 from ._auth import Grant
-from ._dedupe import against_store, drop_outer_duplicates
+from ._dedupe import STREAM_LOG, against_store, drop_outer_duplicates
 from ._logs import join_events, log_events
 from ._otlp import spans as otlp_spans
 
@@ -176,8 +176,9 @@ class Ingest:
 
 
 class _Batch:
-    """One request's records on their way to the store: deduplicated against it, scored and joined to their waiting
-    events inside the transaction that writes them (another worker cannot store half of a call in between)."""
+    """One request's records on their way to the store. Judged and made into rows first; then, inside the transaction
+    that writes them (another worker cannot store half of a call in between), deduplicated against the store, counted
+    into the baselines and joined to their waiting events. What settling changes is judged and made again there."""
 
     def __init__(self, ingest: Ingest, records: list[dict[str, Any]], grant: Grant, outcome: Outcome) -> None:
         refused = sorted({r["project"] for r in records if not grant.allows(r["project"])})
@@ -186,21 +187,25 @@ class _Batch:
         self.unique = list({_key(r): r for r in reversed(records)}.values())[::-1]  # a span twice: the first
         self.outcome = outcome
         outcome.duplicates += len(records) - len(self.unique)
-        self._ingest = ingest
+        self._pipeline, self._join = ingest.pipeline, ingest.join
+        self._pipeline.judge(self.unique)  # outside the transaction: it holds the store's write lock
+        self._rows = {id(record): record_row(record) for record in self.unique if STREAM_LOG not in record}  # that mark goes first
         self._settled: list[dict[str, Any]] = []
 
-    def settle(self, stored: StoredTraces) -> list[dict[str, Any]]:
-        """The records to insert: deduplicated against what is stored, scored, with their waiting events."""
-        self._settled, dropped, restored = against_store(stored, self.unique)
-        self.outcome.duplicates += dropped
-        stored_before = {id(record) for record in restored}
-        pipeline = self._ingest.pipeline  # keeping the baselines is a write of its own: keep=False, after the write
-        pipeline.score([r for r in self._settled if id(r) not in stored_before], keep=False)
-        pipeline.score(restored, keep=False, again=True)
-        by_key = {_key(r): r for r in self._settled}
+    def settle(self, stored: StoredTraces) -> list[list[Any]]:
+        """The rows to insert: the records deduplicated against what is stored, counted, with their waiting events."""
+        folded = against_store(stored, self.unique)
+        self._settled = folded.kept
+        self.outcome.duplicates += folded.dropped
+        changed = {id(record) for record in (*folded.restored, *folded.merged)}
+        self._pipeline.judge([*folded.restored, *folded.merged])  # what they say changed with the merge
+        restored = {id(record) for record in folded.restored}  # counted when first stored: not again
+        self._pipeline.count([r for r in folded.kept if id(r) not in restored])  # keeping the baselines: after the write
+        by_key = {_key(r): r for r in folded.kept}
         for key, events in stored.take_pending(list(by_key)).items():
-            self._ingest.join(by_key[key], events)
-        return self._settled
+            self._join(by_key[key], events)
+            changed.add(id(by_key[key]))
+        return [(None if id(r) in changed else self._rows.get(id(r))) or record_row(r) for r in folded.kept]
 
     def count(self, added: int) -> None:
         self.outcome.accepted += added

@@ -33,7 +33,7 @@ class ServerProcess:
         command = [sys.executable, "-m", "otel_aitracer", "serve", "--port", str(self.port), "--store", str(store), "--workers", str(workers)]
         if self.grpc_port:
             command += ["--grpc-port", str(self.grpc_port)]
-        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)  # -m: cwd first
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 30.0) -> None:

@@ -338,3 +338,16 @@ def test_a_logfire_streamed_call_is_one_record(server, together):
     [record] = records(server, trace_id)
     assert (record["span_id"], record["input_tokens"], record["output_tokens"]) == ("5656565656565656", 8, 23)
     assert record["output"]["content"] == "streamed answer" and record["latency_ms"] == 900
+
+
+def test_the_test_servers_run_the_code_of_their_own_tree(tmp_path, monkeypatch):
+    """``python -m`` puts the working directory first on the path: a bench or test run from another checkout's
+    directory must still serve the code of the tree it belongs to (an A/B of two trees compared one tree twice)."""
+    (tmp_path / "otel_aitracer").mkdir()
+    (tmp_path / "otel_aitracer" / "__init__.py").write_text("raise ImportError('the code of the working directory, not the tree under test')\n")
+    monkeypatch.chdir(tmp_path)
+    server = ServerProcess(tmp_path / "s.db")
+    try:
+        assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
+    finally:
+        server.stop()

@@ -129,3 +129,16 @@ def test_a_call_that_takes_what_its_stored_outer_call_knew_is_judged_on_what_it_
     ingest.otlp(_request(inner_span), OPEN)
     [record] = records_db.query(trace=trace)
     assert (record["span_id"], record["session_id"], record["anomaly_codes"]) == (inner, "s-9", [2001])
+
+
+def test_a_span_sent_again_is_counted_once(records_db, tmp_path):
+    """An exporter that timed out sends its batch again: the span is stored once, its call joins its project's
+    baseline once, and the second answer counts it as a duplicate."""
+    ingest = Ingest(records_db, RecordPipeline(resolve_settings(store=tmp_path / "unused.db"), sink=records_db))
+    trace, span_id = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    first = ingest.otlp(_request(chat_span(trace, span_id)), OPEN)
+    again = ingest.otlp(_request(chat_span(trace, span_id)), OPEN)
+    assert (first.accepted, again.accepted, again.duplicates) == (1, 0, 1)
+    assert len(records_db.query(trace=trace)) == 1
+    [baseline] = ingest.pipeline.scorer.baselines.take_changed().values()
+    assert baseline["latency_ms"]["seen"] == 1

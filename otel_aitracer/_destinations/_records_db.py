@@ -169,6 +169,11 @@ class StoredTraces:
         self.tx = tx
         self._in_traces = in_traces
 
+    def stored(self, keys: Sequence[Key]) -> set[Key]:
+        """Which of ``keys`` are stored (a span sent again: the insert would skip it)."""
+        wanted = set(keys)
+        return {key for key in self._in_traces(self.tx, "project, trace_id, span_id", {key[1] for key in keys}, "records") if key in wanted}
+
     def pop_children(self, keys: Sequence[tuple[str, str, str, str]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
         """Remove and return the stored direct children of the same project and operation of ``(project, trace_id,
         span_id, operation)`` (inner calls stored before their outer one), by the parent's (project, span id)."""

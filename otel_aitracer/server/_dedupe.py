@@ -109,7 +109,7 @@ class Folded(NamedTuple):
     """What :func:`against_store` made of a batch."""
 
     kept: list[dict[str, Any]]  # the records to write
-    dropped: int  # how many were folded into another
+    dropped: int  # how many were folded into another, or were stored already
     restored: list[dict[str, Any]]  # of ``kept``, stored ones taken out and merged: written again, a call already counted
     merged: list[dict[str, Any]]  # of ``kept``, the batch's calls that took what a stored outer call knew
 
@@ -117,10 +117,15 @@ class Folded(NamedTuple):
 def against_store(store: StoredTraces, records: list[dict[str, Any]]) -> Folded:
     """Fold each call with its stored other half: a stored inner call takes what its outer one (in ``records``) knew
     and is written again in its place; a stored outer call gives what it knew to its inner one and is removed. Within
-    the transaction that writes ``records``: another worker cannot store half of a call in between."""
+    the transaction that writes ``records``: another worker cannot store half of a call in between. A span stored
+    already (sent again) is dropped here, before it is counted into any baseline."""
+    stored_before = store.stored([(r["project"], r["trace_id"], r["span_id"]) for r in records])
+    resent = len(stored_before)
+    if resent:
+        records = [r for r in records if (r["project"], r["trace_id"], r["span_id"]) not in stored_before]
     calls = [r for r in records if r.get("operation") in MODEL_CALLS]
     if not calls:
-        return Folded(records, 0, [], [])
+        return Folded(records, resent, [], [])
     stored_inner = store.pop_children([_key(r, r["span_id"]) for r in calls])
     parents = [_key(r, r["parent_span_id"]) for r in calls if r.get("parent_span_id") and (r["project"], r["span_id"]) not in stored_inner]
     stored_outer = store.pop_calls(parents) if parents else {}
@@ -144,7 +149,7 @@ def against_store(store: StoredTraces, records: list[dict[str, Any]]) -> Folded:
             merge_outer(record, outer)
             merged.append(record)
         kept.append(record)
-    return Folded(kept, len(stored_inner) + len(stored_outer), restored, merged)
+    return Folded(kept, resent + len(stored_inner) + len(stored_outer), restored, merged)
 
 
 def _same_call(a: dict[str, Any], b: dict[str, Any]) -> bool:

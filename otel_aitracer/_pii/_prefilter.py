@@ -47,9 +47,6 @@ class _SeedDatabase:
         self._compiled: list[Any] = []  # [] not built yet; [None] unavailable; [database]
 
     def hits(self, text: str) -> Hits | None:
-        database = self._database()
-        if database is None:
-            return None
         data = text.encode("utf-8", "surrogatepass")
         found: list[tuple[int, int, int]] = []
         limit = 64 + int(len(data) * _MAX_HITS_PER_BYTE)
@@ -58,9 +55,7 @@ class _SeedDatabase:
             found.append((seed, start, end))
             return len(found) > limit  # True stops the scan
 
-        try:
-            database.scan(data, match_event_handler=on_match, scratch=self._scratch(database))
-        except _hyperscan().ScanTerminated:
+        if self._scan(data, on_match) is not False:  # no Hyperscan, or too many to visit
             return None
         if len(data) != len(text) and found:
             at = _characters(data, [o for _, s, e in found for o in (s, e)])
@@ -73,27 +68,24 @@ class _SeedDatabase:
 
     def anything_in(self, data: bytes) -> bool | None:
         """Whether any seed matches in ``data`` (stops at the first); None without a usable Hyperscan."""
-        database = self._database()
-        if database is None:
-            return None
-        try:
-            database.scan(data, match_event_handler=_stop, scratch=self._scratch(database))
-        except _hyperscan().ScanTerminated:
-            return True
-        return False
+        return self._scan(data, _stop)
 
     def ends(self, data: bytes) -> list[int] | None:
         """Where each seed match in ``data`` ends (byte offsets, in the order found); None without a usable Hyperscan
         or past :data:`_MAX_SCREEN_HITS` matches."""
+        found: list[int] = []
+        return found if self._scan(data, _collect_end, found) is False else None
+
+    def _scan(self, data: bytes, on_match: Any, context: Any = None) -> bool | None:
+        """Call ``on_match`` at each seed match in ``data``: whether it stopped the scan; None without a usable Hyperscan."""
         database = self._database()
         if database is None:
             return None
-        found: list[int] = []
         try:
-            database.scan(data, match_event_handler=_collect_end, context=found, scratch=self._scratch(database))
+            database.scan(data, match_event_handler=on_match, context=context, scratch=self._scratch(database))
         except _hyperscan().ScanTerminated:
-            return None
-        return found
+            return True
+        return False
 
     def _database(self) -> Any:
         if not self._compiled:

@@ -121,11 +121,11 @@ class PIIRedactor:
         ends = seed_ends(data)
         if ends == []:
             return set()
-        members = _member_ends(data, content) if ends is not None else None
-        if ends is None or members is None:  # too many seeds to place, or no Hyperscan: each value alone
+        members = _member_ends(data, content) if ends else None
+        if members is None:  # no Hyperscan, or too many seeds to place: each value alone
             return {key for key, value in content.items() if not self.clean(value)}
         member_ends, keys = members
-        return {keys[min(bisect_right(member_ends, end - 1), len(keys) - 1)] for end in ends}
+        return {keys[min(bisect_right(member_ends, end - 1), len(keys) - 1)] for end in ends or ()}
 
     # The walk below is the hot path of every record: exact type checks first, plain dict counts.
     def _value(self, value: Any, counts: dict[str, int]) -> Any:

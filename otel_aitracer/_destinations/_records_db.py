@@ -159,44 +159,56 @@ def _join_stored(tx: Transaction, key: Key, events: list[dict[str, Any]], join: 
 
 
 InTraces = Callable[[Transaction, str, set[str], str], list[tuple[Any, ...]]]
+_CALL_COLUMNS = ("project", "trace_id", "span_id", "parent_span_id", "operation")  # what deduplication matches on
+_SPAN_AT, _PARENT_AT = _CALL_COLUMNS.index("span_id"), _CALL_COLUMNS.index("parent_span_id")
 
 
 class StoredTraces:
     """What is stored of some traces, read and changed within one write transaction (:meth:`RecordsDB.settling`):
-    what ingest's deduplication asks before a batch is written."""
+    what ingest's deduplication asks before a batch is written. One per batch: the stored records of its traces are
+    read once, and read again only after it removes some (a batch written before it in the transaction is seen)."""
 
     def __init__(self, tx: Transaction, in_traces: InTraces) -> None:
         self.tx = tx
         self._in_traces = in_traces
+        self._read: tuple[set[str], list[tuple[Any, ...]]] | None = None  # traces read, and their records' _CALL_COLUMNS
 
     def stored(self, keys: Sequence[Key]) -> set[Key]:
         """Which of ``keys`` are stored (a span sent again: the insert would skip it)."""
         wanted = set(keys)
-        return {key for key in self._in_traces(self.tx, "project, trace_id, span_id", {key[1] for key in keys}, "records") if key in wanted}
+        return {key for key in ((p, t, s) for p, t, s, _, _ in self._records_of({key[1] for key in keys})) if key in wanted}
 
     def pop_children(self, keys: Sequence[tuple[str, str, str, str]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
         """Remove and return the stored direct children of the same project and operation of ``(project, trace_id,
         span_id, operation)`` (inner calls stored before their outer one), by the parent's (project, span id)."""
         popped: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for parent, record in self._pop("parent_span_id", keys):
+        for parent, record in self._pop(_PARENT_AT, keys):
             popped.setdefault(parent, []).append(record)
         return popped
 
     def pop_calls(self, keys: Sequence[tuple[str, str, str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         """Remove and return the stored records of ``(project, trace_id, span_id, operation)`` (outer duplicates),
         by (project, span id)."""
-        return dict(self._pop("span_id", keys))
+        return dict(self._pop(_SPAN_AT, keys))
 
-    def _pop(self, column: str, keys: Sequence[tuple[str, str, str, str]]) -> list[tuple[tuple[str, str], dict[str, Any]]]:
-        """Remove the stored records whose (project, trace_id, ``column``, operation) is one of ``keys``; each with its
-        (project, ``column``)."""
+    def _pop(self, matched_at: int, keys: Sequence[tuple[str, str, str, str]]) -> list[tuple[tuple[str, str], dict[str, Any]]]:
+        """Remove the stored records whose (project, trace_id, the id at ``matched_at``, operation) is one of ``keys``;
+        each with its (project, that id)."""
         wanted = set(keys)
+        found = [row for row in self._records_of({key[1] for key in keys}) if (row[0], row[1], row[matched_at], row[4]) in wanted]
         popped = []
-        for project, trace, span_id, matched, op in self._in_traces(self.tx, f"project, trace_id, span_id, {column}, operation", {key[1] for key in keys}, "records"):
-            if (project, trace, matched, op) in wanted:
-                for (blob,) in delete_records(self.tx, _KEY_MATCH, (trace, span_id, project), returning=("record",))[:1]:
-                    popped.append(((project, matched), orjson.loads(blob)))
+        for row in found:
+            for (blob,) in delete_records(self.tx, _KEY_MATCH, (row[1], row[2], row[0]), returning=("record",))[:1]:
+                popped.append(((row[0], row[matched_at]), orjson.loads(blob)))
+        if found:
+            self._read = None  # removed: read again
         return popped
+
+    def _records_of(self, traces: set[str]) -> list[tuple[Any, ...]]:
+        """:data:`_CALL_COLUMNS` of the stored records of ``traces``, read once for the batch."""
+        if self._read is None or not traces <= self._read[0]:
+            self._read = (traces, self._in_traces(self.tx, ", ".join(_CALL_COLUMNS), traces, "records"))
+        return self._read[1]
 
     def pop_stream_request(self, log: dict[str, Any]) -> dict[str, Any] | None:
         """Remove and return the stored request of a streamed call whose result ``log`` carries:
@@ -210,6 +222,7 @@ class StoredTraces:
             record = orjson.loads(blob)
             if record.get("output") in _NO_OUTPUT and not record.get("output_tokens"):
                 delete_records(self.tx, _KEY_MATCH, (log["trace_id"], span_id, log["project"]))
+                self._read = None
                 return record
         return None
 
@@ -254,8 +267,8 @@ class RecordsDB:
         write lock, and every microsecond in it is one the other workers may wait.)"""
         with self.settling({r["trace_id"] for records, _ in batches for r in records}) as stored:
             delta, added = Delta(), []
-            for _, settle in batches:
-                added.append(delta.add(self._insert(stored.tx, list(settle(stored)))))
+            for _, settle in batches:  # each sees what is stored, the batches before it included
+                added.append(delta.add(self._insert(stored.tx, list(settle(StoredTraces(stored.tx, self._in_traces))))))
             delta.apply(stored.tx)
         return added
 

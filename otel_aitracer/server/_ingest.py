@@ -189,7 +189,7 @@ class _Batch:
         outcome.duplicates += len(records) - len(self.unique)
         self._pipeline, self._join = ingest.pipeline, ingest.join
         self._pipeline.judge(self.unique)  # outside the transaction: it holds the store's write lock
-        self._rows = {id(record): record_row(record) for record in self.unique if STREAM_LOG not in record}  # that mark goes first
+        self._rows = {id(record): record_row(record) for record in self.unique if STREAM_LOG not in record}  # settling removes that mark
         self._settled: list[dict[str, Any]] = []
 
     def settle(self, stored: StoredTraces) -> list[list[Any]]:

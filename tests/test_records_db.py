@@ -22,8 +22,9 @@ def test_a_span_is_stored_once_per_trace_and_project(db):
     assert db.write([rec("s1"), rec("s2")]) == 2
     assert db.write([rec("s1"), rec("s1", trace="t2")]) == 1  # same span id in another trace is another span
     assert db.write([rec("s1", project="other")]) == 1  # nor can another project's ids make a span a duplicate
-    assert db.count() == 4 and [r["span_id"] for r in db.query(trace="t1", newest_first=False, projects=["p"])] == ["s1", "s2"]
-    assert sorted(r["project"] for r in db.query(trace="t1")) == ["other", "p", "p"]
+    assert db.write([rec("s3"), rec("s4"), rec("s3")]) == 2  # nor is a span twice in one batch stored twice
+    assert db.count() == 6 and [r["span_id"] for r in db.query(trace="t1", newest_first=False, projects=["p"])] == ["s1", "s2", "s3", "s4"]
+    assert sorted(r["project"] for r in db.query(trace="t1")) == ["other", "p", "p", "p", "p"]
 
 
 def test_filters_projects_and_limit(db):

@@ -11,6 +11,7 @@ import httpx
 import psycopg
 
 from otel_aitracer._destinations._pg_store import PostgresStore
+from otel_aitracer.server._dedupe import against_store
 
 from .server_process import ServerProcess
 from .test_serve_shared import chat_span, otlp
@@ -122,3 +123,23 @@ def test_two_writers_adding_to_the_same_sessions_in_opposite_orders_never_deadlo
     second.close()
     assert failures == []
     assert PostgresStore(dsn).count() == 7 * 300
+
+
+def test_a_batch_of_today_never_waits_for_an_old_days_partition(postgres):
+    """Settling a batch looks for its traces' records from a day before its earliest start, so it reads (and locks)
+    only those days' partitions: a month of partitions costs a batch no more than two days do, and an old day locked
+    alone (as REINDEX or VACUUM FULL of it would) holds up no batch of today."""
+    dsn = postgres.new_database("old_days")
+    store = PostgresStore(dsn)
+    store.write([_record("2026-01-01", 1), _record("2026-01-30", 2)])
+    done = threading.Event()
+    with psycopg.connect(dsn) as holder:
+        holder.execute("LOCK TABLE records_20260101 IN ACCESS EXCLUSIVE MODE")
+        batch = [_record("2026-01-31", 3), _record("2026-01-31", 1)]
+        writer = threading.Thread(target=lambda: (store.write(batch, lambda stored: against_store(stored, batch).kept), done.set()))
+        writer.start()
+        finished = done.wait(10)
+    writer.join()
+    assert finished, "the batch waited for a partition a month older than it"
+    assert store.count() == 4  # span 1 of 2026-01-31 is another span than span 1 of 2026-01-01 (another start)
+    store.close()

@@ -151,3 +151,27 @@ def test_log_events_wait_for_their_record_and_a_sweep_joins_only_what_it_read(db
     with db.settling({"t1"}) as stored:
         assert stored.take_pending([key]) == {key: [{"name": "late"}]}  # the newer event is still waiting, not lost
     assert db.attach_events({("q", "t1", "s1"): [{"name": "other project"}]}, _add_events, "2026-01-01T00:11:00Z") == (0, 1)
+
+
+def _settled_sees(db, batch, keys):
+    """Which of ``keys`` the settling of ``batch`` finds stored."""
+    seen = []
+    db.write(batch, lambda stored: seen.append(stored.stored(keys)) or [])
+    return seen[0]
+
+
+def test_a_batch_looks_for_its_traces_records_from_a_day_before_it(db):
+    """Folds, stream requests and resends start within seconds of each other: settling reads a trace's records from a
+    day before the batch's earliest start, not its whole history (on PostgreSQL, every day's partition)."""
+    old, recent = rec("s1", started_at="2026-01-01T10:00:00Z"), rec("s2", started_at="2026-01-03T01:00:00Z")
+    db.write([old, recent])
+    now = rec("s3", started_at="2026-01-04T09:00:00Z")
+    assert _settled_sees(db, [now], [("p", "t1", "s1"), ("p", "t1", "s2")]) == {("p", "t1", "s2")}
+
+
+def test_a_span_from_last_month_sent_again_is_still_found(db):
+    """The day is counted back from the batch's own starts: an old span sent again is still a duplicate."""
+    old = rec("s1", started_at="2025-12-01T10:00:00Z")
+    db.write([old])
+    assert _settled_sees(db, [old], [("p", "t1", "s1")]) == {("p", "t1", "s1")}
+    assert db.write([old]) == 0 and db.count() == 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import operator
 import time
 from contextlib import AbstractContextManager, contextmanager
+from datetime import date, timedelta
 from typing import Any, Callable, Collection, Iterator, Protocol, Sequence
 
 import orjson
@@ -158,7 +159,21 @@ def _join_stored(tx: Transaction, key: Key, events: list[dict[str, Any]], join: 
     return True
 
 
-InTraces = Callable[[Transaction, str, set[str], str], list[tuple[Any, ...]]]
+InTraces = Callable[[Transaction, str, set[str], str, str | None], list[tuple[Any, ...]]]
+# Settling looks for what is stored of a batch's traces from this many days before the batch's earliest start: a call
+# and its outer call, a stream and its request, a span and its resend start seconds apart. The bound keeps a batch's
+# reads (on PostgreSQL, the days' partitions it reads and locks) to two days, however many days are stored.
+SETTLE_DAYS_BEFORE = 1
+
+
+def settle_since(records: Sequence[dict[str, Any]]) -> str | None:
+    """The day (``YYYY-MM-DD``) from which settling ``records`` looks: :data:`SETTLE_DAYS_BEFORE` before the earliest
+    start; None (no bound) when no start is a date."""
+    try:
+        first = date.fromisoformat(min(r["started_at"] for r in records if isinstance(r.get("started_at"), str))[:10])
+    except ValueError:  # no start, or not a date
+        return None
+    return (first - timedelta(days=SETTLE_DAYS_BEFORE)).isoformat()
 _CALL_COLUMNS = ("project", "trace_id", "span_id", "parent_span_id", "operation")  # what deduplication matches on
 _SPAN_AT, _PARENT_AT = _CALL_COLUMNS.index("span_id"), _CALL_COLUMNS.index("parent_span_id")
 
@@ -168,9 +183,11 @@ class StoredTraces:
     what ingest's deduplication asks before a batch is written. One per batch: the stored records of its traces are
     read once, and read again only after it removes some (a batch written before it in the transaction is seen)."""
 
-    def __init__(self, tx: Transaction, in_traces: InTraces) -> None:
+    def __init__(self, tx: Transaction, in_traces: InTraces, since: str | None = None) -> None:
+        """``since``: a day (:func:`settle_since`); only records started from it are looked at (None: all)."""
         self.tx = tx
         self._in_traces = in_traces
+        self._since = since
         self._read: tuple[set[str], list[tuple[Any, ...]]] | None = None  # traces read, and their records' _CALL_COLUMNS
 
     def stored(self, keys: Sequence[Key]) -> set[Key]:
@@ -207,7 +224,7 @@ class StoredTraces:
     def _records_of(self, traces: set[str]) -> list[tuple[Any, ...]]:
         """:data:`_CALL_COLUMNS` of the stored records of ``traces``, read once for the batch."""
         if self._read is None or not traces <= self._read[0]:
-            self._read = (traces, self._in_traces(self.tx, ", ".join(_CALL_COLUMNS), traces, "records"))
+            self._read = (traces, self._in_traces(self.tx, ", ".join(_CALL_COLUMNS), traces, "records", self._since))
         return self._read[1]
 
     def pop_stream_request(self, log: dict[str, Any]) -> dict[str, Any] | None:
@@ -231,7 +248,7 @@ class StoredTraces:
         wanted = set(keys)
         taken: dict[Key, list[dict[str, Any]]] = {}
         ids = []
-        for row_id, project, trace_id, span_id, blob in self._in_traces(self.tx, "id, project, trace_id, span_id, event", {k[1] for k in keys}, "pending_events"):
+        for row_id, project, trace_id, span_id, blob in self._in_traces(self.tx, "id, project, trace_id, span_id, event", {k[1] for k in keys}, "pending_events", None):
             if (project, trace_id, span_id) in wanted:
                 taken.setdefault((project, trace_id, span_id), []).append(orjson.loads(blob))
                 ids.append((row_id,))
@@ -267,8 +284,9 @@ class RecordsDB:
         write lock, and every microsecond in it is one the other workers may wait.)"""
         with self.settling({r["trace_id"] for records, _ in batches for r in records}) as stored:
             delta, added = Delta(), []
-            for _, settle in batches:  # each sees what is stored, the batches before it included
-                added.append(delta.add(self._insert(stored.tx, list(settle(StoredTraces(stored.tx, self._in_traces))))))
+            for records, settle in batches:  # each sees what is stored, the batches before it included
+                batch_stored = StoredTraces(stored.tx, self._in_traces, settle_since(records))
+                added.append(delta.add(self._insert(stored.tx, list(settle(batch_stored)))))
             delta.apply(stored.tx)
         return added
 
@@ -415,13 +433,15 @@ class RecordsDB:
         return int(self._read("SELECT COUNT(*) FROM records")[0][0])
 
     # ---- what deduplication asks ----------------------------------------------------------------
-    def _in_traces(self, tx: Transaction, columns: str, traces: set[str], table: str = "records") -> list[tuple[Any, ...]]:
-        """``columns`` of every row of ``table`` in ``traces`` (through an index with the trace id first)."""
+    def _in_traces(self, tx: Transaction, columns: str, traces: set[str], table: str = "records", since: str | None = None) -> list[tuple[Any, ...]]:
+        """``columns`` of every row of ``table`` in ``traces`` (through an index with the trace id first); of records,
+        ``since`` a day when given."""
         ordered = sorted(traces)
+        bound, after = (" AND +started_at >= ?", [since]) if since else ("", [])  # +: found by trace, not the time index
         rows: list[tuple[Any, ...]] = []
         for start in range(0, len(ordered), 300):
             chunk = ordered[start : start + 300]
-            rows += tx.rows(f"SELECT {columns} FROM {table} WHERE trace_id IN ({', '.join('?' * len(chunk))})", chunk)
+            rows += tx.rows(f"SELECT {columns} FROM {table} WHERE trace_id IN ({', '.join('?' * len(chunk))}){bound}", [*chunk, *after])
         return rows
 
     # ---- log events about records (OTLP logs), in either order of arrival --------------------------

@@ -143,3 +143,42 @@ def test_a_batch_of_today_never_waits_for_an_old_days_partition(postgres):
     assert finished, "the batch waited for a partition a month older than it"
     assert store.count() == 4  # span 1 of 2026-01-31 is another span than span 1 of 2026-01-01 (another start)
     store.close()
+
+
+def test_dropping_an_old_day_never_holds_up_ingest(postgres):
+    """DROP TABLE of a partition locks the whole records table: it waited for every batch in flight, and every batch
+    that came meanwhile waited behind it. Retention detaches the day first (CONCURRENTLY), which stops no writer."""
+    dsn = postgres.new_database("drop_days")
+    store = PostgresStore(dsn)
+    store.write([_record("2026-01-01", n) for n in range(3)] + [_record("2026-01-30", 9)])
+    done, pruned = threading.Event(), []
+    with psycopg.connect(dsn) as in_flight:  # a batch in flight: its transaction has read the records table
+        in_flight.execute("SELECT count(*) FROM records WHERE started_at >= '2026-01-30'")
+        pruning = threading.Thread(target=lambda: pruned.append(store.prune("2026-01-02T00:00:00Z")))
+        pruning.start()
+        pruning.join(0.5)  # retention now waits for the batch in flight
+        writer = threading.Thread(target=lambda: (store.write([_record("2026-01-30", 10)]), done.set()))
+        writer.start()
+        finished = done.wait(10)
+    pruning.join()
+    writer.join()
+    assert finished, "a batch waited behind retention dropping an old day"
+    assert pruned == [3] and _partitions(dsn) == ["records_20260130"] and store.count() == 2
+    assert [row["requests"] for row in store.stats("project")] == [2]
+    store.close()
+
+
+def test_a_day_left_detached_is_dropped_and_counted_out_by_the_next_prune(postgres):
+    """Detaching and dropping are two steps: a day detached by a prune that then stopped (a crash, a restart) is
+    finished by the next one, and its records leave the rollups once."""
+    dsn = postgres.new_database("left_detached")
+    store = PostgresStore(dsn)
+    store.write([_record("2026-01-01", n) for n in range(3)] + [_record("2026-01-30", 9)])
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("ALTER TABLE records DETACH PARTITION records_20260101")
+    assert store.prune("2026-01-02T00:00:00Z") == 3
+    assert [row["requests"] for row in store.stats("project")] == [1]
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT to_regclass('records_20260101')").fetchone() == (None,)
+    assert store.prune("2026-01-02T00:00:00Z") == 0 and [row["requests"] for row in store.stats("project")] == [1]
+    store.close()

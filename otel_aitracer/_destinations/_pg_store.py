@@ -58,6 +58,7 @@ _SCHEMA_LOCK = 7_370_001  # pg_advisory_xact_lock key: serve workers starting to
 _PARTITION_LOCK = 7_370_002
 _ALL_TRACES = 7_370_003  # advisory lock (this, 0): every trace
 _A_TRACE = 7_370_004  # advisory lock (this, 31 bits of a trace id): one trace
+_DROP_LOCK = 7_370_005  # pg_advisory_xact_lock key: one prune at a time counts a day out of the rollups
 _TRACE_LOCKS = 1024  # at most this many trace locks in one transaction
 _POOL_WAIT_SECONDS = 5.0  # for a connection; past it, serve answers 503 (retry later) instead of hanging
 _COPY = f"COPY records ({', '.join(COLUMNS)}, record) FROM STDIN"
@@ -217,19 +218,44 @@ class PostgresStore(RecordsDB):
         return dropped + super().prune(cutoff, project, exclude, pause)
 
     def _drop_days_before(self, day: str) -> int:
-        older = [name for (name,) in self._read(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent"
-            " WHERE p.relname = 'records' AND c.relname < ? AND c.relname LIKE 'records\\_%%'", (_partition_name(day),))]  # fmt: skip
+        """Each whole day before ``day`` goes as its partition: detached first, CONCURRENTLY (DROP TABLE of a partition
+        locks the whole records table, so every batch waited behind it), then, in one transaction, its records leave
+        the rollups and the table is dropped. A day left detached (a prune that stopped between) is finished here."""
         deleted = 0
-        for name in older:
+        for name, attached, pending in self._old_days(day):
+            if attached:
+                self._detach(name, pending)
             with self._transaction() as tx:
+                tx.rows("SELECT pg_advisory_xact_lock(?)", (_DROP_LOCK,))  # another instance's prune counts a day out too
+                if tx.rows("SELECT to_regclass(?)", (name,))[0][0] is None:
+                    continue  # dropped by that other prune
                 delta = Delta()  # a dropped partition's records leave the rollups too, in the same transaction
                 for chunk in tx.each(f"SELECT {', '.join(ROLLED)} FROM {name}"):
                     deleted += delta.add(chunk, -1)
                 delta.apply(tx)
-                tx.many(f"DROP TABLE IF EXISTS {name}", [()])
+                tx.many(f"DROP TABLE {name}", [()])
         self._days.clear()
         return deleted
+
+    def _old_days(self, day: str) -> list[tuple[str, bool, bool]]:
+        """The day tables before ``day``, attached or left detached: (name, attached, its detach pending)."""
+        return [(name, bool(attached), bool(pending)) for name, attached, pending in self._read(
+            "SELECT c.relname, i.inhrelid IS NOT NULL, COALESCE(i.inhdetachpending, false) FROM pg_class c"
+            " LEFT JOIN pg_inherits i ON i.inhrelid = c.oid WHERE c.relkind = 'r' AND c.relname ~ '^records_[0-9]{8}$'"
+            " AND c.relnamespace = (SELECT relnamespace FROM pg_class WHERE oid = 'records'::regclass) AND c.relname < ?"
+            " ORDER BY 1", (_partition_name(day),))]  # fmt: skip
+
+    def _detach(self, name: str, pending: bool) -> None:
+        """Take a day's partition out of the records table without stopping its writers (PostgreSQL 14 or newer); a
+        detach that stopped halfway is finished. If another instance got there first, the drop that follows sees it."""
+        with self._connection() as conn:
+            conn.autocommit = True  # DETACH … CONCURRENTLY runs outside a transaction
+            try:
+                conn.execute(f"ALTER TABLE records DETACH PARTITION {name} {'FINALIZE' if pending else 'CONCURRENTLY'}")
+            except self._psycopg.Error:  # no longer attached, or being detached by another instance
+                pass
+            finally:
+                conn.autocommit = False
 
     def close(self) -> None:
         with self._lock:

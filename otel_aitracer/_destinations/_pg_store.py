@@ -23,7 +23,7 @@ import orjson
 
 from .._fork import new_lock
 from ..exceptions import ConfigurationError
-from ._records_db import ADDED_COLUMNS, COLUMNS, INDEXES, RecordsDB, Settle, Transaction, rebuild_rollups, rolled_of_row, rollups_current
+from ._records_db import ADDED_COLUMNS, COLUMNS, INDEXES, Key, RecordsDB, Settle, Transaction, rebuild_rollups, rolled_of_row, rollups_current
 from ._rollups import ADDED_TOTALS, ROLLED, Delta, Sums
 from ._rollups import TABLES as ROLLUP_TABLES
 
@@ -189,6 +189,15 @@ class PostgresStore(RecordsDB):
         if since:
             return tx.rows(f"SELECT {columns} FROM {table} WHERE trace_id = ANY(?) AND started_at >= ?", (sorted(traces), since))
         return tx.rows(f"SELECT {columns} FROM {table} WHERE trace_id = ANY(?)", (sorted(traces),))
+
+    def _stored_records(self, tx: Transaction, keys: Sequence[Key]) -> dict[Key, tuple[str, bytes]]:
+        """As :meth:`RecordsDB._stored_records`, the keys as three arrays, in one statement planned once."""
+        rows = tx.rows(
+            "SELECT r.project, r.trace_id, r.span_id, r.started_at, r.record FROM unnest(?::text[], ?::text[], ?::text[])"
+            " AS k(trace_id, span_id, project) JOIN records r USING (trace_id, span_id, project)",
+            ([trace_id for _, trace_id, _ in keys], [span_id for _, _, span_id in keys], [project for project, _, _ in keys]),
+        )
+        return {(project, trace_id, span_id): (started_at, blob) for project, trace_id, span_id, started_at, blob in rows}
 
     def _hold_traces(self, tx: Transaction, traces: Collection[str]) -> None:
         """A transaction-scoped advisory lock per trace, taken in key order (so two writers cannot deadlock on them):

@@ -147,18 +147,6 @@ def rollups_current(tx: Transaction) -> bool:
     return bool(kept) and bytes(kept[0][0]) == str(ROLLUPS_VERSION).encode()
 
 
-def _join_stored(tx: Transaction, key: Key, events: list[dict[str, Any]], join: Join) -> bool:
-    """Add ``events`` to the stored record of ``key`` within ``tx``; False when no such record is stored."""
-    project, trace_id, span_id = key
-    found = tx.rows(f"SELECT record FROM records WHERE {_KEY_MATCH}", (trace_id, span_id, project))
-    if not found:
-        return False
-    record = orjson.loads(found[0][0])
-    join(record, events)
-    tx.many(f"UPDATE records SET record = ? WHERE {_KEY_MATCH}", [(orjson.dumps(record), trace_id, span_id, project)])
-    return True
-
-
 InTraces = Callable[[Transaction, str, set[str], str, str | None], list[tuple[Any, ...]]]
 # Settling looks for what is stored of a batch's traces from this many days before the batch's earliest start: a call
 # and its outer call, a stream and its request, a span and its resend start seconds apart. The bound keeps a batch's
@@ -449,16 +437,11 @@ class RecordsDB:
         """Join each key's events to its stored record (``join(record, events)``), or keep them pending for the record
         to come; returns (events joined, events pending). Their traces are held as a batch's write holds them, so an
         event and its record written at once by two workers still meet (the sweep is the safety net)."""
-        joined = pending = 0
         with self.settling({key[1] for key in events}) as stored:
-            tx = stored.tx
-            for key, batch in events.items():
-                if _join_stored(tx, key, batch, join):
-                    joined += len(batch)
-                else:
-                    tx.many(_PENDING, [(*key, received_at, orjson.dumps(e)) for e in batch])
-                    pending += len(batch)
-        return joined, pending
+            joined = self._join_stored(stored.tx, events, join)
+            waiting = [(*key, received_at, orjson.dumps(event)) for key, batch in events.items() if key not in joined for event in batch]
+            stored.tx.many(_PENDING, waiting)
+        return sum(len(events[key]) for key in joined), len(waiting)
 
     def sweep_pending(self, join: Join, expired_before: str, received_before: str) -> int:
         """Join pending events whose record has arrived since (a race between workers), older than ``received_before``;
@@ -467,14 +450,32 @@ class RecordsDB:
         by_key: dict[Key, list[tuple[int, dict[str, Any]]]] = {}
         for row_id, project, trace_id, span_id, blob in rows:
             by_key.setdefault((project, trace_id, span_id), []).append((row_id, orjson.loads(blob)))
-        joined = 0
         with self._transaction() as tx:
-            for key, pending in by_key.items():
-                if _join_stored(tx, key, [event for _, event in pending], join):
-                    tx.many("DELETE FROM pending_events WHERE id = ?", [(row_id,) for row_id, _ in pending])  # only what was joined
-                    joined += len(pending)
+            joined = self._join_stored(tx, {key: [event for _, event in pending] for key, pending in by_key.items()}, join)
+            tx.many("DELETE FROM pending_events WHERE id = ?", [(row_id,) for key in joined for row_id, _ in by_key[key]])  # only what was joined
             tx.many("DELETE FROM pending_events WHERE received_at < ?", [(expired_before,)])
-        return joined
+        return sum(len(by_key[key]) for key in joined)
+
+    def _join_stored(self, tx: Transaction, events: dict[Key, list[dict[str, Any]]], join: Join) -> set[Key]:
+        """Add each key's events to its stored record within ``tx`` (one read, one batch of updates); the keys whose
+        record is stored."""
+        found = self._stored_records(tx, list(events))
+        updates = []
+        for key, (started_at, blob) in found.items():
+            record = orjson.loads(blob)
+            join(record, events[key])
+            updates.append((orjson.dumps(record), key[1], key[2], key[0], started_at))  # the start: PostgreSQL's day
+        tx.many(f"UPDATE records SET record = ? WHERE {_KEY_MATCH} AND started_at = ?", updates)
+        return set(found)
+
+    def _stored_records(self, tx: Transaction, keys: Sequence[Key]) -> dict[Key, tuple[str, bytes]]:
+        """The start and the record of each of ``keys`` that is stored, by key: one lookup in the key's index each
+        (SQLite runs in process, where a statement costs microseconds)."""
+        found: dict[Key, tuple[str, bytes]] = {}
+        for key in keys:
+            for started_at, blob in tx.rows(f"SELECT started_at, record FROM records WHERE {_KEY_MATCH}", (key[1], key[2], key[0])):
+                found[key] = (started_at, blob)
+        return found
 
     # ---- sessions ---------------------------------------------------------------------------------
     def write_events(self, events: Sequence[dict[str, Any]]) -> None:

@@ -175,3 +175,13 @@ def test_a_span_from_last_month_sent_again_is_still_found(db):
     db.write([old])
     assert _settled_sees(db, [old], [("p", "t1", "s1")]) == {("p", "t1", "s1")}
     assert db.write([old]) == 0 and db.count() == 1
+
+
+def test_a_streams_request_is_looked_for_from_a_day_before_its_result(db):
+    db.write([rec("s1", output=None, started_at="2026-01-01T10:00:00Z"), rec("s2", output=None, started_at="2026-01-05T10:00:00Z")])
+    found = []
+    result = rec("s3", started_at="2026-01-05T10:00:03Z")
+    db.write([result], lambda stored: found.append(stored.pop_stream_request(result)) or [])
+    assert found[0]["span_id"] == "s2" and db.count() == 1  # s2 taken; s1, four days older, left alone
+    db.write([result], lambda stored: found.append(stored.pop_stream_request(result)) or [])
+    assert found[1] is None and db.count() == 1

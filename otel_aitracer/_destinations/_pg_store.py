@@ -261,8 +261,8 @@ class PostgresStore(RecordsDB):
             conn.autocommit = True  # DETACH … CONCURRENTLY runs outside a transaction
             try:
                 conn.execute(f"ALTER TABLE records DETACH PARTITION {name} {'FINALIZE' if pending else 'CONCURRENTLY'}")
-            except self._psycopg.Error:  # no longer attached, or being detached by another instance
-                pass
+            except self._psycopg.Error:  # no longer attached, being detached by another instance, or PostgreSQL 13:
+                pass  # the drop that follows then takes the whole table's lock, as it did before
             finally:
                 conn.autocommit = False
 

@@ -162,8 +162,12 @@ def settle_since(records: Sequence[dict[str, Any]]) -> str | None:
     except ValueError:  # no start, or not a date
         return None
     return (first - timedelta(days=SETTLE_DAYS_BEFORE)).isoformat()
-_CALL_COLUMNS = ("project", "trace_id", "span_id", "parent_span_id", "operation")  # what deduplication matches on
+
+
+# What deduplication matches on, and the start: a delete that names it reads one day (PostgreSQL: one partition).
+_CALL_COLUMNS = ("project", "trace_id", "span_id", "parent_span_id", "operation", "started_at")
 _SPAN_AT, _PARENT_AT = _CALL_COLUMNS.index("span_id"), _CALL_COLUMNS.index("parent_span_id")
+_ONE_RECORD = f"{_KEY_MATCH} AND started_at = ?"  # a stored record, by its key and start
 
 
 class StoredTraces:
@@ -181,7 +185,7 @@ class StoredTraces:
     def stored(self, keys: Sequence[Key]) -> set[Key]:
         """Which of ``keys`` are stored (a span sent again: the insert would skip it)."""
         wanted = set(keys)
-        return {key for key in ((p, t, s) for p, t, s, _, _ in self._records_of({key[1] for key in keys})) if key in wanted}
+        return {key for key in ((p, t, s) for p, t, s, *_ in self._records_of({key[1] for key in keys})) if key in wanted}
 
     def pop_children(self, keys: Sequence[tuple[str, str, str, str]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
         """Remove and return the stored direct children of the same project and operation of ``(project, trace_id,
@@ -203,7 +207,7 @@ class StoredTraces:
         found = [row for row in self._records_of({key[1] for key in keys}) if (row[0], row[1], row[matched_at], row[4]) in wanted]
         popped = []
         for row in found:
-            for (blob,) in delete_records(self.tx, _KEY_MATCH, (row[1], row[2], row[0]), returning=("record",))[:1]:
+            for (blob,) in delete_records(self.tx, _ONE_RECORD, (row[1], row[2], row[0], row[5]), returning=("record",))[:1]:
                 popped.append(((row[0], row[matched_at]), orjson.loads(blob)))
         if found:
             self._read = None  # removed: read again
@@ -217,16 +221,18 @@ class StoredTraces:
 
     def pop_stream_request(self, log: dict[str, Any]) -> dict[str, Any] | None:
         """Remove and return the stored request of a streamed call whose result ``log`` carries:
-        the latest sibling of the same operation, started no later, with no output yet."""
+        the latest sibling of the same operation, started no later (and, as all settling, from its day on), with no
+        output yet."""
         sql = (
-            "SELECT span_id, record FROM records WHERE trace_id = ? AND project = ? AND operation = ? AND started_at <= ? AND span_id != ?"
-            " AND (parent_span_id = ? OR (parent_span_id IS NULL AND CAST(? AS TEXT) IS NULL)) ORDER BY started_at DESC LIMIT 8"
+            "SELECT span_id, started_at, record FROM records WHERE trace_id = ? AND project = ? AND operation = ? AND started_at <= ?"
+            " AND started_at >= ? AND span_id != ? AND (parent_span_id = ? OR (parent_span_id IS NULL AND CAST(? AS TEXT) IS NULL))"
+            " ORDER BY started_at DESC LIMIT 8"
         )
-        parent = log.get("parent_span_id")
-        for span_id, blob in self.tx.rows(sql, (log["trace_id"], log["project"], log.get("operation"), log["started_at"], log["span_id"], parent, parent)):
+        parent, since = log.get("parent_span_id"), self._since or ""  # "": no bound
+        for span_id, started_at, blob in self.tx.rows(sql, (log["trace_id"], log["project"], log.get("operation"), log["started_at"], since, log["span_id"], parent, parent)):
             record = orjson.loads(blob)
             if record.get("output") in _NO_OUTPUT and not record.get("output_tokens"):
-                delete_records(self.tx, _KEY_MATCH, (log["trace_id"], span_id, log["project"]))
+                delete_records(self.tx, _ONE_RECORD, (log["trace_id"], span_id, log["project"], started_at))
                 self._read = None
                 return record
         return None
@@ -465,7 +471,7 @@ class RecordsDB:
             record = orjson.loads(blob)
             join(record, events[key])
             updates.append((orjson.dumps(record), key[1], key[2], key[0], started_at))  # the start: PostgreSQL's day
-        tx.many(f"UPDATE records SET record = ? WHERE {_KEY_MATCH} AND started_at = ?", updates)
+        tx.many(f"UPDATE records SET record = ? WHERE {_ONE_RECORD}", updates)
         return set(found)
 
     def _stored_records(self, tx: Transaction, keys: Sequence[Key]) -> dict[Key, tuple[str, bytes]]:

@@ -182,3 +182,29 @@ def test_a_day_left_detached_is_dropped_and_counted_out_by_the_next_prune(postgr
         assert conn.execute("SELECT to_regclass('records_20260101')").fetchone() == (None,)
     assert store.prune("2026-01-02T00:00:00Z") == 0 and [row["requests"] for row in store.stats("project")] == [1]
     store.close()
+
+
+def test_writers_of_traces_whose_ids_end_alike_do_not_wait_for_each_other(postgres):
+    """A trace's lock is a hash of its whole id: ids that share their last bytes (a generator that puts a counter or a
+    host id at the end, or zeros) still get their own locks, so their writers go on side by side."""
+    dsn = postgres.new_database("trace_locks")
+    first, second = PostgresStore(dsn), PostgresStore(dsn)
+    entered, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def hold():
+        with first.settling({"a" * 24 + "00000000"}):
+            entered.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    entered.wait(10)
+    writer = threading.Thread(target=lambda: (second.write([_record("2026-01-30", 1) | {"trace_id": "b" * 24 + "00000000"}]), done.set()))
+    writer.start()
+    finished = done.wait(5)
+    release.set()
+    holder.join()
+    writer.join()
+    first.close()
+    second.close()
+    assert finished, "a writer waited for another trace whose id ends the same way"

@@ -15,6 +15,7 @@ staging table and an ``INSERT … SELECT … ON CONFLICT DO NOTHING``.
 from __future__ import annotations
 
 import os
+import zlib
 from contextlib import AbstractContextManager, contextmanager
 from datetime import date, timedelta
 from typing import Any, Collection, Iterator, Sequence, cast
@@ -274,8 +275,9 @@ class PostgresStore(RecordsDB):
 
 
 def _trace_lock(trace: str) -> int:
-    """A trace's advisory lock key: 31 bits of its id (ids are random; two traces sharing a key only wait for each other)."""
-    return int(trace[-8:], 16) & 0x7FFFFFFF if len(trace) >= 8 else 0
+    """A trace's advisory lock key: 31 bits of a hash of its whole id (two traces sharing a key wait for each other, and
+    not every generator makes ids random to the end: a counter or zeros in the last bytes made every batch wait)."""
+    return zlib.crc32(trace.encode()) & 0x7FFFFFFF
 
 
 def _partition_name(day: str) -> str:

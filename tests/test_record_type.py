@@ -7,7 +7,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_aitracer import span_to_record
-from otel_aitracer._destinations._records_db import COLUMNS
+from otel_aitracer._destinations._records_table import COLUMNS
 from otel_aitracer._pii._records import CONTENT_FIELDS
 from otel_aitracer._recording._record import COUNT_FIELDS, STRING_FIELDS, Record, record_problem
 

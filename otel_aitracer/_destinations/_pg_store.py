@@ -24,9 +24,11 @@ import orjson
 
 from .._fork import new_lock
 from ..exceptions import ConfigurationError
-from ._records_db import ADDED_COLUMNS, COLUMNS, INDEXES, Key, RecordsDB, Settle, Transaction, rebuild_rollups, rolled_of_row, rollups_current
+from ._records_db import RecordsDB, rebuild_rollups, rollups_current
+from ._records_table import ADDED_COLUMNS, COLUMNS, INDEXES, Key, Transaction, rolled_of_row
 from ._rollups import ADDED_TOTALS, ROLLED, Delta, Sums
 from ._rollups import TABLES as ROLLUP_TABLES
+from ._settling import Settle
 
 _RECORDS = """CREATE TABLE IF NOT EXISTS records (
     span_id TEXT NOT NULL, trace_id TEXT NOT NULL, parent_span_id TEXT, project TEXT NOT NULL,
@@ -62,7 +64,7 @@ _A_TRACE = 7_370_004  # advisory lock (this, 31 bits of a trace id): one trace
 _DROP_LOCK = 7_370_005  # pg_advisory_xact_lock key: one prune at a time counts a day out of the rollups
 _TRACE_LOCKS = 1024  # at most this many trace locks in one transaction
 _POOL_WAIT_SECONDS = 5.0  # for a connection; past it, serve answers 503 (retry later) instead of hanging
-_COPY = f"COPY records ({', '.join(COLUMNS)}, record) FROM STDIN"
+_COPY = f"COPY {{table}} ({', '.join(COLUMNS)}, record) FROM STDIN"  # into records, or its staging table
 _STAGE = "CREATE TEMP TABLE IF NOT EXISTS records_in (LIKE records INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 _INSERT_STAGED = (
     f"INSERT INTO records ({', '.join(COLUMNS)}, record) SELECT {', '.join(COLUMNS)}, record FROM records_in"
@@ -169,7 +171,7 @@ class PostgresStore(RecordsDB):
         pg = cast(_PostgresTransaction, tx)
         try:
             with pg.savepoint():
-                pg.copy_in(_COPY, rows)
+                pg.copy_in(_COPY.format(table="records"), rows)
         except self._psycopg.errors.UniqueViolation:
             return self._insert_skipping_known(pg, rows)
         return [rolled_of_row(row) for row in rows]
@@ -178,7 +180,7 @@ class PostgresStore(RecordsDB):
     def _insert_skipping_known(tx: _PostgresTransaction, rows: list[list[Any]]) -> list[tuple[Any, ...]]:
         """COPY to a staging table, then one insert that skips known spans and returns the rows it inserted."""
         tx.many(_STAGE, [()])
-        tx.copy_in(f"COPY records_in ({', '.join(COLUMNS)}, record) FROM STDIN", rows)
+        tx.copy_in(_COPY.format(table="records_in"), rows)
         inserted = tx.rows(_INSERT_STAGED)
         tx.many("DELETE FROM records_in", [()])  # empty for the next batch of the same transaction
         return inserted

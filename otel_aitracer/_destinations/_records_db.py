@@ -4,62 +4,25 @@ Records are one row each (the full record as JSON, plus the columns the CLI and 
 server filter on), unique by ``(trace_id, span_id, project)`` so a repeated span is skipped
 and no project's ids can collide with another's;
 sessions and their feedback and events have tables of their own. SQL is written
-once with ``?`` placeholders; an engine supplies transactions that run it.
+once with ``?`` placeholders; an engine supplies transactions that run it. The records table
+itself (columns, rows, key, deletes) is :mod:`._records_table`; what a write reads of a batch's
+traces before it writes is :mod:`._settling`.
 """
 
 from __future__ import annotations
 
-import operator
 import time
 from contextlib import AbstractContextManager, contextmanager
-from datetime import date, timedelta
-from typing import Any, Callable, Collection, Iterator, Protocol, Sequence
+from typing import Any, Callable, Collection, Iterator, Sequence
 
 import orjson
 
 from .._record_kinds import MODEL_CALLS
 from ._filters import STATS_ORDERS, Cursor, filter_values
-from ._rollups import DIMENSIONS, ROLLED, ROLLUPS_VERSION, Delta, Sums, rank_value
+from ._records_table import KEY_MATCH, ONE_RECORD, Key, Transaction, delete_records, record_row
+from ._rollups import DIMENSIONS, ROLLED, ROLLUPS_VERSION, Delta, rank_value
+from ._settling import Settle, StoredTraces, settle_since
 
-COLUMNS = (
-    "span_id", "trace_id", "parent_span_id", "project", "session_id", "app_user_id", "model", "provider",
-    "operation", "status", "started_at", "latency_ms", "input_tokens", "output_tokens", "cost", "anomaly_score", "anomaly_codes",
-    "request_model",
-)  # fmt: skip
-
-
-# Columns added after the records table first shipped, with their SQL type: a store that predates them gets them.
-ADDED_COLUMNS = {"anomaly_score": "BIGINT", "anomaly_codes": "TEXT", "request_model": "TEXT"}
-
-
-def record_row(record: dict[str, Any]) -> list[Any]:
-    """A record's :data:`COLUMNS` and the record itself, as a row."""
-    get = record.get
-    row = [get(column) for column in COLUMNS]
-    codes = row[_CODES_AT]
-    row[_CODES_AT] = ",".join(map(str, codes)) if isinstance(codes, list) else None  # a column LIKE can search
-    row.append(orjson.dumps(record))
-    return row
-
-
-_CODES_AT = COLUMNS.index("anomaly_codes")
-INDEXES = (
-    "CREATE INDEX IF NOT EXISTS records_project_time ON records (project, started_at)",
-    "CREATE INDEX IF NOT EXISTS records_session ON records (session_id)",
-    "CREATE INDEX IF NOT EXISTS records_user ON records (app_user_id)",
-    "CREATE INDEX IF NOT EXISTS records_time ON records (started_at)",
-    "CREATE INDEX IF NOT EXISTS records_anomaly ON records (project, anomaly_score)",
-    "CREATE INDEX IF NOT EXISTS session_events_session ON session_events (session_id)",
-    "CREATE INDEX IF NOT EXISTS session_events_log ON session_events (log_id)",
-    "CREATE INDEX IF NOT EXISTS pending_events_span ON pending_events (trace_id, span_id)",
-    "CREATE INDEX IF NOT EXISTS pending_events_time ON pending_events (received_at)",
-)
-# Only a repeated (trace id, span id, project) is skipped; any other constraint failure fails the batch loudly.
-# One unique index serves deduplication and trace lookups: random keys are what make inserts slow.
-INSERT = (
-    f"INSERT INTO records ({', '.join(COLUMNS)}, record) VALUES ({', '.join('?' * (len(COLUMNS) + 1))})"
-    " ON CONFLICT (trace_id, span_id, project) DO NOTHING"
-)
 # A session entered again (one per request, say) keeps its first start and its latest end.
 _SESSION_START = (
     "INSERT INTO sessions (project, session_id, app_user_id, metadata, started_at) VALUES (?, ?, ?, ?, ?)"
@@ -71,12 +34,9 @@ _SESSION_END = (
 )
 _SAVE_STATE = "INSERT INTO kept_state (name, state, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at"
 _EVENT = "INSERT INTO session_events (project, session_id, type, log_id, created_at, event) VALUES (?, ?, ?, ?, ?, ?)"
-_NO_OUTPUT = (None, {"redacted": True})
-_KEY_MATCH = "trace_id = ? AND span_id = ? AND project = ?"  # a record's key
 
 
 _MODEL_CALLS = sorted(MODEL_CALLS)
-Key = tuple[str, str, str]  # a record's identity: project, trace_id, span_id
 Join = Callable[[dict[str, Any], list[dict[str, Any]]], None]  # adds log events to a record
 _PENDING = "INSERT INTO pending_events (project, trace_id, span_id, received_at, event) VALUES (?, ?, ?, ?, ?)"
 _ORDER = "started_at, trace_id, span_id, project"
@@ -98,33 +58,7 @@ def _clause(where: list[str]) -> str:
     return " WHERE " + " AND ".join(where) if where else ""
 
 
-class Transaction(Protocol):
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int: ...
-
-    def add_sums(self, sums: Sums, rows: Sequence[Sequence[Any]]) -> None:
-        """Add ``rows`` (keys, then sums; one row per key) to the sums of ``sums``' table, in one go."""
-        ...
-
-    def each(self, sql: str, params: Sequence[Any] = (), size: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
-        """The rows of ``sql`` a chunk at a time, never all in memory."""
-        ...
-
-
 _ROLLED = ", ".join(ROLLED)
-rolled_of_row: Callable[[Sequence[Any]], tuple[Any, ...]] = operator.itemgetter(*(COLUMNS.index(c) for c in ROLLED))  # type: ignore[assignment]
-"""The :data:`ROLLED` columns of a row of :data:`COLUMNS`."""
-
-
-def delete_records(tx: Transaction, where: str, params: Sequence[Any], returning: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
-    """The one way records are deleted: the rollups lose what the rows counted, in the same transaction.
-    Returns the ``returning`` columns of each deleted row."""
-    rows = tx.rows(f"DELETE FROM records WHERE {where} RETURNING {', '.join((*returning, *ROLLED))}", params)
-    delta = Delta()
-    delta.add((row[len(returning) :] for row in rows), -1)
-    delta.apply(tx)
-    return [row[: len(returning)] for row in rows]
 
 
 def rebuild_rollups(tx: Transaction) -> None:
@@ -145,113 +79,6 @@ def rollups_current(tx: Transaction) -> bool:
     """Whether the rollups were counted as this version counts them (else :func:`rebuild_rollups`)."""
     kept = tx.rows("SELECT state FROM kept_state WHERE name = ?", (_ROLLUPS_STATE,))
     return bool(kept) and bytes(kept[0][0]) == str(ROLLUPS_VERSION).encode()
-
-
-InTraces = Callable[[Transaction, str, set[str], str, str | None], list[tuple[Any, ...]]]
-# Settling looks for what is stored of a batch's traces from this many days before the batch's earliest start: a call
-# and its outer call, a stream and its request, a span and its resend start seconds apart. The bound keeps a batch's
-# reads (on PostgreSQL, the days' partitions it reads and locks) to two days, however many days are stored.
-SETTLE_DAYS_BEFORE = 1
-
-
-def settle_since(records: Sequence[dict[str, Any]]) -> str | None:
-    """The day (``YYYY-MM-DD``) from which settling ``records`` looks: :data:`SETTLE_DAYS_BEFORE` before the earliest
-    start; None (no bound) when no start is a date."""
-    try:
-        first = date.fromisoformat(min(r["started_at"] for r in records if isinstance(r.get("started_at"), str))[:10])
-    except ValueError:  # no start, or not a date
-        return None
-    return (first - timedelta(days=SETTLE_DAYS_BEFORE)).isoformat()
-
-
-# What deduplication matches on, and the start: a delete that names it reads one day (PostgreSQL: one partition).
-_CALL_COLUMNS = ("project", "trace_id", "span_id", "parent_span_id", "operation", "started_at")
-_SPAN_AT, _PARENT_AT = _CALL_COLUMNS.index("span_id"), _CALL_COLUMNS.index("parent_span_id")
-_ONE_RECORD = f"{_KEY_MATCH} AND started_at = ?"  # a stored record, by its key and start
-
-
-class StoredTraces:
-    """What is stored of some traces, read and changed within one write transaction (:meth:`RecordsDB.settling`):
-    what ingest's deduplication asks before a batch is written. One per batch: the stored records of its traces are
-    read once, and read again only after it removes some (a batch written before it in the transaction is seen)."""
-
-    def __init__(self, tx: Transaction, in_traces: InTraces, since: str | None = None) -> None:
-        """``since``: a day (:func:`settle_since`); only records started from it are looked at (None: all)."""
-        self.tx = tx
-        self._in_traces = in_traces
-        self._since = since
-        self._read: tuple[set[str], list[tuple[Any, ...]]] | None = None  # traces read, and their records' _CALL_COLUMNS
-
-    def stored(self, keys: Sequence[Key]) -> set[Key]:
-        """Which of ``keys`` are stored (a span sent again: the insert would skip it)."""
-        wanted = set(keys)
-        return {key for key in ((p, t, s) for p, t, s, *_ in self._records_of({key[1] for key in keys})) if key in wanted}
-
-    def pop_children(self, keys: Sequence[tuple[str, str, str, str]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
-        """Remove and return the stored direct children of the same project and operation of ``(project, trace_id,
-        span_id, operation)`` (inner calls stored before their outer one), by the parent's (project, span id)."""
-        popped: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for parent, record in self._pop(_PARENT_AT, keys):
-            popped.setdefault(parent, []).append(record)
-        return popped
-
-    def pop_calls(self, keys: Sequence[tuple[str, str, str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        """Remove and return the stored records of ``(project, trace_id, span_id, operation)`` (outer duplicates),
-        by (project, span id)."""
-        return dict(self._pop(_SPAN_AT, keys))
-
-    def _pop(self, matched_at: int, keys: Sequence[tuple[str, str, str, str]]) -> list[tuple[tuple[str, str], dict[str, Any]]]:
-        """Remove the stored records whose (project, trace_id, the id at ``matched_at``, operation) is one of ``keys``;
-        each with its (project, that id)."""
-        wanted = set(keys)
-        found = [row for row in self._records_of({key[1] for key in keys}) if (row[0], row[1], row[matched_at], row[4]) in wanted]
-        popped = []
-        for row in found:
-            for (blob,) in delete_records(self.tx, _ONE_RECORD, (row[1], row[2], row[0], row[5]), returning=("record",))[:1]:
-                popped.append(((row[0], row[matched_at]), orjson.loads(blob)))
-        if found:
-            self._read = None  # removed: read again
-        return popped
-
-    def _records_of(self, traces: set[str]) -> list[tuple[Any, ...]]:
-        """:data:`_CALL_COLUMNS` of the stored records of ``traces``, read once for the batch."""
-        if self._read is None or not traces <= self._read[0]:
-            self._read = (traces, self._in_traces(self.tx, ", ".join(_CALL_COLUMNS), traces, "records", self._since))
-        return self._read[1]
-
-    def pop_stream_request(self, log: dict[str, Any]) -> dict[str, Any] | None:
-        """Remove and return the stored request of a streamed call whose result ``log`` carries:
-        the latest sibling of the same operation, started no later (and, as all settling, from its day on), with no
-        output yet."""
-        sql = (
-            "SELECT span_id, started_at, record FROM records WHERE trace_id = ? AND project = ? AND operation = ? AND started_at <= ?"
-            " AND started_at >= ? AND span_id != ? AND (parent_span_id = ? OR (parent_span_id IS NULL AND CAST(? AS TEXT) IS NULL))"
-            " ORDER BY started_at DESC LIMIT 8"
-        )
-        parent, since = log.get("parent_span_id"), self._since or ""  # "": no bound
-        for span_id, started_at, blob in self.tx.rows(sql, (log["trace_id"], log["project"], log.get("operation"), log["started_at"], since, log["span_id"], parent, parent)):
-            record = orjson.loads(blob)
-            if record.get("output") in _NO_OUTPUT and not record.get("output_tokens"):
-                delete_records(self.tx, _ONE_RECORD, (log["trace_id"], span_id, log["project"], started_at))
-                self._read = None
-                return record
-        return None
-
-    def take_pending(self, keys: Sequence[Key]) -> dict[Key, list[dict[str, Any]]]:
-        """Remove and return the pending events of records about to be written, by key."""
-        wanted = set(keys)
-        taken: dict[Key, list[dict[str, Any]]] = {}
-        ids = []
-        for row_id, project, trace_id, span_id, blob in self._in_traces(self.tx, "id, project, trace_id, span_id, event", {k[1] for k in keys}, "pending_events", None):
-            if (project, trace_id, span_id) in wanted:
-                taken.setdefault((project, trace_id, span_id), []).append(orjson.loads(blob))
-                ids.append((row_id,))
-        if ids:
-            self.tx.many("DELETE FROM pending_events WHERE id = ?", ids)
-        return taken
-
-
-Settle = Callable[[StoredTraces], Sequence[list[Any]]]  # the rows to write (record_row), given what is stored of their traces
 
 
 class RecordsDB:
@@ -471,7 +298,7 @@ class RecordsDB:
             record = orjson.loads(blob)
             join(record, events[key])
             updates.append((orjson.dumps(record), key[1], key[2], key[0], started_at))  # the start: PostgreSQL's day
-        tx.many(f"UPDATE records SET record = ? WHERE {_ONE_RECORD}", updates)
+        tx.many(f"UPDATE records SET record = ? WHERE {ONE_RECORD}", updates)
         return set(found)
 
     def _stored_records(self, tx: Transaction, keys: Sequence[Key]) -> dict[Key, tuple[str, bytes]]:
@@ -479,7 +306,7 @@ class RecordsDB:
         (SQLite runs in process, where a statement costs microseconds)."""
         found: dict[Key, tuple[str, bytes]] = {}
         for key in keys:
-            for started_at, blob in tx.rows(f"SELECT started_at, record FROM records WHERE {_KEY_MATCH}", (key[1], key[2], key[0])):
+            for started_at, blob in tx.rows(f"SELECT started_at, record FROM records WHERE {KEY_MATCH}", (key[1], key[2], key[0])):
                 found[key] = (started_at, blob)
         return found
 

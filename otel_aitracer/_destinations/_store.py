@@ -18,7 +18,8 @@ from .._files import private_dir, private_file
 from .._fork import new_lock
 from .._guard import warn_once
 from ..exceptions import ConfigurationError
-from ._records_db import ADDED_COLUMNS, COLUMNS, INDEXES, INSERT, RecordsDB, Transaction, rebuild_rollups, rolled_of_row
+from ._records_db import RecordsDB, rebuild_rollups
+from ._records_table import ADDED_COLUMNS, COLUMNS, INDEXES, INSERT, Transaction, rolled_of_row
 from ._rollups import ADDED_TOTALS, ROLLED, Sums
 from ._rollups import TABLES as ROLLUP_TABLES
 

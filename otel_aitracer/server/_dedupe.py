@@ -19,7 +19,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from .._destinations._records_db import StoredTraces
+from .._destinations._settling import StoredTraces
 from .._record_kinds import MODEL_CALLS
 
 _IDENTITY = ("session_id", "app_user_id", "step_index", "agent_name")

@@ -12,7 +12,9 @@ from typing import Any, Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 
 from .._attributes import PROJECT_ATTRIBUTE
-from .._destinations._records_db import RecordsDB, StoredTraces, record_row
+from .._destinations._records_db import RecordsDB
+from .._destinations._records_table import record_row
+from .._destinations._settling import StoredTraces
 from .._drops import DropError
 from .._recording._pipeline import RecordPipeline
 from .._recording._record import InvalidRecord

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 
+from .._finished_span import FinishedSpan
 from .._guard import warn_once
 from .._record_kinds import ANSWERS, RUNS, WORKFLOW
 from .._time import rfc3339_ns
@@ -74,7 +74,7 @@ class AuditTrail:
                  "name": start.name, "operation": start.operation, "at": rfc3339_ns(start.started_at)}
             )  # fmt: skip
 
-    def ended(self, span: ReadableSpan, record: dict[str, Any] | None) -> None:
+    def ended(self, span: FinishedSpan, record: dict[str, Any] | None) -> None:
         """``record``: the span's record as mapped, before redaction (None when the span makes none)."""
         trace_id = format(span.context.trace_id, "032x") if span.context else ""
         if trace_id not in self._runs:
@@ -88,7 +88,7 @@ class AuditTrail:
         if self._decision_log is not None and record is not None and record.get("operation") in ANSWERS:
             self._decisions.append(self._decision(span, record, trace_id))
 
-    def _decision(self, span: ReadableSpan, record: dict[str, Any], trace_id: str) -> dict[str, Any]:
+    def _decision(self, span: FinishedSpan, record: dict[str, Any], trace_id: str) -> dict[str, Any]:
         attributes = span.attributes or {}
         sent, received = _messages(attributes.get(GenAI.GEN_AI_INPUT_MESSAGES)), _messages(attributes.get(GenAI.GEN_AI_OUTPUT_MESSAGES))
         line: dict[str, Any] = {

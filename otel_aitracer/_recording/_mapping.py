@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Sequence
 
-from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace import Event
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.trace import StatusCode
 
 from .._attributes import LOG_INPUT, LOG_OUTPUT, MAX_METADATA_KEYS, PROJECT_ATTRIBUTE, STEP_INDEX, STEP_NAME
 from .._config import DEFAULT_PROJECT
+from .._finished_span import FinishedSpan
 from .._record_kinds import RUNS, TOOL
 from .._time import rfc3339_ns, utc_from_ns
 from . import _conventions as conv
@@ -22,7 +23,7 @@ CONTENT_ATTRIBUTES = frozenset({GenAI.GEN_AI_INPUT_MESSAGES, GenAI.GEN_AI_OUTPUT
                                 GenAI.GEN_AI_TOOL_CALL_ARGUMENTS, GenAI.GEN_AI_TOOL_CALL_RESULT, LOG_INPUT, LOG_OUTPUT})
 
 
-def span_to_record(span: ReadableSpan, *, default_project: str = DEFAULT_PROJECT, capture_content: bool = True) -> dict[str, Any] | None:
+def span_to_record(span: FinishedSpan, *, default_project: str = DEFAULT_PROJECT, capture_content: bool = True) -> dict[str, Any] | None:
     """Map a finished span to an AITracer record; ``None`` when it is not a GenAI operation.
 
     Pure: reads only the span (and the price table), so the ingest server and
@@ -127,7 +128,7 @@ def _tool_content(record: dict[str, Any], attrs: conv.Attributes, capture: bool,
         record["output"] = {"result": conv.json_value(result)}
 
 
-def _span_event_content(record: dict[str, Any], span: ReadableSpan) -> None:
+def _span_event_content(record: dict[str, Any], span: FinishedSpan) -> None:
     """What was said, from span events, where the span's attributes carry none (older conventions)."""
     if record["input"] is not None and record["output"] is not None:
         return
@@ -163,11 +164,11 @@ def _output(messages: list[dict[str, Any]] | None, capture: bool) -> Any:
     return messages[0] if len(messages) == 1 else {"choices": messages}
 
 
-def _failed(span: ReadableSpan, attrs: conv.Attributes) -> bool:
+def _failed(span: FinishedSpan, attrs: conv.Attributes) -> bool:
     return span.status.status_code is StatusCode.ERROR or bool(attrs.get("error.type"))
 
 
-def _error_message(span: ReadableSpan) -> str | None:
+def _error_message(span: FinishedSpan) -> str | None:
     if span.status.description:
         return span.status.description
     for event in span.events:

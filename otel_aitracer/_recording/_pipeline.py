@@ -22,6 +22,7 @@ from .._destinations._http_sink import HTTPSink
 from .._destinations._spool import open_spool
 from .._destinations._store import SQLiteStore
 from .._drops import Stats, drop_reason
+from .._finished_span import FinishedSpan
 from .._guard import guarded, internal_errors, warn_once
 from .._pii import PIIRedactor
 from .._pii._prefilter import available as prefilter_available
@@ -115,7 +116,7 @@ class RecordPipeline:
         except InvalidRecord:  # counted by record()
             return None
 
-    def record(self, span: ReadableSpan) -> dict[str, Any] | None:
+    def record(self, span: FinishedSpan) -> dict[str, Any] | None:
         """The span's record, redacted and within budget; None for a span that is no LLM step or could not be mapped.
 
         Raises :class:`InvalidRecord` (counted ``invalid_record``) for a span that can never be stored, so a

@@ -17,9 +17,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable, NamedTuple, Sequence
 
-from opentelemetry.sdk.trace import ReadableSpan
-
 from .._destinations._settling import StoredTraces
+from .._finished_span import FinishedSpan
 from .._record_kinds import MODEL_CALLS
 
 _IDENTITY = ("session_id", "app_user_id", "step_index", "agent_name")
@@ -30,7 +29,7 @@ STREAM_LOG = "_stream_log"  # a transient mark on a record, never stored
 _RESULT_FIELDS = ("model", "output", "input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "cost", "cost_source", "status", "error_message")
 
 
-def drop_outer_duplicates(spans: Iterable[ReadableSpan], records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+def drop_outer_duplicates(spans: Iterable[FinishedSpan], records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     """The records of one request without outer duplicates, and how many were dropped."""
     spans = list(spans)
     llm = {r["span_id"]: r for r in records if r.get("operation") in MODEL_CALLS}
@@ -53,7 +52,7 @@ def drop_outer_duplicates(spans: Iterable[ReadableSpan], records: list[dict[str,
     return kept, len(dropped) + paired
 
 
-def _pair_logfire_streams(spans: Sequence[ReadableSpan], records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+def _pair_logfire_streams(spans: Sequence[FinishedSpan], records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     """Fold each Logfire ``streaming response`` log into its request span's record."""
     if not any(_is_stream_log(s) for s in spans):
         return records, 0
@@ -84,12 +83,12 @@ def _take_result(request: dict[str, Any], log: dict[str, Any], latency_ms: int) 
     request["latency_ms"] = latency_ms
 
 
-def _is_stream_log(span: ReadableSpan | None) -> bool:
+def _is_stream_log(span: FinishedSpan | None) -> bool:
     attrs = (span.attributes or {}) if span is not None else {}
     return attrs.get(_LOGFIRE_TYPE) == "log" and str(attrs.get(_LOGFIRE_TEMPLATE, "")).startswith("streaming response")
 
 
-def _stream_request(log: dict[str, Any], log_span: ReadableSpan, records: list[dict[str, Any]], by_id: dict[str, ReadableSpan],
+def _stream_request(log: dict[str, Any], log_span: FinishedSpan, records: list[dict[str, Any]], by_id: dict[str, FinishedSpan],
                     folded: set[str]) -> dict[str, Any] | None:  # fmt: skip
     """The latest earlier sibling request span of the same operation and request data."""
     request_data = (log_span.attributes or {}).get("request_data")

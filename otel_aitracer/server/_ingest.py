@@ -9,13 +9,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from opentelemetry.sdk.trace import ReadableSpan
-
 from .._attributes import PROJECT_ATTRIBUTE
 from .._destinations._records_db import RecordsDB
 from .._destinations._records_table import record_row
 from .._destinations._settling import StoredTraces
 from .._drops import DropError
+from .._finished_span import FinishedSpan
 from .._recording._pipeline import RecordPipeline
 from .._recording._record import InvalidRecord
 from .._time import rfc3339
@@ -163,7 +162,7 @@ class Ingest:
         self.store.write_events(prepared)
         return len(prepared)
 
-    def _owned(self, record: dict[str, Any], span: ReadableSpan, grant: Grant) -> dict[str, Any]:
+    def _owned(self, record: dict[str, Any], span: FinishedSpan, grant: Grant) -> dict[str, Any]:
         if grant.default_project and not (span.attributes or {}).get(PROJECT_ATTRIBUTE):
             record["project"] = grant.default_project
         return record

@@ -1,4 +1,4 @@
-"""OTLP/HTTP trace requests (protobuf or JSON) -> SDK ``ReadableSpan`` objects for ``span_to_record``.
+"""OTLP/HTTP trace requests (protobuf or JSON) -> :class:`WireSpan` objects for ``span_to_record``.
 
 OTLP JSON writes trace and span ids as hex, but protobuf's JSON parser reads
 ``bytes`` fields as base64 and would silently turn a 32-hex trace id into 24
@@ -9,6 +9,7 @@ Unknown fields are ignored, as the OTLP spec requires.
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import orjson
@@ -19,10 +20,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.sdk.trace import Event
+from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
 
 from .._attributes import PROJECT_ATTRIBUTE
 from ._body import BodyError
@@ -30,7 +29,6 @@ from ._body import BodyError
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _ID_LENGTHS = {"traceId": 16, "trace_id": 16, "spanId": 8, "span_id": 8, "parentSpanId": 8, "parent_span_id": 8}
-_KINDS = {0: SpanKind.INTERNAL, 1: SpanKind.INTERNAL, 2: SpanKind.SERVER, 3: SpanKind.CLIENT, 4: SpanKind.PRODUCER, 5: SpanKind.CONSUMER}
 _STATUS = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
 _PLAIN_STATUS = {code: Status(status_code) for code, status_code in _STATUS.items()}  # Status objects are immutable
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
@@ -83,19 +81,32 @@ def span_count(request: ExportTraceServiceRequest) -> int:
     return sum(len(scope_spans.spans) for resource_spans in request.resource_spans for scope_spans in resource_spans.scope_spans)
 
 
-def spans(request: ExportTraceServiceRequest) -> Iterator[ReadableSpan | str]:
-    """Each span as a ``ReadableSpan``, or a string saying why it was rejected (a bad id)."""
+@dataclass(slots=True)
+class WireSpan:
+    """A span as OTLP carried it, with what ``span_to_record``, deduplication and the audit trail read of a span (the
+    SDK's ``ReadableSpan`` has the same names): plain attributes, as serve makes thousands a second, where a
+    ``ReadableSpan`` wraps its attributes in a new read-only view on each read."""
+
+    name: str
+    context: SpanContext
+    parent: SpanContext | None
+    attributes: dict[str, Any]
+    events: tuple[Event, ...]
+    status: Status
+    start_time: int | None
+    end_time: int | None
+
+
+def spans(request: ExportTraceServiceRequest) -> Iterator[WireSpan | str]:
+    """Each span, or a string saying why it was rejected (a bad id)."""
     for resource_spans in request.resource_spans:
-        resource_attrs = attributes(resource_spans.resource.attributes)
-        resource = Resource(resource_attrs)
-        project = resource_attrs.get(PROJECT_ATTRIBUTE)  # a whole service may name its project on the resource
+        project = attributes(resource_spans.resource.attributes).get(PROJECT_ATTRIBUTE)  # a service may name its project on the resource
         for scope_spans in resource_spans.scope_spans:
-            scope = InstrumentationScope(scope_spans.scope.name or "unknown", scope_spans.scope.version or None)
             for span in scope_spans.spans:
-                yield _span(span, resource, scope, project)
+                yield _span(span, project)
 
 
-def _span(span: Any, resource: Resource, scope: InstrumentationScope, project: Any) -> ReadableSpan | str:
+def _span(span: Any, project: Any) -> WireSpan | str:
     raw_trace, raw_span, raw_parent = span.trace_id, span.span_id, span.parent_span_id  # each read of a field costs a call
     if len(raw_trace) != 16 or len(raw_span) != 8 or raw_trace == _NO_TRACE or raw_span == _NO_SPAN:
         return f"span {span.name!r}: trace_id must be 16 bytes and span_id 8 bytes, not all zero"
@@ -108,18 +119,15 @@ def _span(span: Any, resource: Resource, scope: InstrumentationScope, project: A
     if project is not None and PROJECT_ATTRIBUTE not in attrs:
         attrs[PROJECT_ATTRIBUTE] = project
     events = span.events
-    return ReadableSpan(
-        name=span.name,
-        context=SpanContext(trace_id, int.from_bytes(raw_span, "big"), True, flags),
-        parent=SpanContext(trace_id, int.from_bytes(raw_parent, "big"), True, flags) if raw_parent else None,
-        resource=resource,
-        attributes=attrs,
-        events=[Event(e.name, attributes(e.attributes), e.time_unix_nano or None) for e in events] if events else (),
-        kind=_KINDS.get(span.kind, SpanKind.INTERNAL),
-        status=_status(span.status),
-        start_time=span.start_time_unix_nano or None,
-        end_time=span.end_time_unix_nano or None,
-        instrumentation_scope=scope,
+    return WireSpan(
+        span.name,
+        SpanContext(trace_id, int.from_bytes(raw_span, "big"), True, flags),
+        SpanContext(trace_id, int.from_bytes(raw_parent, "big"), True, flags) if raw_parent else None,
+        attrs,
+        tuple(Event(e.name, attributes(e.attributes), e.time_unix_nano or None) for e in events) if events else (),
+        _status(span.status),
+        span.start_time_unix_nano or None,
+        span.end_time_unix_nano or None,
     )
 
 

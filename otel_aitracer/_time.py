@@ -7,9 +7,15 @@ from datetime import datetime, timezone
 from functools import lru_cache
 
 
-def utc_from_ns(ns: int) -> datetime:
-    """An OpenTelemetry timestamp (ns since the epoch) as a UTC datetime."""
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
+def utc_second_from_ns(ns: int) -> datetime:
+    """An OpenTelemetry timestamp (ns since the epoch) as a UTC datetime, to the second (what prices change by): the
+    spans of a batch mostly share their seconds, and serve prices every span it receives."""
+    return _utc_second(ns // 1_000_000_000)
+
+
+@lru_cache(maxsize=256)
+def _utc_second(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
 def rfc3339(when: datetime | None = None) -> str:

@@ -16,7 +16,7 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as Ge
 
 from instrumentors._genai import TOTAL_TOKENS
 
-from .._attributes import METADATA_ATTRIBUTE, TAGS_ATTRIBUTE
+from .._attributes import MAX_METADATA_KEYS, METADATA_ATTRIBUTE, TAGS_ATTRIBUTE
 from ._record import InvalidRecord
 
 Attributes = Mapping[str, Any]
@@ -162,15 +162,29 @@ def _text_of_parts(parts: list[Any]) -> str:
 
 
 def _simple_message(message: Any) -> dict[str, Any]:
-    """A conventions message (role + typed parts) in the chat shape AITracer shows (one pass over the parts:
-    this runs for every message of every call)."""
+    """A conventions message (role + typed parts) in the chat shape AITracer shows. This runs for every message of
+    every call, and most messages are one text part: that case reads its part and nothing else."""
     if not isinstance(message, dict):
         return {"role": "user", "content": message}
+    parts = message.get("parts")
+    if type(parts) is list and len(parts) == 1 and type(part := parts[0]) is dict and part.get("type") == "text" and type(text := part.get("content", "")) is str:
+        out: dict[str, Any] = {"role": message.get("role", "user"), "content": text or None}
+    else:
+        out = _parts_message(message, parts)
+    if message.get("finish_reason"):
+        out["finish_reason"] = message["finish_reason"]
+    if message.get("name"):
+        out["name"] = message["name"]
+    return out
+
+
+def _parts_message(message: dict[str, Any], parts: Any) -> dict[str, Any]:
+    """A message of any parts, in one pass over them: texts joined, tool calls and their responses, other parts kept."""
     texts: list[str] = []
     tool_calls: list[dict[str, Any]] = []
     others: list[dict[str, Any]] = []
     response: dict[str, Any] | None = None
-    for part in _as_list(message.get("parts")):
+    for part in _as_list(parts):
         if not isinstance(part, dict):
             continue
         kind = part.get("type")
@@ -190,10 +204,6 @@ def _simple_message(message: Any) -> dict[str, Any]:
         out["content"] = response["response"] if "response" in response else response.get("result")  # Pydantic AI writes "result"
     if others:
         out["parts"] = others
-    if message.get("finish_reason"):
-        out["finish_reason"] = message["finish_reason"]
-    if message.get("name"):
-        out["name"] = message["name"]
     return out
 
 
@@ -242,12 +252,14 @@ def _openinference_messages(attrs: Attributes, prefix: str) -> list[dict[str, An
 
 
 def metadata(attrs: Attributes) -> dict[str, Any]:
+    """The span's metadata (OpenLLMetry's ``metadata`` and ours, merged), at most :data:`MAX_METADATA_KEYS` keys."""
     merged: dict[str, Any] = {}
     for key in ("metadata", METADATA_ATTRIBUTE):
-        value = json_value(attrs.get(key))
+        raw = attrs.get(key)
+        value = json_value(raw) if raw is not None else None
         if isinstance(value, dict):
             merged.update(value)
-    return merged
+    return merged if len(merged) <= MAX_METADATA_KEYS else dict(list(merged.items())[:MAX_METADATA_KEYS])
 
 
 def tags(attrs: Attributes) -> list[str]:

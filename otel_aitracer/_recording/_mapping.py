@@ -9,11 +9,11 @@ from opentelemetry.sdk.trace import Event
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.trace import StatusCode
 
-from .._attributes import LOG_INPUT, LOG_OUTPUT, MAX_METADATA_KEYS, PROJECT_ATTRIBUTE, STEP_INDEX, STEP_NAME
+from .._attributes import LOG_INPUT, LOG_OUTPUT, PROJECT_ATTRIBUTE, STEP_INDEX, STEP_NAME
 from .._config import DEFAULT_PROJECT
 from .._finished_span import FinishedSpan
 from .._record_kinds import RUNS, TOOL
-from .._time import rfc3339_ns, utc_from_ns
+from .._time import rfc3339_ns, utc_second_from_ns
 from . import _conventions as conv
 from ._pricing import cost_usd
 
@@ -33,7 +33,7 @@ def span_to_record(span: FinishedSpan, *, default_project: str = DEFAULT_PROJECT
     operation = conv.operation(attrs)
     if operation is None:
         return None
-    started = utc_from_ns(span.start_time or 0)
+    started = utc_second_from_ns(span.start_time or 0)
     model = conv.first(attrs, conv.MODEL_KEYS)
     provider = conv.provider(attrs)
     input_tokens = conv.first_int(attrs, conv.INPUT_TOKEN_KEYS)
@@ -55,7 +55,7 @@ def span_to_record(span: FinishedSpan, *, default_project: str = DEFAULT_PROJECT
         "latency_ms": max(0, ((span.end_time or span.start_time or 0) - (span.start_time or 0)) // 1_000_000),
         "status": "error" if failed else "success",
         "error_message": _error_message(span) if failed else None,
-        "metadata": dict(list(conv.metadata(attrs).items())[:MAX_METADATA_KEYS]),
+        "metadata": conv.metadata(attrs),
         "trace_id": format(span.context.trace_id, "032x"),
         "span_id": format(span.context.span_id, "016x"),
         "parent_span_id": format(parent.span_id, "016x") if parent is not None else None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from types import TracebackType
+from typing import Callable, Iterable, TypeVar
 
 from ._fork import new_lock
 
@@ -37,6 +38,19 @@ class guarded:  # noqa: N801 - used like a function: ``with guarded("site"):``
             return False
         internal_error(self.site, exc)
         return True
+
+
+_Item = TypeVar("_Item")
+
+
+def each_guarded(site: str, work: Callable[[_Item], object], items: Iterable[_Item]) -> None:
+    """``work`` on each item, as ``with guarded(site)`` around each: one item's failure costs only that item. For hot
+    loops (every record serve receives): a ``try`` costs nothing until it catches, a ``with`` two calls per item."""
+    for item in items:
+        try:
+            work(item)
+        except Exception as exc:  # noqa: BLE001 - the never-raise rule
+            internal_error(site, exc)
 
 
 def internal_error(site: str, exc: BaseException | None) -> None:

@@ -295,3 +295,22 @@ def test_baselines_are_kept_at_most_once_in_a_few_seconds(tmp_path):
     pipeline.keep_baselines()
     assert kept_calls() == 2 * KEEP_BASELINES_EVERY
     pipeline.close(0)
+
+
+def test_a_record_scoring_cannot_read_costs_only_its_own_score(tmp_path):
+    """Scoring is guarded record by record (``each_guarded``): a record it fails on keeps no score, is counted as an
+    internal error, and the records after it are judged and counted as usual."""
+    from otel_aitracer._config import resolve_settings
+    from otel_aitracer._guard import internal_errors
+    from otel_aitracer._recording._pipeline import RecordPipeline
+
+    pipeline = RecordPipeline(resolve_settings(store=str(tmp_path / "g.db")), sink=None)
+    unreadable = record(CLEAN[0], latency_ms="slow")  # the baselines cannot make a float of it
+    fine = record(CLEAN[0])
+    before = internal_errors().get("anomaly scoring", 0)
+    pipeline.judge([unreadable, fine])
+    pipeline.count([unreadable, fine])
+    assert "anomaly_score" not in unreadable
+    assert fine["anomaly_score"] == 0 and fine["anomaly_codes"] == []
+    assert internal_errors()["anomaly scoring"] == before + 2  # judged once, counted once
+    assert pipeline.scorer.baselines._projects[fine["project"]]["latency_ms"].seen == 1  # the good one joined the baseline

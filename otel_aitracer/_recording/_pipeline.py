@@ -23,7 +23,7 @@ from .._destinations._spool import open_spool
 from .._destinations._store import SQLiteStore
 from .._drops import Stats, drop_reason
 from .._finished_span import FinishedSpan
-from .._guard import guarded, internal_errors, warn_once
+from .._guard import each_guarded, guarded, internal_errors, warn_once
 from .._pii import PIIRedactor
 from .._pii._prefilter import available as prefilter_available
 from .._pii._records import redact_record
@@ -173,22 +173,21 @@ class RecordPipeline:
     def judge(self, records: Sequence[dict[str, Any]]) -> None:
         """Each record's anomaly score and codes, against the baselines as they stand (they do not change); a failure
         costs only the score. Serve judges a request's records before its write transaction, which then only counts."""
-        for record in records:
-            with _SCORE:
-                self.scorer.judge(record)
+        each_guarded(_SCORE.site, self.scorer.judge, records)
 
     def count(self, records: Sequence[dict[str, Any]]) -> None:
         """The judged calls join their projects' baselines and the alert windows, and become evaluation events: once
         per call (a stored call written again, merged, is judged again but not counted again)."""
-        for record in records:
-            with _SCORE:
-                self.scorer.learn(record)
-                if self._evaluations is not None:
-                    self._evaluations.emit(record)
+        each_guarded(_SCORE.site, self._count_one, records)
         if self.alerts is not None and records:
             with _ALERTS:
                 self.alerts.observe(list(records))
         self._scored_since_kept += len(records)
+
+    def _count_one(self, record: dict[str, Any]) -> None:
+        self.scorer.learn(record)
+        if self._evaluations is not None:
+            self._evaluations.emit(record)
 
     def keep_baselines_when_due(self) -> None:
         """Every :data:`KEEP_BASELINES_EVERY` records scored (at most once in :data:`KEEP_BASELINES_SECONDS`), keep the

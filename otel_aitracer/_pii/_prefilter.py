@@ -82,7 +82,7 @@ class _SeedDatabase:
         if database is None:
             return None
         try:
-            database.scan(data, match_event_handler=on_match, context=context, scratch=self._scratch(database))
+            database.scan(data, on_match, 0, context, self._scratch(database))  # positional: keywords are parsed by name on each call
         except _hyperscan().ScanTerminated:
             return True
         return False

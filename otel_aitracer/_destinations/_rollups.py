@@ -123,7 +123,7 @@ class Delta:
     def apply(self, tx: _Writer) -> None:
         """Add the counted change to the rollup tables within ``tx`` (the transaction that changed the records)."""
         if self._totals:
-            tx.add_sums(TOTALS, [(*key, *(_storable(v) for v in totals)) for key, totals in self._totals.items()])
+            tx.add_sums(TOTALS, [(*key, *map(_storable, totals)) for key, totals in self._totals.items()])
         latency = [(*key, _storable(n)) for key, n in self._latency.items() if n]
         if latency:
             tx.add_sums(LATENCY, latency)

@@ -109,9 +109,24 @@ def run_server(bodies: list[bytes], workers: int, concurrency: int, postgres: ob
                 c.close()
         finally:
             server.stop()
+        stored = _stored(store)
     latencies.sort()
     spans = (len(bodies) - 1) * SPANS_PER_REQUEST
-    return {"spans_per_s": spans / elapsed, "cpu_us_per_span": cpu / spans * 1e6, "p50_ms": statistics.median(latencies) * 1000, "p99_ms": latencies[int(0.99 * (len(latencies) - 1))] * 1000}
+    sent = len(bodies) * SPANS_PER_REQUEST  # every span once; the first body, sent by each connection, stored once
+    return {"spans_per_s": spans / elapsed, "cpu_us_per_span": cpu / spans * 1e6, "p50_ms": statistics.median(latencies) * 1000,
+            "p99_ms": latencies[int(0.99 * (len(latencies) - 1))] * 1000, "lost": max(0, sent - stored), "duplicated": max(0, stored - sent)}  # fmt: skip
+
+
+def _stored(store: object) -> int:
+    """Records in the store after serve stopped, counted by the store's own reader."""
+    from otel_aitracer._destinations._pg_store import PostgresStore, is_postgres_dsn
+    from otel_aitracer._destinations._store import SQLiteStore
+
+    opened = PostgresStore(str(store)) if is_postgres_dsn(str(store)) else SQLiteStore(store)  # type: ignore[arg-type]
+    try:
+        return opened.count()
+    finally:
+        opened.close()
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -208,7 +223,7 @@ def main() -> None:
           f"{args.requests} requests, concurrency {args.concurrency}, {os.cpu_count()} CPUs shared with the client")  # fmt: skip
     print(f"in-process ingest (one worker's ceiling): {in_process(bodies):.1f} µs/span")
     print("per stage, µs/span: " + ", ".join(f"{name} {us:.1f}" for name, us in stages(bodies).items()))
-    print("| workers | spans/s | server CPU µs/span | p50 ms/request | p99 ms/request |\n|---|---|---|---|---|")
+    print("| workers | spans/s | server CPU µs/span | p50 ms/request | p99 ms/request | lost | duplicated |\n|---|---|---|---|---|---|---|")
     from contextlib import nullcontext
 
     from tests.postgres_server import PostgresServer
@@ -217,10 +232,10 @@ def main() -> None:
         for workers in args.workers:
             runs = [run_server(bodies, workers, args.concurrency, postgres) for _ in range(args.repeat)]
             for result in runs:
-                print(f"| {workers} | {result['spans_per_s']:,.0f} | {result['cpu_us_per_span']:.0f} | {result['p50_ms']:.0f} | {result['p99_ms']:.0f} |")
+                print(f"| {workers} | {result['spans_per_s']:,.0f} | {result['cpu_us_per_span']:.0f} | {result['p50_ms']:.0f} | {result['p99_ms']:.0f} | {result['lost']:.0f} | {result['duplicated']:.0f} |")
             if len(runs) > 1:
                 median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
-                print(f"| {workers}, median of {len(runs)} | **{median['spans_per_s']:,.0f}** | {median['cpu_us_per_span']:.0f} | {median['p50_ms']:.0f} | {median['p99_ms']:.0f} |")
+                print(f"| {workers}, median of {len(runs)} | **{median['spans_per_s']:,.0f}** | {median['cpu_us_per_span']:.0f} | {median['p50_ms']:.0f} | {median['p99_ms']:.0f} | {sum(r['lost'] for r in runs):.0f} in all | {sum(r['duplicated'] for r in runs):.0f} in all |")
 
 
 if __name__ == "__main__":

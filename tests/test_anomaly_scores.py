@@ -314,3 +314,17 @@ def test_a_record_scoring_cannot_read_costs_only_its_own_score(tmp_path):
     assert fine["anomaly_score"] == 0 and fine["anomaly_codes"] == []
     assert internal_errors()["anomaly scoring"] == before + 2  # judged once, counted once
     assert pipeline.scorer.baselines._projects[fine["project"]]["latency_ms"].seen == 1  # the good one joined the baseline
+
+
+def test_a_projects_thresholds_follow_what_it_learned_since_they_were_last_read():
+    """Thresholds are kept per project while a batch is judged (they cannot change until a call is learned); a learned
+    call makes them be read again, so the baseline a project has learned is the one the next call is judged by."""
+    scorer = Scorer()
+    slow = record(CLEAN[0], latency_ms=5_000)
+    scorer.judge(slow)
+    assert 4001 not in slow["anomaly_codes"]  # 5 s is under the static 20 s
+    for _ in range(MIN_CALLS):
+        scorer.learn(record(CLEAN[0], latency_ms=100))
+    scorer.judge(slow)
+    assert 4001 in slow["anomaly_codes"]  # now over 1.5 x the p95 of the project's 100 ms calls
+    assert scorer.baselines.thresholds("corpus")["latency_ms"] == pytest.approx(150.0)

@@ -64,6 +64,7 @@ class Baselines:
         self._overrides = {project: dict(values) for project, values in (overrides or {}).items()}
         self._projects: OrderedDict[str, dict[str, _Window]] = OrderedDict()
         self._changed: set[str] = set()  # projects whose windows changed since :meth:`take_changed`
+        self._limits: dict[str, list[float]] = {}  # each project's thresholds, until its windows change
         self._lock = new_lock()  # fork-safe, like every lock of ours
 
     def codes(self, record: dict[str, Any]) -> list[tuple[int, int]]:
@@ -72,8 +73,10 @@ class Baselines:
         project = str(record.get("project"))
         found = []
         with self._lock:
-            windows = self._windows(project)
-            limits = [self._threshold(project, metric, windows[metric]) for metric in METRICS]
+            limits = self._limits.get(project)
+            if limits is None:  # a batch's calls are judged before any is learned: its project's thresholds once
+                windows = self._windows(project)
+                limits = self._limits[project] = [self._threshold(project, metric, windows[metric]) for metric in METRICS]
         for metric, value, limit in zip(METRICS, values, limits):
             if value is not None and value > limit > 0:
                 found.append((_CODES[metric], _points(value / limit)))
@@ -90,6 +93,7 @@ class Baselines:
         with self._lock:
             windows = self._windows(project)
             self._changed.add(project)
+            self._limits.pop(project, None)
             for metric, value in zip(METRICS, _values(record)):
                 if value is not None:
                     windows[metric].add(value)
@@ -109,6 +113,7 @@ class Baselines:
     def load(self, states: Mapping[str, Any]) -> None:
         """Project baselines kept by :meth:`take_changed` (a bad one is skipped: it only costs warm-up again)."""
         with self._lock:
+            self._limits.clear()
             for project, metrics in list(states.items())[-MAX_PROJECTS:]:
                 try:
                     self._projects[project] = {m: _Window([float(v) for v in metrics[m]["values"]], int(metrics[m]["seen"])) for m in METRICS}
@@ -122,7 +127,8 @@ class Baselines:
             return windows
         windows = self._projects[project] = {m: _Window() for m in METRICS}
         while len(self._projects) > MAX_PROJECTS:
-            self._projects.popitem(last=False)
+            evicted, _ = self._projects.popitem(last=False)
+            self._limits.pop(evicted, None)
         return windows
 
     def _threshold(self, project: str, metric: str, window: _Window) -> float:

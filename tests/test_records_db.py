@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from otel_aitracer._destinations._records_db import _clause, _where
+
 
 @pytest.fixture
 def db(records_db):
@@ -185,3 +187,41 @@ def test_a_streams_request_is_looked_for_from_a_day_before_its_result(db):
     assert found[0]["span_id"] == "s2" and db.count() == 1  # s2 taken; s1, four days older, left alone
     db.write([result], lambda stored: found.append(stored.pop_stream_request(result)) or [])
     assert found[1] is None and db.count() == 1
+
+
+def test_only_scored_records_are_in_the_score_index_and_min_score_reads_it(db):
+    """Most calls score 0: indexing only the scored ones spares every other insert that index. ``min_score`` above 0
+    finds the scored records through it; 0 or below matches every scored record, 0 included."""
+    db.write([rec("s1", anomaly_score=0), rec("s2", anomaly_score=15), rec("s3"), rec("s4", anomaly_score=120)])
+    assert [r["span_id"] for r in db.query(min_score="1")] == ["s4", "s2"]
+    assert [r["span_id"] for r in db.query(min_score="100", projects=["p"])] == ["s4"]
+    assert [r["span_id"] for r in db.query(min_score="0")] == ["s4", "s2", "s1"]
+    assert db.query(min_score="-5", projects=["q"]) == []
+    sqlite = type(db).__name__ == "SQLiteStore"
+    where, params = _where(["p"], {"min_score": "10"})
+    with db._transaction() as tx:
+        if sqlite:
+            tx.rows("ANALYZE")
+            [(entries,)] = tx.rows("SELECT stat FROM sqlite_stat1 WHERE idx = 'records_scored'")
+            assert entries.split()[0] == "2"  # the two scored records, not the four
+        else:
+            tx.rows("SELECT set_config('enable_seqscan', 'off', true)")  # four rows: a scan would win otherwise
+            [(definition,)] = tx.rows("SELECT indexdef FROM pg_indexes WHERE indexname = 'records_scored'")
+            assert "WHERE (anomaly_score > 0)" in definition
+        plan = " ".join(str(row) for row in tx.rows(("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + "SELECT record FROM records" + _clause(where), params))
+    assert ("records_scored" if sqlite else "project_anomaly_score_idx") in plan  # PostgreSQL: the day's partition of it
+
+
+def test_a_store_with_the_full_score_index_loses_it_on_open(tmp_path):
+    import sqlite3
+
+    from otel_aitracer._destinations._store import SQLiteStore
+
+    SQLiteStore(tmp_path / "s.db").close()
+    conn = sqlite3.connect(tmp_path / "s.db")
+    conn.execute("CREATE INDEX records_anomaly ON records (project, anomaly_score)")  # what stores had before
+    conn.commit()
+    conn.close()
+    SQLiteStore(tmp_path / "s.db").close()
+    names = {row[0] for row in sqlite3.connect(tmp_path / "s.db").execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "records_scored" in names and "records_anomaly" not in names

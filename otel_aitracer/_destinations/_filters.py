@@ -32,7 +32,10 @@ def _model(value: str) -> Clause:
 
 
 def _min_score(value: str) -> Clause:
-    return "anomaly_score >= ?", (_integer("min_score", value),)
+    points = _integer("min_score", value)
+    if points > 0:  # said outright, so that either engine may read the index of scored records (records_scored)
+        return "anomaly_score >= ? AND anomaly_score > 0", (points,)
+    return "anomaly_score >= ?", (points,)
 
 
 def _code(value: str) -> Clause:

@@ -32,12 +32,16 @@ def record_row(record: dict[str, Any]) -> list[Any]:
 
 
 _CODES_AT = COLUMNS.index("anomaly_codes")
+# Indexes older stores have that were replaced (records_anomaly: every record by score; records_scored holds only the
+# few scored above 0, and spares every other insert that index): dropped on open, like the others made.
+RETIRED_INDEXES = ("records_anomaly",)
 INDEXES = (
+    *(f"DROP INDEX IF EXISTS {name}" for name in RETIRED_INDEXES),
     "CREATE INDEX IF NOT EXISTS records_project_time ON records (project, started_at)",
     "CREATE INDEX IF NOT EXISTS records_session ON records (session_id)",
     "CREATE INDEX IF NOT EXISTS records_user ON records (app_user_id)",
     "CREATE INDEX IF NOT EXISTS records_time ON records (started_at)",
-    "CREATE INDEX IF NOT EXISTS records_anomaly ON records (project, anomaly_score)",
+    "CREATE INDEX IF NOT EXISTS records_scored ON records (project, anomaly_score) WHERE anomaly_score > 0",
     "CREATE INDEX IF NOT EXISTS session_events_session ON session_events (session_id)",
     "CREATE INDEX IF NOT EXISTS session_events_log ON session_events (log_id)",
     "CREATE INDEX IF NOT EXISTS pending_events_span ON pending_events (trace_id, span_id)",

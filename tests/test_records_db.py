@@ -191,7 +191,7 @@ def test_a_streams_request_is_looked_for_from_a_day_before_its_result(db):
 
 def test_only_scored_records_are_in_the_score_index_and_min_score_reads_it(db):
     """Most calls score 0: indexing only the scored ones spares every other insert that index. ``min_score`` above 0
-    finds the scored records through it; 0 or below matches every scored record, 0 included."""
+    finds the scored records through it; 0 or below matches every record that has a score, 0 included."""
     db.write([rec("s1", anomaly_score=0), rec("s2", anomaly_score=15), rec("s3"), rec("s4", anomaly_score=120)])
     assert [r["span_id"] for r in db.query(min_score="1")] == ["s4", "s2"]
     assert [r["span_id"] for r in db.query(min_score="100", projects=["p"])] == ["s4"]

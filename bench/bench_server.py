@@ -119,10 +119,9 @@ def run_server(bodies: list[bytes], workers: int, concurrency: int, postgres: ob
 
 def _stored(store: object) -> int:
     """Records in the store after serve stopped, counted by the store's own reader."""
-    from otel_aitracer._destinations._pg_store import PostgresStore, is_postgres_dsn
-    from otel_aitracer._destinations._store import SQLiteStore
+    from otel_aitracer._destinations._open import open_records_db
 
-    opened = PostgresStore(str(store)) if is_postgres_dsn(str(store)) else SQLiteStore(store)  # type: ignore[arg-type]
+    opened = open_records_db(store)  # type: ignore[arg-type]
     try:
         return opened.count()
     finally:

@@ -16,8 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from instrumentors.openai import OpenAIInstrumentor
 from otel_aitracer import AITracer
-from otel_aitracer._destinations._pg_store import PostgresStore, is_postgres_dsn
-from otel_aitracer._destinations._store import SQLiteStore
+from otel_aitracer._destinations._open import open_records_db
 
 from .server_process import ServerProcess
 
@@ -196,7 +195,7 @@ def test_the_aitracer_facade_with_sessions_sends_to_serve(server):
     tracer.shutdown()
     logs = httpx.get(f"{server.url}/api/v1/logs", params={"session": "s-serve"}, headers=CHAT, timeout=10).json()["logs"]
     assert [(r["project"], r["app_user_id"]) for r in logs] == [("shared", "u-1")]
-    store = PostgresStore(server.store) if is_postgres_dsn(server.store) else SQLiteStore(server.store)
+    store = open_records_db(server.store)
     events = store.session_events("s-serve")
     assert [(e["type"], e["log_id"]) for e in events] == [("feedback", logs[0]["span_id"])]
     assert store.sessions()[-1]["ended_at"] is not None

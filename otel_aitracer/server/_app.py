@@ -30,9 +30,8 @@ from starlette.routing import Route
 
 from .._config import resolve_settings
 from .._destinations._filters import FILTERS, ORDERS, STATS_ORDERS, Cursor, cursor_text, filter_values, parse_cursor
-from .._destinations._pg_store import PostgresStore, is_postgres_dsn
+from .._destinations._open import open_records_db
 from .._destinations._retention import Retention, start_pruning
-from .._destinations._store import SQLiteStore
 from .._recording._pipeline import RecordPipeline
 from .._time import rfc3339
 from ..cli._stats import GROUPS, summarize
@@ -72,7 +71,7 @@ class ServerConfig:
 
 
 def create_app(config: ServerConfig) -> Starlette:
-    store = PostgresStore(config.store) if is_postgres_dsn(config.store) else SQLiteStore(config.store, cache_mib=32)
+    store = open_records_db(config.store, cache_mib=32)
     settings = resolve_settings(store=config.store, pii_detection=config.pii_detection)
     ingest = Ingest(store, RecordPipeline(settings, sink=store))
     api = _Handlers(config, ingest)

@@ -95,3 +95,21 @@ def test_where_the_shared_directory_cannot_be_made_nothing_is_shed_and_nothing_f
     balance.closed(False)
     balance.close()
 
+
+
+def test_a_worker_that_has_accepted_nothing_yet_is_seen_by_its_siblings(tmp_path):
+    """A worker publishes its count (0) when it starts, not at its first connection: else, when the first
+    connections all land on one worker, that worker sees no sibling and never sheds (CI saw 0 and 8)."""
+    server = ServerProcess(tmp_path / "seen.db", keys="at-alpha=alpha", workers=2)
+    shared = Path(tempfile.gettempdir()) / f"otel-aitracer-serve-{server.process.pid}-{server.port}"
+    try:
+        deadline = time.monotonic() + 20
+        counts: list[int] = []
+        while time.monotonic() < deadline:  # the second worker may still be starting (it cannot accept before it is)
+            counts = sorted(int(p.read_bytes() or b"0") for p in shared.iterdir()) if shared.exists() else []
+            if counts == [0, 0]:
+                break
+            time.sleep(0.1)
+        assert counts == [0, 0]  # two workers, each holding no connection: the readiness probe's one has closed
+    finally:
+        server.stop()

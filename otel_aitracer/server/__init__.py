@@ -32,6 +32,7 @@ MAX_RECORDS = "AITRACER_SERVER_MAX_RECORDS"
 MAX_CONNECTIONS = "AITRACER_SERVER_MAX_CONNECTIONS"
 RETENTION_DAYS = "AITRACER_SERVER_RETENTION_DAYS"  # --retention-days, for the workers
 RETENTION = "AITRACER_RETENTION"  # per project: chatbot=30,search=7
+HTTP_PORT = "AITRACER_SERVER_HTTP_PORT"  # --port, for the workers
 DEFAULT_PORT = 4318
 
 
@@ -43,12 +44,17 @@ def config_from_env() -> ServerConfig:
         max_decompressed_bytes=int(env_number(MAX_DECOMPRESSED_MB, 64) * 1024 * 1024),
         pii_detection=env_bool(PII_DETECTION, True),
         grpc_host=env_text(GRPC_HOST, "127.0.0.1") or "127.0.0.1",
-        grpc_port=int(port) if (port := env_text(GRPC_PORT, "")) and port.isdigit() else None,
+        grpc_port=_port(GRPC_PORT),
         read_timeout=read_timeout(),
         max_records=int(env_number(MAX_RECORDS, 20_000)),
         max_connections=int(env_number(MAX_CONNECTIONS, 1000)),
         retention=Retention.parse(float(days) if (days := env_text(RETENTION_DAYS)) else None, env_text(RETENTION)),
+        http_port=_port(HTTP_PORT),
     )
+
+
+def _port(name: str) -> int | None:
+    return int(port) if (port := env_text(name, "")) and port.isdigit() else None
 
 
 def app_from_env() -> Starlette:
@@ -83,6 +89,7 @@ def serve(
     if grpc_port is not None:
         _check_free(host, grpc_port, "gRPC")  # a worker would fail to bind it, with a traceback, after HTTP started
         os.environ[GRPC_PORT], os.environ[GRPC_HOST] = str(grpc_port), host
+    os.environ[HTTP_PORT] = str(port)
     if store:
         os.environ[STORE] = store
     if keys_file:

@@ -40,7 +40,7 @@ from ._body import BodyError, decode_body, read_body
 from ._ingest import STORE_ERRORS, Forbidden, Ingest
 from ._logs import log_record_count, logs_response, start_sweeping
 from ._otlp import JSON, PROTOBUF, encoded, parse_request, response, span_count, status_body
-from ._protocol import release_balances
+from ._protocol import publish_balance, release_balances
 from ._together import Together
 
 _logger = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ class ServerConfig:
     max_records: int = 20_000  # spans or records in one request (413 past it)
     max_connections: int = 1000  # per worker; past it, 503
     retention: Retention = Retention()
+    http_port: int | None = None  # the port serve's workers share: each counts its connections there from its start
 
 
 def create_app(config: ServerConfig) -> Starlette:
@@ -129,6 +130,8 @@ def _worker_lifespan(config: ServerConfig, ingest: Ingest) -> Callable[[Starlett
         server = None
         pruning = start_pruning(config.retention, ingest.store) if config.retention.active else None
         sweeping = start_sweeping(ingest.store, ingest.join)
+        if config.http_port is not None:
+            publish_balance(config.http_port)  # seen by its siblings before its first connection
         if config.grpc_port is not None:
             from ._grpc import start_grpc
 

@@ -31,12 +31,16 @@ def read_timeout() -> float:
 _BALANCES: dict[int, Balance] = {}  # this worker's, by listening port
 
 
-def _balance_for(transport: asyncio.BaseTransport) -> Balance:
-    port = int((transport.get_extra_info("sockname") or ("", 0))[1])
+def publish_balance(port: int) -> Balance:
+    """This worker's count of connections on ``port``, published from the first call (a worker's start)."""
     balance = _BALANCES.get(port)
     if balance is None:
         balance = _BALANCES[port] = Balance(port)
     return balance
+
+
+def _balance_for(transport: asyncio.BaseTransport) -> Balance:
+    return publish_balance(int((transport.get_extra_info("sockname") or ("", 0))[1]))
 
 
 def release_balances() -> None:

@@ -113,3 +113,39 @@ def test_a_worker_that_has_accepted_nothing_yet_is_seen_by_its_siblings(tmp_path
         assert counts == [0, 0]  # two workers, each holding no connection: the readiness probe's one has closed
     finally:
         server.stop()
+
+
+def test_a_shared_directory_someone_else_made_is_not_used(tmp_path, monkeypatch):
+    """The directory's name is guessable (parent pid and port): one made beforehand by another user of the machine,
+    writable by others, could hold a link named by this worker's pid to a file the server may write. The worker
+    leaves such a directory alone (nothing is shed) and writes through no link."""
+    from otel_aitracer.server._balance import Balance
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    planted = tmp_path / f"otel-aitracer-serve-{os.getppid()}-4318"
+    planted.mkdir()
+    planted.chmod(0o777)
+    (planted / str(os.getpid())).symlink_to(victim)
+    (planted / "1").write_text("0")  # a sibling that would make this worker shed
+    balance = Balance(4318)
+    for _ in range(5):
+        balance.opened()
+    assert balance.shed_one() is False
+    balance.close()
+    assert victim.read_text() == "precious"
+    assert planted.exists()  # not this worker's to remove
+
+
+def test_a_link_in_place_of_the_shared_directory_is_not_followed(tmp_path, monkeypatch):
+    from otel_aitracer.server._balance import Balance
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    (tmp_path / f"otel-aitracer-serve-{os.getppid()}-4318").symlink_to(elsewhere)
+    balance = Balance(4318)
+    balance.opened()
+    assert list(elsewhere.iterdir()) == []
+    balance.close()

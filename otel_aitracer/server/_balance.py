@@ -7,13 +7,15 @@ worker publishes how many connections it holds, in a file of a directory its sib
 parent process and the port); a worker holding more than one connection over the least loaded one answers
 its next request with ``connection: close``, and the client connects again, to whichever worker accepts.
 
-Best effort: where the directory cannot be made (a read-only temporary directory), nothing is shed.
+Best effort: where the directory cannot be made (a read-only temporary directory), or one of that name is not
+this user's own (another user of the machine made it first), nothing is shed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -33,8 +35,7 @@ class Balance:
         self._read_at = 0.0
         self._fd: int | None = None
         with contextlib.suppress(OSError):
-            self._directory.mkdir(mode=0o700, exist_ok=True)
-            self._fd = os.open(self._directory / str(self._pid), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            self._fd = _own_file(self._directory, self._pid)
             self._publish()
 
     def opened(self) -> None:
@@ -87,6 +88,17 @@ class Balance:
                 count = int(Path(entry.path).read_bytes() or b"0")
                 fewest = count if fewest is None else min(fewest, count)
         return fewest
+
+
+def _own_file(directory: Path, pid: int) -> int | None:
+    """This worker's file in the shared directory, made by it or a sibling; None for a directory someone else could
+    have prepared (its name is guessable): not a directory of this user's, or writable by others. No link is followed."""
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(directory, 0o700)
+    made = os.lstat(directory)
+    if not stat.S_ISDIR(made.st_mode) or made.st_uid != os.getuid() or made.st_mode & 0o077:
+        return None
+    return os.open(directory / str(pid), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
 
 
 def _alive(pid: int) -> bool:

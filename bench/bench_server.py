@@ -6,7 +6,7 @@ SQLite store. Every span has fresh ids, its own start time and its own answer te
 so nothing is skipped as a duplicate, the redaction cache only helps with what real
 traffic repeats (the system prompt), and the time indexes grow as in a live service. A
 thread pool posts the prebuilt bodies over keep-alive connections; the client runs on
-the same machine, so it takes CPU from the server: the figures are a floor.
+the same machine, so it takes CPU from the server (printed: the client's CPU per span): the figures are a floor.
 Also printed: the same work in-process (decode, map, redact, store) per span, which
 is the ceiling one worker can reach. Prints a table; asserts nothing.
 
@@ -99,12 +99,12 @@ def run_server(bodies: list[bytes], workers: int, concurrency: int, postgres: ob
                 latencies.append(time.perf_counter() - started)
                 assert answer.status_code == 200, answer.text
 
-            cpu_before = _cpu_seconds(server.process.pid)
+            cpu_before, client_before = _cpu_seconds(server.process.pid), time.process_time()
             started = time.perf_counter()
             with ThreadPoolExecutor(concurrency) as pool:
                 list(pool.map(send, range(1, len(bodies))))
             elapsed = time.perf_counter() - started
-            cpu = _cpu_seconds(server.process.pid) - cpu_before
+            cpu, client_cpu = _cpu_seconds(server.process.pid) - cpu_before, time.process_time() - client_before
             for c in clients:
                 c.close()
         finally:
@@ -113,7 +113,7 @@ def run_server(bodies: list[bytes], workers: int, concurrency: int, postgres: ob
     latencies.sort()
     spans = (len(bodies) - 1) * SPANS_PER_REQUEST
     sent = len(bodies) * SPANS_PER_REQUEST  # every span once; the first body, sent by each connection, stored once
-    return {"spans_per_s": spans / elapsed, "cpu_us_per_span": cpu / spans * 1e6, "p50_ms": statistics.median(latencies) * 1000,
+    return {"spans_per_s": spans / elapsed, "cpu_us_per_span": cpu / spans * 1e6, "client_cpu_us_per_span": client_cpu / spans * 1e6, "p50_ms": statistics.median(latencies) * 1000,
             "p99_ms": latencies[int(0.99 * (len(latencies) - 1))] * 1000, "lost": max(0, sent - stored), "duplicated": max(0, stored - sent)}  # fmt: skip
 
 
@@ -222,7 +222,7 @@ def main() -> None:
           f"{args.requests} requests, concurrency {args.concurrency}, {os.cpu_count()} CPUs shared with the client")  # fmt: skip
     print(f"in-process ingest (one worker's ceiling): {in_process(bodies):.1f} µs/span")
     print("per stage, µs/span: " + ", ".join(f"{name} {us:.1f}" for name, us in stages(bodies).items()))
-    print("| workers | spans/s | server CPU µs/span | p50 ms/request | p99 ms/request | lost | duplicated |\n|---|---|---|---|---|---|---|")
+    print("| workers | spans/s | server CPU µs/span | client CPU µs/span | p50 ms/request | p99 ms/request | lost | duplicated |\n|---|---|---|---|---|---|---|---|")
     from contextlib import nullcontext
 
     from tests.postgres_server import PostgresServer
@@ -231,10 +231,10 @@ def main() -> None:
         for workers in args.workers:
             runs = [run_server(bodies, workers, args.concurrency, postgres) for _ in range(args.repeat)]
             for result in runs:
-                print(f"| {workers} | {result['spans_per_s']:,.0f} | {result['cpu_us_per_span']:.0f} | {result['p50_ms']:.0f} | {result['p99_ms']:.0f} | {result['lost']:.0f} | {result['duplicated']:.0f} |")
+                print(f"| {workers} | {result['spans_per_s']:,.0f} | {result['cpu_us_per_span']:.0f} | {result['client_cpu_us_per_span']:.1f} | {result['p50_ms']:.0f} | {result['p99_ms']:.0f} | {result['lost']:.0f} | {result['duplicated']:.0f} |")
             if len(runs) > 1:
                 median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
-                print(f"| {workers}, median of {len(runs)} | **{median['spans_per_s']:,.0f}** | {median['cpu_us_per_span']:.0f} | {median['p50_ms']:.0f} | {median['p99_ms']:.0f} | {sum(r['lost'] for r in runs):.0f} in all | {sum(r['duplicated'] for r in runs):.0f} in all |")
+                print(f"| {workers}, median of {len(runs)} | **{median['spans_per_s']:,.0f}** | {median['cpu_us_per_span']:.0f} | {median['client_cpu_us_per_span']:.1f} | {median['p50_ms']:.0f} | {median['p99_ms']:.0f} | {sum(r['lost'] for r in runs):.0f} in all | {sum(r['duplicated'] for r in runs):.0f} in all |")
 
 
 if __name__ == "__main__":

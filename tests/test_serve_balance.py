@@ -62,10 +62,24 @@ def _round(clients: list[httpx.Client], n: int) -> int:
     return sum(closing)
 
 
+def _published_counts(server: ServerProcess, workers: int) -> list[int]:
+    """The counts the workers publish, once all ``workers`` have started (the readiness probe saw only the first)."""
+    shared = Path(tempfile.gettempdir()) / f"otel-aitracer-serve-{server.process.pid}-{server.port}"
+    deadline = time.monotonic() + 30
+    counts: list[int] = []
+    while time.monotonic() < deadline:
+        counts = sorted(int(p.read_bytes() or b"0") for p in shared.iterdir()) if shared.exists() else []
+        if len(counts) == workers:
+            break
+        time.sleep(0.1)
+    return counts
+
+
 def test_two_workers_end_up_with_half_the_connections_each_and_nothing_is_lost(tmp_path):
     server = ServerProcess(tmp_path / "balance.db", keys="at-alpha=alpha", workers=2)
     clients = [httpx.Client(base_url=server.url, timeout=30) for _ in range(CLIENTS)]
     try:
+        assert len(_published_counts(server, 2)) == 2  # a worker still starting would join after the rounds stopped
         rounds = 0
         for rounds in range(1, 61):  # a round a little slower than the workers refresh their view of each other
             shed = _round(clients, rounds)
@@ -101,16 +115,13 @@ def test_a_worker_that_has_accepted_nothing_yet_is_seen_by_its_siblings(tmp_path
     """A worker publishes its count (0) when it starts, not at its first connection: else, when the first
     connections all land on one worker, that worker sees no sibling and never sheds (CI saw 0 and 8)."""
     server = ServerProcess(tmp_path / "seen.db", keys="at-alpha=alpha", workers=2)
-    shared = Path(tempfile.gettempdir()) / f"otel-aitracer-serve-{server.process.pid}-{server.port}"
     try:
-        deadline = time.monotonic() + 20
-        counts: list[int] = []
-        while time.monotonic() < deadline:  # the second worker may still be starting (it cannot accept before it is)
-            counts = sorted(int(p.read_bytes() or b"0") for p in shared.iterdir()) if shared.exists() else []
-            if counts == [0, 0]:
-                break
+        counts = _published_counts(server, 2)
+        deadline = time.monotonic() + 10
+        while counts != [0, 0] and time.monotonic() < deadline:  # the readiness probe's connection closes
             time.sleep(0.1)
-        assert counts == [0, 0]  # two workers, each holding no connection: the readiness probe's one has closed
+            counts = _published_counts(server, 2)
+        assert counts == [0, 0]  # two workers, one of which has accepted no connection yet
     finally:
         server.stop()
 

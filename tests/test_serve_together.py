@@ -142,3 +142,27 @@ def test_a_span_sent_again_is_counted_once(records_db, tmp_path):
     assert len(records_db.query(trace=trace)) == 1
     [baseline] = ingest.pipeline.scorer.baselines.take_changed().values()
     assert baseline["latency_ms"]["seen"] == 1
+
+
+def test_a_write_that_fails_counts_nothing_and_its_retry_counts_once(tmp_path):
+    """The transaction fails after settling (the store refuses the insert): the request is answered with the error, the
+    call joins no baseline; the exporter sends it again, and it joins once. (Counting inside the transaction counted it
+    for the failed attempt and again for the retry.)"""
+    import sqlite3
+
+    from otel_aitracer._destinations._store import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "refusing.db")
+    ingest = Ingest(store, RecordPipeline(resolve_settings(store=tmp_path / "refusing.db"), sink=store))
+    trace, span_id = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    with sqlite3.connect(tmp_path / "refusing.db") as admin:
+        admin.execute("CREATE TRIGGER refuse BEFORE INSERT ON records BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    with pytest.raises(Exception, match="refused"):
+        ingest.otlp(_request(chat_span(trace, span_id)), OPEN)
+    assert ingest.pipeline.scorer.baselines.take_changed() == {}
+    with sqlite3.connect(tmp_path / "refusing.db") as admin:
+        admin.execute("DROP TRIGGER refuse")
+    assert ingest.otlp(_request(chat_span(trace, span_id)), OPEN).accepted == 1
+    [baseline] = ingest.pipeline.scorer.baselines.take_changed().values()
+    assert baseline["latency_ms"]["seen"] == 1
+    store.close()

@@ -172,14 +172,15 @@ class Ingest:
         written = [batch for batch in batches if batch.unique]
         added = self.store.write_settled([(batch.unique, batch.settle) for batch in written]) if written else []
         for batch, count in zip(written, added):
-            batch.count(count)
+            batch.written(count)
         self.pipeline.keep_baselines_when_due()  # a write of its own: after the records'
 
 
 class _Batch:
     """One request's records on their way to the store. Judged and made into rows first; then, inside the transaction
-    that writes them (another worker cannot store half of a call in between), deduplicated against the store, counted
-    into the baselines and joined to their waiting events. What settling changes is judged and made again there."""
+    that writes them (another worker cannot store half of a call in between), deduplicated against the store and joined
+    to their waiting events (what settling changes is judged and made again there); once it commits, counted into the
+    baselines (a write that fails counts nothing, so the exporter's retry counts once)."""
 
     def __init__(self, ingest: Ingest, records: list[dict[str, Any]], grant: Grant, outcome: Outcome) -> None:
         refused = sorted({r["project"] for r in records if not grant.allows(r["project"])})
@@ -192,6 +193,7 @@ class _Batch:
         self._pipeline.judge(self.unique)  # outside the transaction: it holds the store's write lock
         self._rows = {id(record): record_row(record) for record in self.unique if STREAM_LOG not in record}  # settling removes that mark
         self._settled: list[dict[str, Any]] = []
+        self._new_calls: list[dict[str, Any]] = []
 
     def settle(self, stored: StoredTraces) -> list[list[Any]]:
         """The rows to insert: the records deduplicated against what is stored, counted, with their waiting events."""
@@ -201,16 +203,18 @@ class _Batch:
         changed = {id(record) for record in (*folded.restored, *folded.merged)}
         self._pipeline.judge([*folded.restored, *folded.merged])  # what they say changed with the merge
         restored = {id(record) for record in folded.restored}  # counted when first stored: not again
-        self._pipeline.count([r for r in folded.kept if id(r) not in restored])  # keeping the baselines: after the write
+        self._new_calls = [r for r in folded.kept if id(r) not in restored]
         by_key = {_key(r): r for r in folded.kept}
         for key, events in stored.take_pending(list(by_key)).items():
             self._join(by_key[key], events)
             changed.add(id(by_key[key]))
         return [(None if id(r) in changed else self._rows.get(id(r))) or record_row(r) for r in folded.kept]
 
-    def count(self, added: int) -> None:
+    def written(self, added: int) -> None:
+        """After the commit: the answer's counts, and the new calls join their baselines (outside the write lock)."""
         self.outcome.accepted += added
         self.outcome.duplicates += len(self._settled) - added
+        self._pipeline.count(self._new_calls)
 
 
 def _key(record: dict[str, Any]) -> tuple[str, str, str]:

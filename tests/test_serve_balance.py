@@ -9,6 +9,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import httpx
 
@@ -62,14 +63,19 @@ def _round(clients: list[httpx.Client], n: int) -> int:
     return sum(closing)
 
 
-def _published_counts(server: ServerProcess, workers: int) -> list[int]:
-    """The counts the workers publish, once all ``workers`` have started (the readiness probe saw only the first)."""
-    shared = Path(tempfile.gettempdir()) / f"otel-aitracer-serve-{server.process.pid}-{server.port}"
+def _shared(server: ServerProcess) -> Path:
+    """The directory serve's workers publish their counts in."""
+    return Path(tempfile.gettempdir()) / f"otel-aitracer-serve-{server.process.pid}-{server.port}"
+
+
+def _published_counts(server: ServerProcess, until: Callable[[list[int]], bool]) -> list[int]:
+    """The counts the workers publish, sorted, once ``until`` holds for them (or after 30 s: what they were then)."""
     deadline = time.monotonic() + 30
     counts: list[int] = []
     while time.monotonic() < deadline:
+        shared = _shared(server)
         counts = sorted(int(p.read_bytes() or b"0") for p in shared.iterdir()) if shared.exists() else []
-        if len(counts) == workers:
+        if until(counts):
             break
         time.sleep(0.1)
     return counts
@@ -79,7 +85,7 @@ def test_two_workers_end_up_with_half_the_connections_each_and_nothing_is_lost(t
     server = ServerProcess(tmp_path / "balance.db", keys="at-alpha=alpha", workers=2)
     clients = [httpx.Client(base_url=server.url, timeout=30) for _ in range(CLIENTS)]
     try:
-        assert len(_published_counts(server, 2)) == 2  # a worker still starting would join after the rounds stopped
+        assert len(_published_counts(server, until=lambda counts: len(counts) == 2)) == 2  # else a worker still starting joins after the rounds
         rounds = 0
         for rounds in range(1, 61):  # a round a little slower than the workers refresh their view of each other
             shed = _round(clients, rounds)
@@ -93,7 +99,7 @@ def test_two_workers_end_up_with_half_the_connections_each_and_nothing_is_lost(t
         for client in clients:
             client.close()
         server.stop()
-    assert not (Path(tempfile.gettempdir()) / f"otel-aitracer-serve-{server.process.pid}-{server.port}").exists()  # the workers tidied up
+    assert not _shared(server).exists()  # the workers tidied up
 
 
 def test_where_the_shared_directory_cannot_be_made_nothing_is_shed_and_nothing_fails(tmp_path, monkeypatch):
@@ -110,17 +116,12 @@ def test_where_the_shared_directory_cannot_be_made_nothing_is_shed_and_nothing_f
     balance.close()
 
 
-
 def test_a_worker_that_has_accepted_nothing_yet_is_seen_by_its_siblings(tmp_path):
     """A worker publishes its count (0) when it starts, not at its first connection: else, when the first
     connections all land on one worker, that worker sees no sibling and never sheds (CI saw 0 and 8)."""
     server = ServerProcess(tmp_path / "seen.db", keys="at-alpha=alpha", workers=2)
     try:
-        counts = _published_counts(server, 2)
-        deadline = time.monotonic() + 10
-        while counts != [0, 0] and time.monotonic() < deadline:  # the readiness probe's connection closes
-            time.sleep(0.1)
-            counts = _published_counts(server, 2)
+        counts = _published_counts(server, until=lambda counts: counts == [0, 0])  # once the probe's connection closed
         assert counts == [0, 0]  # two workers, one of which has accepted no connection yet
     finally:
         server.stop()

@@ -92,7 +92,7 @@ class Balance:
 
 def _own_file(directory: Path, pid: int) -> int | None:
     """This worker's file in the shared directory, made by it or a sibling; None for a directory someone else could
-    have prepared (its name is guessable): not a directory of this user's, or writable by others. No link is followed."""
+    have prepared (its name is guessable): not a directory of this user's, or open to others. No link is followed."""
     with contextlib.suppress(FileExistsError):
         os.mkdir(directory, 0o700)
     made = os.lstat(directory)
